@@ -1,0 +1,41 @@
+import { LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express from 'express';
+import { AppModule, AppOptions } from './app.module';
+import { toEnvelope } from './common/error-envelope.filter';
+
+/**
+ * Builds the configured application without listening, so tests drive exactly what `serve` runs.
+ */
+export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['error', 'warn']): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    bodyParser: false,
+    logger: logLevels,
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  // Our own JSON parser, so a malformed or oversized body gets the error envelope like any other error.
+  const json = express.json({ limit: options.env.bodyLimitBytes, strict: true });
+  const form = express.urlencoded({ extended: false, limit: '1mb' });
+  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
+    const done = (err?: unknown) => {
+      if (!err) return next();
+      const { status, body } = toEnvelope(err);
+      res.status(status).json(body);
+    };
+    json(req, res, (err?: unknown) => (err ? done(err) : form(req, res, done)));
+  });
+
+  const docs = new DocumentBuilder()
+    .setTitle('queuectl')
+    .setDescription('Background jobs for shell commands: enqueue, inspect, retry, run.')
+    .setVersion('0.1.0')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, docs));
+  return app;
+}

@@ -1,0 +1,43 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { Clock, SystemClock } from './common/clock';
+import { ErrorEnvelopeFilter } from './common/error-envelope.filter';
+import { API_TOKEN, TokenGuard } from './common/token.guard';
+import { strictValidationPipe } from './common/validation';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { Env } from './env/env';
+import { EnvModule } from './env/env.module';
+import { JobsModule } from './jobs/jobs.module';
+import { SHUTDOWN, ShutdownHook } from './server/server.service';
+import { ServerModule } from './server/server.module';
+import { WorkersModule } from './workers/workers.module';
+
+export interface AppOptions {
+  env: Env;
+  token: string;
+  /** Called when a client asks the service to stop (POST /api/shutdown). */
+  onShutdown: ShutdownHook;
+  clock?: Clock;
+}
+
+/** The whole service. The pipe, guard and filter are providers, so tests get production behaviour. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule],
+      providers: [
+        { provide: Clock, useValue: options.clock ?? new SystemClock() },
+        { provide: API_TOKEN, useValue: options.token },
+        { provide: SHUTDOWN, useValue: options.onShutdown },
+        { provide: APP_PIPE, useFactory: strictValidationPipe },
+        { provide: APP_GUARD, useClass: TokenGuard },
+        { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
+      ],
+      exports: [Clock, API_TOKEN, SHUTDOWN],
+    };
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Errors a service throws when a request cannot be carried out. Each carries a code; the
+ * transports (REST filter, dashboard) map codes to statuses through one exhaustive table.
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'unauthorized'
+  | 'not_found'
+  | 'duplicate_job'
+  | 'invalid_state'
+  | 'payload_too_large'
+  | 'storage_unavailable'
+  | 'internal';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidInput extends DomainError {
+  constructor(message: string, details?: unknown) {
+    super('invalid_input', message, details);
+  }
+}
+
+export class JobNotFound extends DomainError {
+  constructor(id: string) {
+    super('not_found', `job "${id}" not found`);
+  }
+}
+
+export class WorkerNotFound extends DomainError {
+  constructor(id: string) {
+    super('not_found', `worker "${id}" not found`);
+  }
+}
+
+export class DuplicateJob extends DomainError {
+  constructor(ids: string[]) {
+    super(
+      'duplicate_job',
+      ids.length === 1 ? `a job with id "${ids[0]}" already exists` : `${ids.length} job ids already exist: ${ids.slice(0, 5).join(', ')}`,
+      { ids },
+    );
+  }
+}
+
+export class InvalidTransition extends DomainError {
+  constructor(id: string, state: string, action: string) {
+    super('invalid_state', `job "${id}" is ${state}; cannot ${action}`, { id, state });
+  }
+}
+
+export class StorageUnavailable extends DomainError {
+  constructor(cause: string) {
+    super('storage_unavailable', `storage unavailable: ${cause}`);
+  }
+}

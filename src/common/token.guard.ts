@@ -1,0 +1,34 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { DomainError } from './domain-errors';
+import { tokensMatch } from './token';
+
+export const API_TOKEN = Symbol('API_TOKEN');
+const PUBLIC = 'queuectl:public';
+/** Marks a route that needs no token (the health check, the dashboard's own session routes). */
+export const Public = () => SetMetadata(PUBLIC, true);
+
+export class Unauthorized extends DomainError {
+  constructor(message: string) {
+    super('unauthorized', message);
+  }
+}
+
+/** Every route needs `Authorization: Bearer <token>` unless marked @Public. */
+@Injectable()
+export class TokenGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(API_TOKEN) private readonly token: string,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
+    if (!header) throw new Unauthorized('missing token: send Authorization: Bearer <token>');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match || !tokensMatch(match[1], this.token)) throw new Unauthorized('invalid token');
+    return true;
+  }
+}

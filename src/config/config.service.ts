@@ -1,0 +1,64 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { InvalidInput } from '../common/domain-errors';
+import { SqlDatabase } from '../database/sql';
+import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
+
+/**
+ * Settings live in the database and are cached here: the service is the only writer, so the
+ * cache is always current, and hot paths (enqueue, report) read them without a query.
+ */
+@Injectable()
+export class ConfigService implements OnModuleInit {
+  private current: Settings = defaultSettings();
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly clock: Clock,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const rows = await this.db.rows<{ key: string; value: string }>('SELECT key, value FROM settings');
+    for (const row of rows) {
+      const key = normaliseKey(row.key);
+      const value = key ? parseSetting(key, row.value) : undefined;
+      if (key && typeof value === 'number') this.current[key] = value;
+    }
+  }
+
+  get<K extends SettingKey>(key: K): Settings[K] {
+    return this.current[key];
+  }
+
+  all(): Settings {
+    return { ...this.current };
+  }
+
+  resolveKey(key: string): SettingKey {
+    const k = normaliseKey(key);
+    if (!k) throw new InvalidInput(`unknown config key "${key}"; known keys: ${SETTING_KEYS.join(', ')}`);
+    return k;
+  }
+
+  async set(rawKey: string, raw: unknown): Promise<{ key: SettingKey; value: number }> {
+    const key = this.resolveKey(rawKey);
+    const value = parseSetting(key, raw);
+    if (typeof value === 'string') throw new InvalidInput(value);
+    const next = { ...this.current, [key]: value };
+    const conflict = checkSettings(next);
+    if (conflict) throw new InvalidInput(conflict);
+    await this.db.write((sql) =>
+      sql.run(
+        `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [key, String(value), this.clock.now()],
+      ),
+    );
+    this.current = next;
+    return { key, value };
+  }
+
+  describe(): Array<{ key: SettingKey; value: number; default: number; help: string }> {
+    return SETTING_KEYS.map((key) => ({ key, value: this.current[key], default: SETTINGS[key].default, help: SETTINGS[key].help }));
+  }
+}

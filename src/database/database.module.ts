@@ -1,0 +1,52 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource } from 'typeorm';
+import { ENV, Env } from '../env/env';
+import { InitialSchema1732320000000 } from './migrations/1732320000000-initial-schema';
+import { SqlDatabase } from './sql';
+
+export const MIGRATIONS = [InitialSchema1732320000000];
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [ENV],
+      useFactory: (env: Env) => {
+        mkdirSync(dirname(env.sqlitePath), { recursive: true, mode: 0o700 });
+        return {
+          type: 'sqlite' as const,
+          database: env.sqlitePath,
+          enableWAL: true,
+          busyTimeout: 5000,
+          migrations: MIGRATIONS,
+          migrationsRun: true,
+          migrationsTransactionMode: 'each' as const,
+          synchronize: false,
+          logging: false,
+          // No retries on boot: a database that cannot be opened is reported at once.
+          retryAttempts: 0,
+        };
+      },
+      dataSourceFactory: async (options) => {
+        const dataSource = new DataSource(options!);
+        await dataSource.initialize();
+        return dataSource;
+      },
+    }),
+  ],
+  providers: [
+    {
+      provide: SqlDatabase,
+      inject: [getDataSourceToken(), ENV],
+      useFactory: async (dataSource: DataSource, env: Env) => {
+        await dataSource.query(`PRAGMA synchronous = ${env.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
+        return new SqlDatabase(dataSource);
+      },
+    },
+  ],
+  exports: [SqlDatabase],
+})
+export class DatabaseModule {}

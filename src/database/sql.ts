@@ -1,0 +1,126 @@
+import { DataSource, QueryRunner } from 'typeorm';
+import { StorageUnavailable } from '../common/domain-errors';
+
+/** One statement runner; the same shape inside and outside a write batch. */
+export interface Sql {
+  /** Runs a statement and returns its rows (SELECT, or a write with RETURNING). */
+  rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a write and returns the number of rows it changed. */
+  run(sql: string, params?: unknown[]): Promise<number>;
+}
+
+type Work<T> = (sql: Sql) => Promise<T>;
+interface Pending {
+  work: Work<unknown>;
+  /** Runs alone and outside any transaction (VACUUM INTO, for one). */
+  exclusive: boolean;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * The database as the repositories use it.
+ *
+ * Writes go through `write()`, a group commit: every write submitted while a transaction is
+ * being written joins the next one, so one fsync acknowledges many enqueues and reports under
+ * load, and an idle queue still commits at once. Each unit of work runs inside its own
+ * SAVEPOINT, so one failing unit (say, a duplicate id) is rolled back alone.
+ *
+ * SQLite allows one writer; the service is the only process that opens the file, and this
+ * class is the only place in it that opens transactions, so they never interleave.
+ */
+export class SqlDatabase implements Sql {
+  private queue: Pending[] = [];
+  private writing = false;
+  /** SQLite has one connection; TypeORM hands out the same runner for it every time. */
+  private readonly runner: QueryRunner;
+
+  constructor(dataSource: DataSource) {
+    this.runner = dataSource.createQueryRunner();
+  }
+
+  async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    // TypeORM's SQLite runner sends statements that start with INSERT/UPDATE/DELETE through
+    // `run`, which drops RETURNING rows; a leading comment routes them through `all`.
+    return this.guard(() => this.runner.query(`/* rows */ ${sql}`, params));
+  }
+
+  async run(sql: string, params: unknown[] = []): Promise<number> {
+    const result = await this.guard(() => this.runner.query(sql.trimStart(), params, true));
+    return result.affected ?? 0;
+  }
+
+  write<T>(work: Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work as Work<unknown>, exclusive: false, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  /** Runs `work` between write transactions, with no transaction open. */
+  exclusive<T>(work: Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work as Work<unknown>, exclusive: true, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.queue[0].exclusive) {
+          const alone = this.queue.shift()!;
+          await alone.work(this).then(alone.resolve, alone.reject);
+          continue;
+        }
+        const end = this.queue.findIndex((p) => p.exclusive);
+        const batch = end < 0 ? this.queue.splice(0) : this.queue.splice(0, end);
+        await this.commit(batch);
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    try {
+      await this.run('BEGIN IMMEDIATE');
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (const p of batch) {
+      await this.run('SAVEPOINT unit');
+      try {
+        outcomes.push({ ok: true, value: await p.work(this) });
+        await this.run('RELEASE unit');
+      } catch (e) {
+        outcomes.push({ ok: false, value: e });
+        await this.run('ROLLBACK TO unit').catch(() => undefined);
+        await this.run('RELEASE unit').catch(() => undefined);
+      }
+    }
+    try {
+      await this.run('COMMIT');
+    } catch (e) {
+      await this.run('ROLLBACK').catch(() => undefined);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => (outcomes[i].ok ? p.resolve(outcomes[i].value) : p.reject(outcomes[i].value)));
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const message = String((e as Error)?.message ?? e);
+      if (/SQLITE_(FULL|IOERR|CANTOPEN|READONLY|CORRUPT|NOTADB)|not initialized|Connection.*not.*established/i.test(message)) {
+        throw new StorageUnavailable(message.split('\n')[0]);
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+export const JOB_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const MAX_COMMAND_LENGTH = 128 * 1024;
+export const MAX_BATCH = 10_000;
+
+/** A job to enqueue: the seven-field form of SPEC §1 plus the optional fields. */
+export class EnqueueJobDto {
+  @ApiPropertyOptional({ description: '1–128 characters of A-Za-z0-9._:- ; generated when absent', example: 'nightly-report' })
+  @IsOptional()
+  @IsString({ message: 'id must be a string' })
+  @Matches(JOB_ID_PATTERN, { message: 'id must be 1–128 characters of A-Za-z0-9._:-' })
+  id?: string;
+
+  @ApiProperty({ description: 'run with /bin/sh -c, stored byte for byte', example: 'echo hello' })
+  @IsString({ message: 'command must be a string' })
+  @Matches(/\S/, { message: 'command must not be blank' })
+  @MaxLength(MAX_COMMAND_LENGTH, { message: `command must be at most ${MAX_COMMAND_LENGTH} characters` })
+  command: string;
+
+  @ApiPropertyOptional({ description: 'retries after the first attempt; default: config max-retries' })
+  @IsOptional()
+  @IsInt({ message: 'max_retries must be a whole number' })
+  @Min(0, { message: 'max_retries must be 0 or more' })
+  @Max(1000, { message: 'max_retries must be at most 1000' })
+  max_retries?: number;
+
+  @ApiPropertyOptional({ description: 'higher runs first', default: 0 })
+  @IsOptional()
+  @IsInt({ message: 'priority must be a whole number' })
+  @Min(-1_000_000, { message: 'priority must be at least -1000000' })
+  @Max(1_000_000, { message: 'priority must be at most 1000000' })
+  priority?: number;
+
+  @ApiPropertyOptional({ description: 'ISO-8601 time before which the job does not run', example: '2030-01-01T00:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'run_at must be an ISO-8601 time, such as 2030-01-01T00:00:00Z' })
+  run_at?: string;
+
+  @ApiPropertyOptional({ description: 'seconds the command may run; 0 = config job-timeout' })
+  @IsOptional()
+  @IsInt({ message: 'timeout_seconds must be a whole number' })
+  @Min(0, { message: 'timeout_seconds must be 0 or more' })
+  @Max(30 * 86400, { message: 'timeout_seconds must be at most 2592000 (30 days)' })
+  timeout_seconds?: number;
+
+  @ApiPropertyOptional({ description: 'retry n waits backoff_base^n seconds; default: config backoff-base' })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'backoff_base must be a number' })
+  @Min(1, { message: 'backoff_base must be at least 1' })
+  @Max(100, { message: 'backoff_base must be at most 100' })
+  backoff_base?: number;
+
+  @ApiPropertyOptional({ description: 'accepted for the seven-field form; a new job is always pending', enum: ['pending'] })
+  @IsOptional()
+  @IsIn(['pending'], { message: 'state of a new job can only be "pending"' })
+  state?: string;
+
+  @ApiPropertyOptional({ description: 'accepted for the seven-field form; a new job always has 0', enum: [0] })
+  @IsOptional()
+  @IsIn([0], { message: 'attempts of a new job can only be 0' })
+  attempts?: number;
+
+  @ApiPropertyOptional({ description: 'accepted for the seven-field form; the service sets the real time' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'created_at must be an ISO-8601 time' })
+  created_at?: string;
+
+  @ApiPropertyOptional({ description: 'accepted for the seven-field form; the service sets the real time' })
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'updated_at must be an ISO-8601 time' })
+  updated_at?: string;
+}
+
+export class EnqueueBatchDto {
+  @ApiProperty({ type: [EnqueueJobDto] })
+  @IsArray({ message: 'jobs must be an array' })
+  @ArrayMinSize(1, { message: 'jobs must hold at least one job' })
+  @ArrayMaxSize(MAX_BATCH, { message: `jobs must hold at most ${MAX_BATCH} jobs` })
+  @ValidateNested({ each: true })
+  @Type(() => EnqueueJobDto)
+  jobs: EnqueueJobDto[];
+}

@@ -1,0 +1,274 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DuplicateJob } from '../common/domain-errors';
+import { Sql, SqlDatabase } from '../database/sql';
+import { AttemptOutcome, AttemptRow, JobRow, NewJob } from './job-row';
+import { JOB_STATES, JobState, sqlStates } from './job-state';
+
+export interface ListFilter {
+  state?: JobState;
+  /** Matches a job id exactly, or a part of the command. */
+  search?: string;
+  limit: number;
+  /** Keyset pagination: only jobs created before this sequence number. */
+  beforeSeq?: number;
+}
+
+const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, run_at, due_at, timeout_seconds,
+  backoff_base, last_error, exit_code, worker_id, lease, lease_expires_at, cancel_requested, created_at, updated_at,
+  started_at, finished_at`;
+const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
+/** SQLite allows 32766 bound values per statement; 11 values a job row. */
+const INSERT_CHUNK = 1000;
+
+/**
+ * Every statement about jobs, named by intent. Writes take the `Sql` of a unit of work from
+ * `SqlDatabase.write` so a service can compose several into one transaction. A state change is
+ * a compare-and-set on the states of TRANSITIONS (and, for a running job, on its lease): a
+ * `false` or empty result means the job was not as expected, which callers treat as a normal
+ * outcome.
+ */
+@Injectable()
+export class JobsRepository implements OnModuleInit {
+  private lastSeq = 0;
+
+  constructor(private readonly db: SqlDatabase) {}
+
+  async onModuleInit(): Promise<void> {
+    const [row] = await this.db.rows<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM jobs');
+    this.lastSeq = Number(row?.seq ?? 0);
+  }
+
+  /** Inserts all jobs or none: a duplicate id (in the table or in the batch) rejects the batch. */
+  async insert(sql: Sql, jobs: NewJob[], now: number): Promise<JobRow[]> {
+    const seen = new Set<string>();
+    const repeated = jobs.filter((j) => (seen.has(j.id) ? true : (seen.add(j.id), false))).map((j) => j.id);
+    if (repeated.length > 0) throw new DuplicateJob(repeated);
+    const existing: string[] = [];
+    for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
+      const ids = jobs.slice(i, i + INSERT_CHUNK).map((j) => j.id);
+      const rows = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+      existing.push(...rows.map((r) => r.id));
+    }
+    if (existing.length > 0) throw new DuplicateJob(existing);
+
+    const rows: JobRow[] = jobs.map((j) => ({
+      id: j.id,
+      seq: ++this.lastSeq,
+      command: j.command,
+      state: 'pending',
+      attempts: 0,
+      max_retries: j.maxRetries,
+      priority: j.priority,
+      run_at: j.runAt,
+      due_at: j.runAt ?? now,
+      timeout_seconds: j.timeoutSeconds,
+      backoff_base: j.backoffBase,
+      last_error: null,
+      exit_code: null,
+      worker_id: null,
+      lease: 0,
+      lease_expires_at: null,
+      cancel_requested: 0,
+      created_at: now,
+      updated_at: now,
+      started_at: null,
+      finished_at: null,
+    }));
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await sql.run(
+        `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base,
+           created_at, updated_at)
+         VALUES ${chunk.map(() => `(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+        chunk.flatMap((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, now, now]),
+      );
+    }
+    return rows;
+  }
+
+  async findById(id: string): Promise<JobRow | undefined> {
+    const [row] = await this.db.rows<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`, [id]);
+    return row;
+  }
+
+  async findAttempts(id: string): Promise<AttemptRow[]> {
+    return this.db.rows<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? ORDER BY run`, [id]);
+  }
+
+  async findOutput(id: string, run: number): Promise<{ output: string; output_truncated: number; finished_at: number | null } | undefined> {
+    const [row] = await this.db.rows<{ output: string; output_truncated: number; finished_at: number | null }>(
+      'SELECT output, output_truncated, finished_at FROM job_attempts WHERE job_id = ? AND run = ?',
+      [id, run],
+    );
+    return row;
+  }
+
+  /** Newest first, by keyset on `seq` so every page costs the same at any depth. */
+  async list(filter: ListFilter): Promise<JobRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.state) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    if (filter.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(filter.beforeSeq);
+    }
+    if (filter.search) {
+      where.push(`(id = ? OR command LIKE ? ESCAPE '\\')`);
+      params.push(filter.search, `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    params.push(filter.limit);
+    return this.db.rows<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
+      params,
+    );
+  }
+
+  async countByState(): Promise<Record<JobState, number>> {
+    const rows = await this.db.rows<{ state: JobState; n: number }>('SELECT state, n FROM job_counts');
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const r of rows) counts[r.state] = Number(r.n);
+    return counts;
+  }
+
+  /**
+   * The one place that decides which job a worker gets: due jobs only, highest priority first,
+   * then oldest due time, then creation. One statement, so the choice and the change are atomic.
+   */
+  async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number): Promise<JobRow[]> {
+    const rows = await sql.rows<JobRow>(
+      `UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease = lease + 1, worker_id = ?,
+         lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL
+       WHERE id IN (
+         SELECT id FROM jobs WHERE state IN (${sqlStates('claim')}) AND due_at <= ?
+         ORDER BY priority DESC, due_at, seq LIMIT ?)
+       AND state IN (${sqlStates('claim')})
+       RETURNING ${JOB_COLUMNS}`,
+      [workerId, leaseUntil, now, now, now, limit],
+    );
+    if (rows.length === 0) return rows;
+    rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
+    await sql.run(
+      `INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      rows.flatMap((r) => [r.id, r.lease, r.attempts, workerId, now]),
+    );
+    return rows;
+  }
+
+  /** The earliest time a job becomes due, or undefined when none waits. */
+  async nextDueAt(): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ due_at: number | null }>(
+      `SELECT MIN(due_at) AS due_at FROM jobs WHERE state IN (${sqlStates('claim')})`,
+    );
+    return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
+  }
+
+  /** Extends a running job's lease; the row tells whether a cancel was asked. */
+  async extendLease(sql: Sql, id: string, lease: number, until: number): Promise<{ cancel_requested: number } | undefined> {
+    const [row] = await sql.rows<{ cancel_requested: number }>(
+      `UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease = ? AND state = 'processing' RETURNING cancel_requested`,
+      [until, id, lease],
+    );
+    return row;
+  }
+
+  async complete(sql: Sql, id: string, lease: number, now: number, exitCode: number): Promise<boolean> {
+    const changed = await sql.run(
+      `UPDATE jobs SET state = 'completed', exit_code = ?, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL
+       WHERE id = ? AND lease = ? AND state IN (${sqlStates('complete')})`,
+      [exitCode, now, now, id, lease],
+    );
+    return changed === 1;
+  }
+
+  async scheduleRetry(sql: Sql, id: string, lease: number, now: number, dueAt: number, outcome: AttemptOutcome): Promise<boolean> {
+    const changed = await sql.run(
+      `UPDATE jobs SET state = 'failed', due_at = ?, exit_code = ?, last_error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL
+       WHERE id = ? AND lease = ? AND state IN (${sqlStates('scheduleRetry')})`,
+      [dueAt, outcome.exitCode, outcome.error, now, now, id, lease],
+    );
+    return changed === 1;
+  }
+
+  async bury(sql: Sql, id: string, lease: number, now: number, outcome: AttemptOutcome): Promise<boolean> {
+    const changed = await sql.run(
+      `UPDATE jobs SET state = 'dead', exit_code = ?, last_error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL
+       WHERE id = ? AND lease = ? AND state IN (${sqlStates('bury')})`,
+      [outcome.exitCode, outcome.error, now, now, id, lease],
+    );
+    return changed === 1;
+  }
+
+  async finishAttempt(sql: Sql, id: string, run: number, now: number, outcome: AttemptOutcome): Promise<void> {
+    await sql.run(`UPDATE job_attempts SET finished_at = ?, exit_code = ?, error = ? WHERE job_id = ? AND run = ? AND finished_at IS NULL`, [
+      now,
+      outcome.exitCode,
+      outcome.error,
+      id,
+      run,
+    ]);
+  }
+
+  /** Appends output to a running attempt, never past `limit` characters; the rest is marked as cut. */
+  async appendOutput(sql: Sql, id: string, run: number, chunk: string, limit: number, truncated: boolean): Promise<boolean> {
+    const changed = await sql.run(
+      `UPDATE job_attempts SET
+         output = output || substr(?, 1, MAX(0, ? - output_bytes)),
+         output_truncated = CASE WHEN ? OR output_bytes + ? > ? THEN 1 ELSE output_truncated END,
+         output_bytes = MIN(?, output_bytes + ?)
+       WHERE job_id = ? AND run = ? AND finished_at IS NULL`,
+      [chunk, limit, truncated ? 1 : 0, chunk.length, limit, limit, chunk.length, id, run],
+    );
+    return changed === 1;
+  }
+
+  async cancelWaiting(sql: Sql, id: string, now: number): Promise<JobRow | undefined> {
+    const [row] = await sql.rows<JobRow>(
+      `UPDATE jobs SET state = 'dead', last_error = 'cancelled', finished_at = ?, updated_at = ?
+       WHERE id = ? AND state IN (${sqlStates('cancel')}) RETURNING ${JOB_COLUMNS}`,
+      [now, now, id],
+    );
+    return row;
+  }
+
+  async requestCancel(sql: Sql, id: string, now: number): Promise<JobRow | undefined> {
+    const [row] = await sql.rows<JobRow>(
+      `UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'processing' RETURNING ${JOB_COLUMNS}`,
+      [now, id],
+    );
+    return row;
+  }
+
+  async retryDead(sql: Sql, id: string, now: number): Promise<JobRow | undefined> {
+    const [row] = await sql.rows<JobRow>(
+      `UPDATE jobs SET state = 'pending', attempts = 0, last_error = NULL, exit_code = NULL, cancel_requested = 0,
+         due_at = ?, finished_at = NULL, updated_at = ?
+       WHERE id = ? AND state IN (${sqlStates('retryDead')}) RETURNING ${JOB_COLUMNS}`,
+      [now, now, id],
+    );
+    return row;
+  }
+
+  async retryAllDead(sql: Sql, now: number): Promise<number> {
+    return sql.run(
+      `UPDATE jobs SET state = 'pending', attempts = 0, last_error = NULL, exit_code = NULL, cancel_requested = 0,
+         due_at = ?, finished_at = NULL, updated_at = ?
+       WHERE state IN (${sqlStates('retryDead')})`,
+      [now, now],
+    );
+  }
+
+  async findExpiredLeases(now: number, limit: number): Promise<JobRow[]> {
+    return this.db.rows<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
+      [now, limit],
+    );
+  }
+
+  /** Deletes finished jobs (and their attempts) of one state that finished before a time. */
+  async purgeFinished(sql: Sql, state: 'completed' | 'dead', finishedBefore: number): Promise<number> {
+    return sql.run(`DELETE FROM jobs WHERE state = ? AND finished_at <= ? AND state IN (${sqlStates('purge')})`, [state, finishedBefore]);
+  }
+}

@@ -1,0 +1,127 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Clock } from '../common/clock';
+import { InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
+import { SqlDatabase } from '../database/sql';
+import { ConfigService } from '../config/config.service';
+import { NewJob } from './job-row';
+import { JobState } from './job-state';
+import { AttemptResponse, JobResponse, toAttemptResponse, toJobResponse } from './job.mapper';
+import { JobsRepository } from './jobs.repository';
+import { JobSignals } from './job-signals';
+import { EnqueueJobDto } from './dto/enqueue-job.dto';
+
+export interface JobPage {
+  jobs: JobResponse[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: number | null;
+}
+
+export interface JobDetail extends JobResponse {
+  runs: AttemptResponse[];
+}
+
+/** Enqueue, inspect, cancel and retry jobs: what users ask of the queue. */
+@Injectable()
+export class JobsService {
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly jobs: JobsRepository,
+    private readonly config: ConfigService,
+    private readonly signals: JobSignals,
+    private readonly clock: Clock,
+  ) {}
+
+  async enqueue(input: EnqueueJobDto): Promise<JobResponse> {
+    const [job] = await this.enqueueMany([input]);
+    return job;
+  }
+
+  /** All or nothing; once the promise resolves the jobs are committed to disk. */
+  async enqueueMany(inputs: EnqueueJobDto[]): Promise<JobResponse[]> {
+    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : ''));
+    const now = this.clock.now();
+    const rows = await this.db.write((sql) => this.jobs.insert(sql, newJobs, now));
+    this.signals.workAvailable();
+    return rows.map(toJobResponse);
+  }
+
+  async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number }): Promise<JobPage> {
+    const limit = filter.limit ?? 100;
+    const rows = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor });
+    return {
+      jobs: rows.map(toJobResponse),
+      next_cursor: rows.length === limit ? Number(rows[rows.length - 1].seq) : null,
+    };
+  }
+
+  async show(id: string): Promise<JobDetail> {
+    const row = await this.jobs.findById(id);
+    if (!row) throw new JobNotFound(id);
+    const attempts = await this.jobs.findAttempts(id);
+    return { ...toJobResponse(row), runs: attempts.map(toAttemptResponse) };
+  }
+
+  /** Pending and failed jobs go to the DLQ at once; a running job is marked and its worker kills it. */
+  async cancel(id: string): Promise<JobResponse> {
+    const now = this.clock.now();
+    const row = await this.db.write(async (sql) => (await this.jobs.cancelWaiting(sql, id, now)) ?? this.jobs.requestCancel(sql, id, now));
+    if (row) {
+      this.signals.jobChanged(id);
+      return toJobResponse(row);
+    }
+    const current = await this.jobs.findById(id);
+    if (!current) throw new JobNotFound(id);
+    throw new InvalidTransition(id, current.state, 'cancel');
+  }
+
+  async retryDead(id: string): Promise<JobResponse> {
+    const row = await this.db.write((sql) => this.jobs.retryDead(sql, id, this.clock.now()));
+    if (!row) {
+      const current = await this.jobs.findById(id);
+      if (!current) throw new JobNotFound(id);
+      throw new InvalidTransition(id, current.state, 'retry it from the DLQ (only dead jobs can be retried)');
+    }
+    this.signals.workAvailable();
+    this.signals.jobChanged(id);
+    return toJobResponse(row);
+  }
+
+  async retryAllDead(): Promise<{ retried: number }> {
+    const retried = await this.db.write((sql) => this.jobs.retryAllDead(sql, this.clock.now()));
+    if (retried > 0) this.signals.workAvailable();
+    return { retried };
+  }
+
+  async counts(): Promise<Record<JobState, number>> {
+    return this.jobs.countByState();
+  }
+
+  async purge(state: 'completed' | 'dead', olderThanSeconds = 0): Promise<{ purged: number }> {
+    const before = this.clock.now() - olderThanSeconds * 1000;
+    const purged = await this.db.write((sql) => this.jobs.purgeFinished(sql, state, before));
+    return { purged };
+  }
+
+  private toNewJob(input: EnqueueJobDto, where: string): NewJob {
+    let runAt: number | null = null;
+    if (input.run_at !== undefined) {
+      runAt = Date.parse(input.run_at);
+      if (!Number.isFinite(runAt)) throw new InvalidInput(`${where}run_at is not a valid time: "${input.run_at}"`);
+    }
+    return {
+      id: input.id ?? newJobId(),
+      command: input.command,
+      maxRetries: input.max_retries ?? this.config.get('max-retries'),
+      priority: input.priority ?? 0,
+      runAt,
+      timeoutSeconds: input.timeout_seconds ? input.timeout_seconds : null,
+      backoffBase: input.backoff_base ?? null,
+    };
+  }
+}
+
+/** 16 URL-safe random characters: unguessable, and short enough to type. */
+export function newJobId(): string {
+  return randomBytes(12).toString('base64url');
+}

@@ -1,0 +1,111 @@
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { mkdirSync } from 'node:fs';
+import { Server } from 'node:http';
+import { createApp } from './app.factory';
+import { removeServiceRecord, writeServiceRecord } from './common/service-record';
+import { loadOrCreateToken } from './common/token';
+import { Env, EnvError, loadEnv } from './env/env';
+import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
+
+export interface ServeOptions {
+  port?: number;
+  workers?: number;
+  /** Print the startup banner (URL, where the token lives). */
+  quiet?: boolean;
+}
+
+/**
+ * Runs the service in this process until SIGINT/SIGTERM or POST /api/shutdown. The first
+ * signal closes gracefully; a second one exits at once.
+ */
+export async function serve(options: ServeOptions = {}): Promise<void> {
+  let env: Env;
+  try {
+    env = loadEnv();
+  } catch (e) {
+    if (e instanceof EnvError) {
+      for (const p of e.problems) process.stderr.write(`queuectl: ${p}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (options.port !== undefined) env = { ...env, port: options.port, portExplicit: true };
+
+  let releaseLock: () => void;
+  try {
+    releaseLock = acquireServiceLock(loadHome(env));
+  } catch (e) {
+    if (e instanceof ServiceAlreadyRunning) {
+      process.stderr.write(`queuectl: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+
+  const token = env.token ?? loadOrCreateToken(env.home);
+  let stopping: Promise<void> | undefined;
+  let app: NestExpressApplication | undefined;
+  const stop = (code = 0) => {
+    stopping ??= (async () => {
+      try {
+        await app?.close();
+      } catch (e) {
+        process.stderr.write(`queuectl: error while stopping: ${(e as Error).message}\n`);
+      }
+      removeServiceRecord(env.home, process.pid);
+      releaseLock();
+      process.exit(code);
+    })();
+    return stopping;
+  };
+  let signals = 0;
+  const onSignal = () => {
+    signals += 1;
+    if (signals > 1) {
+      removeServiceRecord(env.home, process.pid);
+      releaseLock();
+      process.exit(1);
+    }
+    void stop(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    app = await createApp({ env, token, onShutdown: () => void stop(0) });
+    const server = await listen(app, env);
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : env.port;
+    const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
+    writeServiceRecord(env.home, { pid: process.pid, url, host: env.host, port, started_at: new Date().toISOString() });
+    if (!options.quiet) {
+      process.stderr.write(`queuectl service listening on ${url} (dashboard ${url}/, API docs ${url}/api/docs)\n`);
+      if (!env.token) process.stderr.write(`token: ${env.home}/token\n`);
+    }
+  } catch (e) {
+    process.stderr.write(`queuectl: could not start the service: ${(e as Error).message.split('\n')[0]}\n`);
+    removeServiceRecord(env.home, process.pid);
+    releaseLock();
+    process.exit(1);
+  }
+}
+
+function loadHome(env: Env): string {
+  mkdirSync(env.home, { recursive: true, mode: 0o700 });
+  return env.home;
+}
+
+/** Listens on the configured port; when that port is taken and was not asked for, on any free one. */
+async function listen(app: NestExpressApplication, env: Env): Promise<Server> {
+  try {
+    await app.listen(env.port, env.host);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || env.portExplicit) throw e;
+    await app.listen(0, env.host);
+  }
+  return app.getHttpServer() as Server;
+}
+
+if (require.main === module) {
+  void serve({ quiet: process.argv.includes('--quiet') });
+}

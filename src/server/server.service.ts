@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Clock } from '../common/clock';
+import { ConfigService } from '../config/config.service';
+import { SqlDatabase } from '../database/sql';
+import { ENV, Env } from '../env/env';
+import { JobsService } from '../jobs/jobs.service';
+import { WorkersRepository } from '../workers/workers.repository';
+
+export const SHUTDOWN = Symbol('SHUTDOWN');
+export type ShutdownHook = () => void;
+
+@Injectable()
+export class ServerService {
+  private readonly bootedAt: number;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly jobs: JobsService,
+    private readonly workers: WorkersRepository,
+    private readonly config: ConfigService,
+    private readonly clock: Clock,
+    @Inject(ENV) private readonly env: Env,
+    @Inject(SHUTDOWN) private readonly requestShutdown: ShutdownHook,
+  ) {
+    this.bootedAt = clock.now();
+  }
+
+  health() {
+    return { status: 'ok', pid: process.pid, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+  }
+
+  async status() {
+    const counts = await this.jobs.counts();
+    const freshAfter = this.clock.now() - this.config.get('lease-timeout') * 1000;
+    return {
+      counts,
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      workers: { active: await this.workers.countLive(freshAfter) },
+    };
+  }
+
+  /** Copies the database with VACUUM INTO (a consistent snapshot), then deletes every job. */
+  async reset(): Promise<{ backup: string; deleted: number }> {
+    const dir = join(this.env.home, 'backups');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const backup = join(dir, `queue-${new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-')}.db`);
+    await this.db.exclusive((sql) => sql.run('VACUUM INTO ?', [backup]));
+    const deleted = await this.db.write(async (sql) => {
+      const n = await sql.run('DELETE FROM jobs');
+      await sql.run('DELETE FROM workers WHERE stopped_at IS NOT NULL');
+      return n;
+    });
+    return { backup, deleted };
+  }
+
+  shutdown() {
+    // Answer first; the hook closes the server after the response is flushed.
+    setImmediate(() => this.requestShutdown());
+    return { status: 'stopping' };
+  }
+}
