@@ -1,0 +1,171 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Shared test plumbing: temp homes, waiting on conditions, the built service and CLI. */
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const SERVICE_MAIN = join(ROOT, 'dist', 'src', 'main.js');
+
+export function tempHome(prefix = 'queuectl-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true });
+}
+
+/** Polls `predicate` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition', intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await predicate();
+      if (value) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `queuectl` with a clean environment pointing at `home`. */
+export function runCli(args: string[], home: string, extraEnv: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: cleanEnv({ QUEUECTL_HOME: home, ...extraEnv }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** process.env without any QUEUECTL_ variable of the developer's, plus the given ones. */
+export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('QUEUECTL_')) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface RunningService {
+  home: string;
+  url: string;
+  token: string;
+  pid: number;
+  process: ChildProcess;
+  /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. */
+  stop(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  output(): string;
+}
+
+/** Starts the built service on a free port for `home` and waits until it answers. */
+export async function startService(home: string, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<RunningService> {
+  const child = spawn(process.execPath, [SERVICE_MAIN, ...args], {
+    env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0', ...extraEnv }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const record = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${out}`);
+      const r = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
+      return r.pid === child.pid ? r : undefined;
+    },
+    20_000,
+    'the service to start',
+  );
+  const token = extraEnv.QUEUECTL_TOKEN ?? readFileSync(join(home, 'token'), 'utf8').trim();
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    home,
+    url: record.url,
+    token,
+    pid: child.pid!,
+    process: child,
+    output: () => out,
+    kill,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.kill('SIGTERM');
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Kills a service the CLI started detached for `home` (its pid is in service.json). */
+export function killDetachedService(home: string): void {
+  try {
+    const { pid } = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* not running */
+  }
+}
+
+/** Whether a process exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** fetch-like JSON call with the token, for tests against a spawned service. */
+export async function api<T = any>(svc: { url: string; token: string }, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(svc.url + path, {
+    method,
+    headers: { authorization: `Bearer ${svc.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* text answer */
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+/** Lines of a marker file that commands append their job ids to. */
+export function markerLines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export function build(): void {
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('build failed');
+}
