@@ -1,0 +1,245 @@
+/**
+ * `npm run bench`: the figures behind BENCHMARKS.md, measured on this machine.
+ *
+ *   node dist/bench/run.js [--runs 5] [--jobs 2000] [--concurrency 4] [--only spawn,throughput,enqueue,latency]
+ *
+ * Each run measures the raw spawn rate of `/bin/sh -c true` and the queue's shell-job throughput
+ * back to back, so their ratio is taken under the same machine load; the report gives medians.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT, Service, benchEnv, call, median, percentile, startService } from './bench-support';
+
+interface Args {
+  runs: number;
+  jobs: number;
+  concurrency: number;
+  only: Set<string>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string, fallback: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
+  };
+  return {
+    runs: Number(get('runs', '5')),
+    jobs: Number(get('jobs', '2000')),
+    concurrency: Number(get('concurrency', '4')),
+    only: new Set(get('only', 'spawn,throughput,enqueue,latency').split(',')),
+  };
+}
+
+/** How fast one Node process can run `/bin/sh -c true` with `concurrency` in flight: the physical limit. */
+async function rawSpawnRate(total: number, concurrency: number): Promise<number> {
+  let started = 0;
+  const t0 = process.hrtime.bigint();
+  const lane = async () => {
+    while (started < total) {
+      started++;
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' });
+        child.once('error', reject);
+        child.once('exit', () => resolve());
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return total / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+function startWorkers(svc: Service, count: number) {
+  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], {
+    env: benchEnv(svc.home),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('benchmark timed out');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Shell-job throughput: `jobs` `true` jobs through `concurrency` workers, first start to last finish. */
+async function throughput(jobs: number, concurrency: number): Promise<number> {
+  const svc = await startService();
+  try {
+    for (let i = 0; i < jobs; i += 1000) {
+      const n = Math.min(1000, jobs - i);
+      await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: n }, () => ({ command: 'true' })) });
+    }
+    const t0 = Date.now();
+    const workers = startWorkers(svc, concurrency);
+    await waitUntil(async () => (await call(svc, 'GET', '/api/status')).counts.completed === jobs, 300_000, 50);
+    const wall = (Date.now() - t0) / 1000;
+    await workers.stop();
+    // Job timestamps exclude worker start-up: first claim to last finish.
+    let first = Infinity;
+    let last = 0;
+    let cursor: number | null = null;
+    do {
+      const page: { jobs: Array<{ started_at: string; finished_at: string }>; next_cursor: number | null } = await call(
+        svc,
+        'GET',
+        `/api/jobs?limit=1000${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      for (const j of page.jobs) {
+        first = Math.min(first, Date.parse(j.started_at));
+        last = Math.max(last, Date.parse(j.finished_at));
+      }
+      cursor = page.next_cursor;
+    } while (cursor);
+    const busy = (last - first) / 1000;
+    process.stderr.write(`  throughput: ${jobs} jobs, ${busy.toFixed(2)} s first start → last finish (${wall.toFixed(2)} s with worker start-up)\n`);
+    return jobs / busy;
+  } finally {
+    await svc.stop();
+  }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(svc: Service, path: string, body: unknown): Promise<number> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      svc.url + path,
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${svc.token}`, 'content-type': 'application/json', 'content-length': payload.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 201 ? resolve(res.statusCode) : reject(new Error(`HTTP ${res.statusCode}`))));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Enqueue rate: one job per request from `clients` concurrent clients, and in batches. */
+async function enqueueRates(): Promise<{ single: number; batched: number }> {
+  const svc = await startService();
+  try {
+    const clients = 16;
+    const perClient = 500;
+    // Warm-up: JIT and the first statements.
+    await Promise.all(Array.from({ length: clients }, (_, c) => post(svc, '/api/jobs', { command: `echo warm ${c}` })));
+    let t0 = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        for (let i = 0; i < perClient; i++) await post(svc, '/api/jobs', { command: `echo ${c}-${i}` });
+      }),
+    );
+    const single = (clients * perClient) / (Number(process.hrtime.bigint() - t0) / 1e9);
+
+    const batches = 40;
+    const size = 2500;
+    const bodies = Array.from({ length: batches }, (_, b) => ({ jobs: Array.from({ length: size }, (_, i) => ({ command: `echo ${b}-${i}` })) }));
+    t0 = process.hrtime.bigint();
+    // Two clients, so one batch is parsed while the other is written.
+    await Promise.all([0, 1].map(async (lane) => {
+      for (let b = lane; b < batches; b += 2) await post(svc, '/api/jobs/batch', bodies[b]);
+    }));
+    const batched = (batches * size) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    return { single, batched };
+  } finally {
+    await svc.stop();
+  }
+}
+
+/** Enqueue → the command starts, on an idle worker: the command records its own start time. */
+async function latencies(samples: number): Promise<number[]> {
+  const svc = await startService();
+  const dir = mkdtempSync(join(tmpdir(), 'queuectl-bench-lat-'));
+  const workers = startWorkers(svc, 1);
+  try {
+    await waitUntil(async () => (await call(svc, 'GET', '/api/status')).workers.active >= 1, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const out: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const file = join(dir, `t${i}`);
+      const sent = performance.timeOrigin + performance.now();
+      await post(svc, '/api/jobs', { command: `date +%s%N > ${file}` });
+      let startedNs = 0;
+      await waitUntil(async () => {
+        try {
+          startedNs = Number(readFileSync(file, 'utf8').trim());
+          return startedNs > 0;
+        } catch {
+          return false;
+        }
+      }, 10_000, 1);
+      out.push(startedNs / 1e6 - sent);
+      // Let the worker report and go back to its long-poll, so every sample starts idle.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return out;
+  } finally {
+    await workers.stop();
+    await svc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
+  process.stderr.write(`queuectl bench — ${machine}\n`);
+  const rows: Record<string, number[]> = { spawn: [], throughput: [], ratio: [], single: [], batched: [], latencyMedian: [], latencyP95: [] };
+  for (let run = 1; run <= args.runs; run++) {
+    process.stderr.write(`run ${run}/${args.runs}\n`);
+    if (args.only.has('throughput') || args.only.has('spawn')) {
+      const spawnRate = await rawSpawnRate(args.jobs, args.concurrency);
+      rows.spawn.push(spawnRate);
+      process.stderr.write(`  raw spawn rate: ${spawnRate.toFixed(0)}/s\n`);
+      if (args.only.has('throughput')) {
+        const jobsPerSecond = await throughput(args.jobs, args.concurrency);
+        rows.throughput.push(jobsPerSecond);
+        rows.ratio.push(jobsPerSecond / spawnRate);
+        process.stderr.write(`  job throughput: ${jobsPerSecond.toFixed(0)}/s = ${(jobsPerSecond / spawnRate).toFixed(2)} of raw\n`);
+      }
+    }
+    if (args.only.has('enqueue')) {
+      const r = await enqueueRates();
+      rows.single.push(r.single);
+      rows.batched.push(r.batched);
+      process.stderr.write(`  enqueue: ${r.single.toFixed(0)}/s one per request (16 clients), ${r.batched.toFixed(0)}/s batched\n`);
+    }
+    if (args.only.has('latency')) {
+      const l = await latencies(100);
+      rows.latencyMedian.push(median(l));
+      rows.latencyP95.push(percentile(l, 95));
+      process.stderr.write(`  latency enqueue → start: median ${median(l).toFixed(2)} ms, p95 ${percentile(l, 95).toFixed(2)} ms\n`);
+    }
+  }
+  const summary = Object.fromEntries(Object.entries(rows).filter(([, v]) => v.length).map(([k, v]) => [k, { median: median(v), runs: v }]));
+  const report = { date: new Date().toISOString(), machine, args: { ...args, only: [...args.only] }, summary };
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `bench-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  process.stdout.write(`${JSON.stringify(report.summary, null, 2)}\nwritten to ${file}\n`);
+  agent.destroy();
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).message}\n`);
+  process.exit(1);
+});
