@@ -17,6 +17,8 @@ const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, r
   backoff_base, last_error, exit_code, worker_id, lease, lease_expires_at, cancel_requested, created_at, updated_at,
   started_at, finished_at`;
 const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
+/** An attempt whose command exited 0 with no error. */
+const SUCCEEDED = `exit_code = 0 AND COALESCE(error, '') = ''`;
 /** SQLite allows 32766 bound values per statement; 11 values a job row. */
 const INSERT_CHUNK = 1000;
 
@@ -40,18 +42,52 @@ export class JobsRepository implements OnModuleInit {
 
   /** Inserts all jobs or none: a duplicate id (in the table or in the batch) rejects the batch. */
   async insert(sql: Sql, jobs: NewJob[], now: number): Promise<JobRow[]> {
-    const seen = new Set<string>();
-    const repeated = jobs.filter((j) => (seen.has(j.id) ? true : (seen.add(j.id), false))).map((j) => j.id);
-    if (repeated.length > 0) throw new DuplicateJob(repeated);
-    const existing: string[] = [];
-    for (let i = 0; i < jobs.length; i += INSERT_CHUNK) {
-      const ids = jobs.slice(i, i + INSERT_CHUNK).map((j) => j.id);
-      const rows = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
-      existing.push(...rows.map((r) => r.id));
-    }
-    if (existing.length > 0) throw new DuplicateJob(existing);
+    const [outcome] = await this.insertGroups(sql, [jobs], now);
+    if (outcome instanceof DuplicateJob) throw outcome;
+    return outcome;
+  }
 
-    const rows: JobRow[] = jobs.map((j) => ({
+  /**
+   * Inserts several independent groups (one per enqueue request) with one id check and one
+   * multi-row INSERT: each group is all or nothing, and a group with a duplicate id (in the table,
+   * in itself, or in an earlier group) is answered with DuplicateJob while the others go in.
+   */
+  async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DuplicateJob>> {
+    const existing = await this.existingIds(sql, groups.flat().map((j) => j.id));
+    const rows: JobRow[] = [];
+    const outcomes = groups.map((group) => {
+      const seen = new Set<string>();
+      const duplicates = group.filter((j) => existing.has(j.id) || seen.has(j.id) || (seen.add(j.id), false)).map((j) => j.id);
+      if (duplicates.length > 0) return new DuplicateJob([...new Set(duplicates)]);
+      const accepted = group.map((j) => this.newRow(j, now));
+      for (const r of accepted) existing.add(r.id);
+      rows.push(...accepted);
+      return accepted;
+    });
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await sql.run(
+        `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base,
+           created_at, updated_at)
+         VALUES ${chunk.map(() => `(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
+        chunk.flatMap((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, now, now]),
+      );
+    }
+    return outcomes;
+  }
+
+  private async existingIds(sql: Sql, ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+      const chunk = ids.slice(i, i + INSERT_CHUNK);
+      const rows = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
+  private newRow(j: NewJob, now: number): JobRow {
+    return {
       id: j.id,
       seq: ++this.lastSeq,
       command: j.command,
@@ -73,17 +109,7 @@ export class JobsRepository implements OnModuleInit {
       updated_at: now,
       started_at: null,
       finished_at: null,
-    }));
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const chunk = rows.slice(i, i + INSERT_CHUNK);
-      await sql.run(
-        `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base,
-           created_at, updated_at)
-         VALUES ${chunk.map(() => `(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
-        chunk.flatMap((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, now, now]),
-      );
-    }
-    return rows;
+    };
   }
 
   async findById(id: string): Promise<JobRow | undefined> {
@@ -265,6 +291,65 @@ export class JobsRepository implements OnModuleInit {
       `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
       [now, limit],
     );
+  }
+
+  // Metrics. Attempts are counted where they finished, through the job_attempts_finished index,
+  // so the cost follows the window's traffic, not the table's size. An attempt succeeded when its
+  // command exited 0 with no error: the same rule that moves its job to completed.
+
+  /** Finished attempts per minute since `since`: bucket i covers [since + i min, since + (i+1) min). */
+  async finishedAttemptsPerMinute(since: number, until: number): Promise<Array<{ bucket: number; succeeded: number; failed: number }>> {
+    const rows = await this.db.rows<{ bucket: number; succeeded: number; failed: number }>(
+      `SELECT CAST((finished_at - ?) / 60000 AS INTEGER) AS bucket,
+         SUM(CASE WHEN ${SUCCEEDED} THEN 1 ELSE 0 END) AS succeeded,
+         SUM(CASE WHEN ${SUCCEEDED} THEN 0 ELSE 1 END) AS failed
+       FROM job_attempts WHERE finished_at >= ? AND finished_at < ? GROUP BY bucket ORDER BY bucket`,
+      [since, since, until],
+    );
+    return rows.map((r) => ({ bucket: Number(r.bucket), succeeded: Number(r.succeeded), failed: Number(r.failed) }));
+  }
+
+  /** Count, mean and the value at a 0-based rank of the run time of attempts finished since `since`. */
+  async attemptDurations(since: number, rank: (count: number) => number): Promise<{ count: number; avg: number | null; atRank: number | null }> {
+    const [stats] = await this.db.rows<{ n: number; avg: number | null }>(
+      'SELECT COUNT(*) AS n, AVG(finished_at - started_at) AS avg FROM job_attempts WHERE finished_at >= ?',
+      [since],
+    );
+    const count = Number(stats?.n ?? 0);
+    if (count === 0) return { count, avg: null, atRank: null };
+    const [row] = await this.db.rows<{ v: number }>(
+      'SELECT finished_at - started_at AS v FROM job_attempts WHERE finished_at >= ? ORDER BY v LIMIT 1 OFFSET ?',
+      [since, rank(count)],
+    );
+    return { count, avg: Number(stats.avg), atRank: row ? Number(row.v) : null };
+  }
+
+  /**
+   * Wait from due to start of first runs finished since `since`. Only a first run (run = 1) still
+   * knows when it was due (its run_at, or its creation); later due times are overwritten.
+   */
+  async firstStartDelays(since: number, rank: (count: number) => number): Promise<{ count: number; avg: number | null; atRank: number | null }> {
+    const delay = 'a.started_at - COALESCE(j.run_at, j.created_at)';
+    const from = 'FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE a.finished_at >= ? AND a.run = 1';
+    const [stats] = await this.db.rows<{ n: number; avg: number | null }>(`SELECT COUNT(*) AS n, AVG(MAX(0, ${delay})) AS avg ${from}`, [since]);
+    const count = Number(stats?.n ?? 0);
+    if (count === 0) return { count, avg: null, atRank: null };
+    const [row] = await this.db.rows<{ v: number }>(`SELECT MAX(0, ${delay}) AS v ${from} ORDER BY v LIMIT 1 OFFSET ?`, [since, rank(count)]);
+    return { count, avg: Number(stats.avg), atRank: row ? Number(row.v) : null };
+  }
+
+  /** The due time of the job that has waited longest among those due now, or undefined. */
+  async oldestDueAt(now: number): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ due_at: number | null }>(
+      `SELECT MIN(due_at) AS due_at FROM jobs WHERE state IN (${sqlStates('claim')}) AND due_at <= ?`,
+      [now],
+    );
+    return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
+  }
+
+  /** Jobs being run now, oldest start first (for "current job" of each worker). */
+  async findRunning(limit: number): Promise<Array<Pick<JobRow, 'id' | 'command' | 'worker_id' | 'started_at'>>> {
+    return this.db.rows(`SELECT id, command, worker_id, started_at FROM jobs WHERE state = 'processing' ORDER BY started_at LIMIT ?`, [limit]);
   }
 
   /** Deletes finished jobs (and their attempts) of one state that finished before a time. */

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
-import { InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
+import { DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
 import { SqlDatabase } from '../database/sql';
 import { ConfigService } from '../config/config.service';
-import { NewJob } from './job-row';
+import { JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
 import { AttemptResponse, JobResponse, toAttemptResponse, toJobResponse } from './job.mapper';
 import { JobsRepository } from './jobs.repository';
@@ -22,8 +22,16 @@ export interface JobDetail extends JobResponse {
 }
 
 /** Enqueue, inspect, cancel and retry jobs: what users ask of the queue. */
+interface WaitingInsert {
+  jobs: NewJob[];
+  resolve: (rows: JobRow[]) => void;
+  reject: (err: unknown) => void;
+}
+
 @Injectable()
 export class JobsService {
+  private readonly waitingInserts: WaitingInsert[] = [];
+
   constructor(
     private readonly db: SqlDatabase,
     private readonly jobs: JobsRepository,
@@ -40,10 +48,31 @@ export class JobsService {
   /** All or nothing; once the promise resolves the jobs are committed to disk. */
   async enqueueMany(inputs: EnqueueJobDto[]): Promise<JobResponse[]> {
     const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : ''));
-    const now = this.clock.now();
-    const rows = await this.db.write((sql) => this.jobs.insert(sql, newJobs, now));
+    const rows = await this.insertCoalesced(newJobs);
     this.signals.workAvailable();
     return rows.map(toJobResponse);
+  }
+
+  /**
+   * Enqueue requests that arrive while a transaction is being written wait for the next one and
+   * go in together: one id check and one INSERT for all of them instead of a unit each.
+   */
+  private insertCoalesced(jobs: NewJob[]): Promise<JobRow[]> {
+    return new Promise<JobRow[]>((resolve, reject) => {
+      this.waitingInserts.push({ jobs, resolve, reject });
+      if (this.waitingInserts.length > 1) return;
+      let group: WaitingInsert[] | undefined;
+      const take = () => {
+        group ??= this.waitingInserts.splice(0);
+        return group;
+      };
+      this.db
+        .write((sql) => this.jobs.insertGroups(sql, take().map((g) => g.jobs), this.clock.now()))
+        .then(
+          (outcomes) => take().forEach((g, i) => (outcomes[i] instanceof DuplicateJob ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[]))),
+          (err) => take().forEach((g) => g.reject(err)),
+        );
+    });
   }
 
   async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number }): Promise<JobPage> {
