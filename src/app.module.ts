@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module';
 import { Env } from './env/env';
 import { EnvModule } from './env/env.module';
 import { JobsModule } from './jobs/jobs.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { SHUTDOWN, ShutdownHook } from './server/server.service';
 import { ServerModule } from './server/server.module';
 import { WorkersModule } from './workers/workers.module';
@@ -28,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule],
+      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule, MetricsModule],
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: API_TOKEN, useValue: options.token },

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { Clock, toIso } from '../common/clock';
+import { ConfigService } from '../config/config.service';
+import { JobState } from '../jobs/job-state';
+import { JobsRepository } from '../jobs/jobs.repository';
+import { JobsService } from '../jobs/jobs.service';
+import { WorkersRepository } from '../workers/workers.repository';
+import { nearestRank } from './percentile';
+
+const MINUTE = 60_000;
+/** Workers shown with their current jobs; more than this is a fleet, not a dashboard row. */
+const RUNNING_SHOWN = 500;
+
+export interface Distribution {
+  /** How many values the figures summarise. */
+  count: number;
+  avg: number | null;
+  p95: number | null;
+}
+
+export interface WorkerMetrics {
+  id: string;
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  started_at: string;
+  heartbeat_at: string;
+  heartbeat_age_ms: number;
+  stop_requested: boolean;
+  jobs: Array<{ id: string; command: string; started_at: string | null }>;
+}
+
+/** The JSON of GET /api/metrics: the queue's figures over a trailing window. */
+export interface MetricsSnapshot {
+  generated_at: string;
+  window_minutes: number;
+  counts: Record<JobState, number>;
+  total: number;
+  /** Attempts finished in the window that succeeded (each moved its job to completed). */
+  completed: number;
+  /** Attempts finished in the window that did not succeed (retried or dead). */
+  failed: number;
+  completed_per_minute: number;
+  failed_per_minute: number;
+  /** completed / (completed + failed) over the window; null when nothing finished. */
+  success_rate: number | null;
+  /** Run time of the attempts finished in the window. */
+  duration_ms: Distribution;
+  /** How long the job that has waited longest among those due now has waited (0 when none). */
+  queue_latency_ms: number;
+  /** Wait from due to start of first runs finished in the window. */
+  start_delay_ms: Distribution;
+  /** One entry per minute of the window, oldest first. */
+  per_minute: Array<{ start: string; completed: number; failed: number }>;
+  workers: { active: number; list: WorkerMetrics[] };
+}
+
+/** Counts, rates and durations, computed from the job table on demand. */
+@Injectable()
+export class MetricsService {
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly repository: JobsRepository,
+    private readonly workers: WorkersRepository,
+    private readonly config: ConfigService,
+    private readonly clock: Clock,
+  ) {}
+
+  async snapshot(windowMinutes = 60): Promise<MetricsSnapshot> {
+    const now = this.clock.now();
+    const since = now - windowMinutes * MINUTE;
+    const p95 = (count: number) => nearestRank(count, 0.95);
+    const [counts, buckets, durations, delays, oldestDue, workers] = await Promise.all([
+      this.jobs.counts(),
+      this.repository.finishedAttemptsPerMinute(since, now + 1),
+      this.repository.attemptDurations(since, p95),
+      this.repository.firstStartDelays(since, p95),
+      this.repository.oldestDueAt(now),
+      this.liveWorkers(now),
+    ]);
+
+    const perMinute = Array.from({ length: windowMinutes }, (_, i) => ({ start: toIso(since + i * MINUTE)!, completed: 0, failed: 0 }));
+    for (const b of buckets) {
+      // `until` is now + 1 ms, so a finish at exactly `now` lands in the last bucket, not past it.
+      const slot = perMinute[Math.min(b.bucket, windowMinutes - 1)];
+      slot.completed += b.succeeded;
+      slot.failed += b.failed;
+    }
+    const completed = perMinute.reduce((a, m) => a + m.completed, 0);
+    const failed = perMinute.reduce((a, m) => a + m.failed, 0);
+    return {
+      generated_at: toIso(now)!,
+      window_minutes: windowMinutes,
+      counts,
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      completed,
+      failed,
+      completed_per_minute: round(completed / windowMinutes),
+      failed_per_minute: round(failed / windowMinutes),
+      success_rate: completed + failed === 0 ? null : round(completed / (completed + failed), 4),
+      duration_ms: { count: durations.count, avg: roundOrNull(durations.avg), p95: durations.atRank },
+      queue_latency_ms: oldestDue === undefined ? 0 : Math.max(0, now - oldestDue),
+      start_delay_ms: { count: delays.count, avg: roundOrNull(delays.avg), p95: delays.atRank },
+      per_minute: perMinute,
+      workers,
+    };
+  }
+
+  private async liveWorkers(now: number): Promise<MetricsSnapshot['workers']> {
+    const freshAfter = now - this.config.get('lease-timeout') * 1000;
+    const [rows, running] = await Promise.all([this.workers.findLive(freshAfter), this.repository.findRunning(RUNNING_SHOWN)]);
+    const list = rows.map((w) => ({
+      id: w.id,
+      hostname: w.hostname,
+      pid: Number(w.pid),
+      concurrency: Number(w.concurrency),
+      started_at: toIso(w.started_at)!,
+      heartbeat_at: toIso(w.heartbeat_at)!,
+      heartbeat_age_ms: Math.max(0, now - Number(w.heartbeat_at)),
+      stop_requested: Boolean(Number(w.stop_requested)),
+      jobs: running.filter((j) => j.worker_id === w.id).map((j) => ({ id: j.id, command: j.command, started_at: toIso(j.started_at) })),
+    }));
+    return { active: list.length, list };
+  }
+}
+
+function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function roundOrNull(v: number | null): number | null {
+  return v === null ? null : round(v, 1);
+}
