@@ -11,6 +11,8 @@ import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSet
 @Injectable()
 export class ConfigService implements OnModuleInit {
   private current: Settings = defaultSettings();
+  /** The last accepted or refused change; the next one waits for it. */
+  private changes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -44,6 +46,14 @@ export class ConfigService implements OnModuleInit {
     const key = this.resolveKey(rawKey);
     const value = parseSetting(key, raw);
     if (typeof value === 'string') throw new InvalidInput(value);
+    // One change at a time: a rule that spans keys (lease ≥ 2 × heartbeat) must be checked
+    // against what the previous change left, or two changes that are each fine break it together.
+    const change = this.changes.then(() => this.apply(key, value));
+    this.changes = change.catch(() => undefined);
+    return change;
+  }
+
+  private async apply(key: SettingKey, value: number): Promise<{ key: SettingKey; value: number }> {
     const next = { ...this.current, [key]: value };
     const conflict = checkSettings(next);
     if (conflict) throw new InvalidInput(conflict);
