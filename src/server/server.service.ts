@@ -41,13 +41,18 @@ export class ServerService {
     };
   }
 
-  /** Copies the database with VACUUM INTO (a consistent snapshot), then deletes every job. */
+  /**
+   * Copies the database with VACUUM INTO (a consistent snapshot), then deletes every job. Both
+   * happen in one exclusive turn: a write queued while the copy is made would otherwise commit
+   * after the copy and be deleted with the rest, an acknowledged job kept nowhere.
+   */
   async reset(): Promise<{ backup: string; deleted: number }> {
     const dir = join(this.env.home, 'backups');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const backup = join(dir, `queue-${new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-')}.db`);
-    await this.db.exclusive((sql) => sql.run('VACUUM INTO ?', [backup]));
-    const deleted = await this.db.write(async (sql) => {
+    const deleted = await this.db.exclusive(async (sql) => {
+      await sql.run('VACUUM INTO ?', [backup]);
+      // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).
       const n = await sql.run('DELETE FROM jobs');
       await sql.run('DELETE FROM workers WHERE stopped_at IS NOT NULL');
       return n;
