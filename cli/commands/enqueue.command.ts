@@ -1,0 +1,98 @@
+import { Command } from 'commander';
+import { CliContext } from '../context';
+import { UsageError } from '../exit-codes';
+import { JsonObject, integerParser, parseJobJson, parseTime, parseWholeSeconds } from '../input';
+import type { JobResponse } from '../job-views';
+import { render } from '../render';
+
+/** `enqueue '<json>'` and `run -- <command…>`: the two ways to add jobs. */
+
+export interface EnqueueInput {
+  jobs: JsonObject[];
+  /** The argument was a JSON array: sent as one all-or-nothing batch. */
+  batch: boolean;
+}
+
+export async function enqueueJobs(ctx: CliContext, input: EnqueueInput): Promise<JobResponse[]> {
+  if (!input.batch) return [await ctx.call<JobResponse>('POST', '/api/jobs', { body: input.jobs[0] })];
+  const answer = await ctx.call<{ jobs: JobResponse[] }>('POST', '/api/jobs/batch', { body: { jobs: input.jobs } });
+  return answer.jobs;
+}
+
+export interface RunOptions {
+  id?: string;
+  retries?: number;
+  priority?: number;
+  at?: string;
+  /** Seconds from now. */
+  delay?: number;
+  timeout?: number;
+  json?: boolean;
+}
+
+/**
+ * The job `run` enqueues. The words are joined with spaces, as ssh and pueue do: one quoted
+ * argument (`run -- 'a | b'`) reaches the shell unchanged, several are one command line.
+ */
+export function runInput(words: string[], options: RunOptions, now = Date.now()): EnqueueInput {
+  if (options.at !== undefined && options.delay !== undefined) throw new UsageError('give --at or --delay, not both');
+  const job: JsonObject = { command: words.join(' ') };
+  if (options.id !== undefined) job.id = options.id;
+  if (options.retries !== undefined) job.max_retries = options.retries;
+  if (options.priority !== undefined) job.priority = options.priority;
+  if (options.at !== undefined) job.run_at = options.at;
+  if (options.delay !== undefined) job.run_at = new Date(now + options.delay * 1000).toISOString();
+  if (options.timeout !== undefined) job.timeout_seconds = options.timeout;
+  return { jobs: [job], batch: false };
+}
+
+function printIds(jobs: JobResponse[], json: boolean | undefined, batch: boolean): void {
+  render(batch ? jobs : jobs[0], { json }, () => jobs.map((j) => j.id).join('\n'));
+}
+
+export function registerEnqueueCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('enqueue')
+    .description('enqueue a job given as JSON (or a JSON array of jobs); prints the id')
+    .argument('<json>', 'e.g. \'{"id":"job1","command":"sleep 2","max_retries":3}\'')
+    .option('--json', 'print the enqueued job as JSON')
+    .addHelpText(
+      'after',
+      '\nFields: command (required), id, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base;\n' +
+        'state, attempts, created_at and updated_at are accepted for the seven-field form.\n' +
+        'To enqueue a shell command without writing JSON: queuectl run -- <command…>',
+    )
+    .action(async (text: string, options: { json?: boolean }) => {
+      const parsed = parseJobJson(text);
+      if ('error' in parsed) throw new UsageError(`${parsed.error}; to enqueue a plain shell command use: queuectl run -- <command…>`);
+      const jobs = await enqueueJobs(ctx, parsed);
+      printIds(jobs, options.json, parsed.batch);
+    });
+
+  const run = program
+    .command('run')
+    .description('enqueue a shell command without writing JSON; prints the id')
+    .argument('<command...>', 'the command line, after -- when it has options of its own')
+    .option('--id <id>', 'job id (default: generated)')
+    .option('--retries <n>', 'retries after the first attempt (default: config max-retries)', integerParser(0))
+    .option('--priority <p>', 'higher runs first (default 0)', integerParser(-1_000_000, 1_000_000))
+    .option('--at <time>', 'do not run before this time (ISO-8601, or local "2030-01-01 09:00")', parseTime)
+    .option('--delay <duration>', 'do not run before this long from now: 30s, 5m, 2h, 1d', parseWholeSeconds)
+    .option('--timeout <duration>', 'kill the command after this long (seconds, or 30s, 5m…)', parseWholeSeconds)
+    .option('--json', 'print the enqueued job as JSON')
+    .addHelpText('after', "\nExample: queuectl run --retries 5 --delay 10m -- ./backup.sh --full 'my db'")
+    .action(async (words: string[], options: RunOptions) => {
+      const jobs = await enqueueJobs(ctx, runInput(words, options));
+      printIds(jobs, options.json, false);
+    });
+  // `run ls -la` without `--` makes commander see an option of ls; say how to pass it through.
+  const inherited = program.configureOutput();
+  run.configureOutput({
+    ...inherited,
+    outputError: (text, write) => {
+      const hinted = /unknown option/.test(text) ? `${text.trimEnd()} (put the command after --: queuectl run [options] -- <command…>)\n` : text;
+      if (inherited.outputError) inherited.outputError(hinted, write);
+      else write(hinted);
+    },
+  });
+}

@@ -1,0 +1,35 @@
+import { Command } from 'commander';
+import type { JobState } from '../../src/jobs/job-state';
+import { CliContext } from '../context';
+import { fields, render } from '../render';
+
+/** `status`: how many jobs are in each state, and how many workers are alive. */
+
+export interface QueueStatus {
+  counts: Record<JobState, number>;
+  total: number;
+  workers: { active: number };
+}
+
+// The order a job moves through, so the counts read as a pipeline.
+const STATES: readonly JobState[] = ['pending', 'processing', 'completed', 'failed', 'dead'];
+
+export function getStatus(ctx: CliContext): Promise<QueueStatus> {
+  return ctx.call<QueueStatus>('GET', '/api/status');
+}
+
+export function statusView(status: QueueStatus): string {
+  return fields([
+    ...STATES.map((s): [string, number] => [s, status.counts[s] ?? 0]),
+    ['total', status.total],
+    ['workers', `${status.workers.active} active`],
+  ]);
+}
+
+export function registerStatusCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description('counts of jobs in each state and the active workers')
+    .option('--json', 'print {counts, total, workers} as JSON')
+    .action(async (options: { json?: boolean }) => render(await getStatus(ctx), options, statusView));
+}
