@@ -4,7 +4,10 @@ import { InvalidInput } from './domain-errors';
 function messages(errors: ValidationError[], path = ''): string[] {
   return errors.flatMap((e) => {
     const at = Array.isArray(errors) && /^\d+$/.test(e.property) ? `${path}[${e.property}]` : path ? `${path}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) =>
+    // class-validator lists a property's failed rules last-written first; the first rule as
+    // written (the type check) is the one to report: the others only follow from it.
+    const first = Object.values(e.constraints ?? {}).reverse().slice(0, 1);
+    const own = first.map((m) =>
       m.startsWith('property ') && m.endsWith(' should not exist') ? `unknown field "${at}"` : path ? `${at}: ${m}` : m,
     );
     return [...own, ...messages(e.children ?? [], at)];
