@@ -14,6 +14,7 @@ import {
   Max,
   MaxLength,
   Min,
+  NotContains,
   ValidateNested,
 } from 'class-validator';
 
@@ -32,6 +33,8 @@ export class EnqueueJobDto {
   @ApiProperty({ description: 'run with /bin/sh -c, stored byte for byte', example: 'echo hello' })
   @IsString({ message: 'command must be a string' })
   @Matches(/\S/, { message: 'command must not be blank' })
+  // An argument of /bin/sh -c cannot hold a NUL: such a job could be stored but never run.
+  @NotContains('\0', { message: 'command must not contain a NUL character' })
   @MaxLength(MAX_COMMAND_LENGTH, { message: `command must be at most ${MAX_COMMAND_LENGTH} characters` })
   command: string;
 
