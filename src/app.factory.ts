@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import { AppModule, AppOptions } from './app.module';
 import { toEnvelope } from './common/error-envelope.filter';
+import { setupDashboard } from './dashboard/dashboard.setup';
 
 /**
  * Builds the configured application without listening, so tests drive exactly what `serve` runs.
@@ -29,6 +30,9 @@ export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['e
     };
     json(req, res, (err?: unknown) => (err ? done(err) : form(req, res, done)));
   });
+
+  // The dashboard: views, assets, cookies and security headers (see src/dashboard/dashboard.setup.ts).
+  await setupDashboard(app);
 
   const docs = new DocumentBuilder()
     .setTitle('queuectl')

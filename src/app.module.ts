@@ -5,6 +5,7 @@ import { ErrorEnvelopeFilter } from './common/error-envelope.filter';
 import { API_TOKEN, TokenGuard } from './common/token.guard';
 import { strictValidationPipe } from './common/validation';
 import { ConfigModule } from './config/config.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { DatabaseModule } from './database/database.module';
 import { Env } from './env/env';
 import { EnvModule } from './env/env.module';
@@ -29,7 +30,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule, MetricsModule],
+      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule, MetricsModule, DashboardModule],
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: API_TOKEN, useValue: options.token },

@@ -1,0 +1,66 @@
+import { Body, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
+import type { Response } from 'express';
+import { API_TOKEN } from '../common/token.guard';
+import { tokensMatch } from '../common/token';
+import { DashboardController } from './dashboard-controller.decorator';
+import { DashboardSession, DashboardSessions, SESSION_COOKIE } from './dashboard-sessions';
+import { formFields, safeNext } from './form-input';
+import { AnonymousOk, CurrentSession } from './session.guard';
+
+/** Login with the API token, logout. The login form is CSRF-protected by a pre-login session. */
+@DashboardController()
+export class AuthController {
+  constructor(
+    private readonly sessions: DashboardSessions,
+    @Inject(API_TOKEN) private readonly token: string,
+  ) {}
+
+  @Get('login')
+  @AnonymousOk()
+  form(@CurrentSession() session: DashboardSession | undefined, @Query('next') next: unknown, @Res() res: Response) {
+    if (session?.authenticated) return res.redirect(303, safeNext(next));
+    const current = session ?? this.startSession(res, false);
+    res.render('pages/login', { title: 'Log in', csrf: current.csrf, next: safeNext(next) });
+  }
+
+  @Post('login')
+  @AnonymousOk()
+  @HttpCode(303)
+  login(@CurrentSession() session: DashboardSession, @Body() body: unknown, @Res() res: Response) {
+    const fields = formFields(body);
+    const next = safeNext(fields.next);
+    if (!fields.token || !tokensMatch(fields.token, this.token)) {
+      return res.status(401).render('pages/login', {
+        title: 'Log in',
+        csrf: session.csrf,
+        next,
+        error: fields.token ? 'That token is not the token of this queue.' : 'Enter the token.',
+      });
+    }
+    // A new session id at login: one planted before it (session fixation) is worth nothing.
+    this.sessions.destroy(session);
+    this.startSession(res, true);
+    res.redirect(303, next);
+  }
+
+  @Post('logout')
+  @AnonymousOk()
+  logout(@CurrentSession() session: DashboardSession, @Res() res: Response) {
+    this.sessions.destroy(session);
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/login');
+  }
+
+  private startSession(res: Response, authenticated: boolean): DashboardSession {
+    const session = this.sessions.create(authenticated);
+    res.cookie(SESSION_COOKIE, this.sessions.cookieValue(session), {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: res.req.secure,
+      path: '/',
+      maxAge: this.sessions.cookieMaxAgeMs(session),
+    });
+    return session;
+  }
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '../config/config.module';
+import { JobsModule } from '../jobs/jobs.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { AuthController } from './auth.controller';
+import { ConfigPageController } from './config-page.controller';
+import { DashboardSessions } from './dashboard-sessions';
+import { DlqPageController } from './dlq-page.controller';
+import { JobsPagesController } from './jobs-pages.controller';
+import { OverviewController } from './overview.controller';
+import { SessionGuard } from './session.guard';
+
+/** The server-rendered dashboard: pages over the same services as the REST API. */
+@Module({
+  imports: [JobsModule, ConfigModule, MetricsModule],
+  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController],
+  providers: [DashboardSessions, SessionGuard],
+})
+export class DashboardModule {}

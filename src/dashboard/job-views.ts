@@ -1,0 +1,94 @@
+import { JobResponse } from '../jobs/job.mapper';
+import { JobDetail } from '../jobs/jobs.service';
+import { JOB_STATES } from '../jobs/job-state';
+import { formatAgo, formatBytes, formatDuration } from './view-format';
+
+/** How jobs read on the dashboard's pages: the service's JSON form, made legible. */
+
+const FINAL = new Set(['completed', 'dead']);
+/** The job page shows the end of each run's output; `queuectl logs` has all of it. */
+export const OUTPUT_SHOWN = 64 * 1024;
+
+export function jobPath(id: string): string {
+  return `/jobs/${encodeURIComponent(id)}`;
+}
+
+export function jobRowView(job: JobResponse, now: number) {
+  return {
+    id: job.id,
+    href: jobPath(job.id),
+    command: job.command,
+    state: job.state,
+    attempts: `${job.attempts} / ${job.max_retries + 1}`,
+    priority: job.priority,
+    created: formatAgo(job.created_at, now),
+    createdAt: job.created_at,
+    updated: formatAgo(job.updated_at, now),
+    updatedAt: job.updated_at,
+    lastError: job.last_error,
+    nextRun: job.next_run_at ? formatAgo(job.next_run_at, now) : null,
+    duration: formatDuration(job.duration_ms),
+  };
+}
+
+export interface RunOutput {
+  output: string;
+  truncated: boolean;
+}
+
+export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, now: number) {
+  const runs = job.runs.map((r, i) => {
+    const out = outputs.get(r.run);
+    const text = out?.output ?? '';
+    const cut = text.length > OUTPUT_SHOWN;
+    return {
+      run: r.run,
+      attempt: r.attempt,
+      worker: r.worker_id ?? '—',
+      started: formatAgo(r.started_at, now),
+      startedAt: r.started_at,
+      duration: r.finished_at ? formatDuration(r.duration_ms) : `running for ${formatDuration(now - Date.parse(r.started_at))}`,
+      running: r.finished_at === null,
+      exitCode: r.exit_code ?? '—',
+      ok: r.finished_at !== null && r.exit_code === 0 && !r.error,
+      error: r.error,
+      output: cut ? text.slice(-OUTPUT_SHOWN) : text,
+      outputNote: [
+        cut ? `showing the last ${formatBytes(OUTPUT_SHOWN)} of ${formatBytes(r.output_bytes)}; queuectl logs ${job.id} --attempt ${r.attempt} has it all` : '',
+        out?.truncated || r.output_truncated ? 'the output passed the output limit and was cut there' : '',
+      ].filter(Boolean),
+      empty: text.length === 0,
+      outputLoaded: out !== undefined,
+      // The newest run is open; older ones fold away.
+      open: i === job.runs.length - 1,
+    };
+  });
+  return {
+    ...jobRowView(job, now),
+    maxRetries: job.max_retries,
+    runAt: job.run_at,
+    timeout: job.timeout_seconds ? `${job.timeout_seconds} s` : 'default',
+    workerId: job.worker_id,
+    exitCode: job.exit_code === null ? '—' : String(job.exit_code),
+    started: formatAgo(job.started_at, now),
+    finished: formatAgo(job.finished_at, now),
+    cancelRequested: job.cancel_requested,
+    canCancel: ['pending', 'failed', 'processing'].includes(job.state) && !job.cancel_requested,
+    canRetry: job.state === 'dead',
+    final: FINAL.has(job.state),
+    runs: [...runs].reverse(),
+  };
+}
+
+/** The state filter's options, the current one selected. */
+export function stateOptions(current: string | undefined) {
+  return [{ value: '', label: 'all states', selected: !current }, ...JOB_STATES.map((s) => ({ value: s, label: s, selected: s === current }))];
+}
+
+/** A page URL with these query parameters, empty ones left out. */
+export function withQuery(path: string, params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
