@@ -102,16 +102,30 @@ export class SqlDatabase implements Sql {
       for (const p of batch) p.reject(e);
       return;
     }
+    // Set when SQLite ended the transaction itself: after a full disk or an I/O error it rolls
+    // back everything, and a unit run after that would commit on its own, outside the batch.
+    let lost: { error: unknown } | undefined;
     for (const p of batch) {
-      await this.run('SAVEPOINT unit');
       try {
+        await this.run('SAVEPOINT unit');
         outcomes.push({ ok: true, value: await p.work(this) });
         await this.run('RELEASE unit');
       } catch (e) {
         outcomes.push({ ok: false, value: e });
-        await this.run('ROLLBACK TO unit').catch(() => undefined);
-        await this.run('RELEASE unit').catch(() => undefined);
+        try {
+          await this.run('ROLLBACK TO unit');
+          await this.run('RELEASE unit');
+        } catch {
+          lost = { error: e };
+          break;
+        }
       }
+    }
+    if (lost !== undefined) {
+      await this.run('ROLLBACK').catch(() => undefined);
+      // Every unit of the batch was undone with the one that failed, so each gets its error.
+      for (const p of batch) p.reject(lost.error);
+      return;
     }
     try {
       await this.run('COMMIT');
