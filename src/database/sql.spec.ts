@@ -1,0 +1,183 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as sqlite3 from 'sqlite3';
+import { DataSource } from 'typeorm';
+import { StorageUnavailable } from '../common/domain-errors';
+import { SqlDatabase } from './sql';
+
+/**
+ * Commits recorded in the write-ahead log: each commit ends with a frame whose header holds the
+ * database size (non-zero); other frames hold 0. Counted from the file, so the test sees what
+ * reached the disk, not what the code says it did.
+ */
+function walCommits(dbFile: string): number {
+  let wal: Buffer;
+  try {
+    wal = readFileSync(`${dbFile}-wal`);
+  } catch {
+    return 0;
+  }
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  const [salt1, salt2] = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits += 1;
+  }
+  return commits;
+}
+
+/** A second, independent connection: it sees only what is committed. */
+function otherConnection(file: string): Promise<{ ids(): Promise<string[]>; close(): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const conn = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => {
+      if (err) return reject(err);
+      resolve({
+        ids: () => new Promise((res, rej) => conn.all('SELECT id FROM items ORDER BY id', [], (e, rows) => (e ? rej(e) : res((rows as Array<{ id: string }>).map((r) => r.id))))),
+        close: () => new Promise((res) => conn.close(() => res())),
+      });
+    });
+  });
+}
+
+const insert = (id: string) => (sql: { run(q: string, p?: unknown[]): Promise<number> }) => sql.run('INSERT INTO items (id) VALUES (?)', [id]);
+
+describe('SqlDatabase on a real SQLite file', () => {
+  let dir: string;
+  let file: string;
+  let dataSource: DataSource;
+  let db: SqlDatabase;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'queuectl-sql-'));
+    file = join(dir, 'test.db');
+    dataSource = new DataSource({ type: 'sqlite', database: file, enableWAL: true });
+    await dataSource.initialize();
+    db = new SqlDatabase(dataSource);
+    await db.run('CREATE TABLE items (id TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL DEFAULT 0)');
+    // No checkpoint during a test, so the log holds every commit the test made.
+    await db.rows('PRAGMA wal_autocheckpoint = 0');
+  });
+
+  afterEach(async () => {
+    await dataSource.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ids = async () => (await db.rows<{ id: string }>('SELECT id FROM items ORDER BY id')).map((r) => r.id);
+
+  it('counts changed rows with run, and returns the rows of a write with RETURNING', async () => {
+    expect(await db.run("INSERT INTO items (id) VALUES ('a'), ('b'), ('c')")).toBe(3);
+    expect(await db.run("UPDATE items SET n = 5 WHERE id <> 'b'")).toBe(2);
+    expect(await db.rows("UPDATE items SET n = n + 1 WHERE id = 'c' RETURNING id, n")).toEqual([{ id: 'c', n: 6 }]);
+    expect(await db.run("DELETE FROM items WHERE id = 'zzz'")).toBe(0);
+  });
+
+  it('resolves a write only once it is committed: before that, no other connection sees it', async () => {
+    const other = await otherConnection(file);
+    try {
+      let seenDuringUnit: string[] = ['not read'];
+      await db.write(async (sql) => {
+        await insert('a')(sql);
+        seenDuringUnit = await other.ids();
+      });
+      expect(seenDuringUnit).toEqual([]);
+      expect(await other.ids()).toEqual(['a']);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('commits writes awaited one after another one by one', async () => {
+    const before = walCommits(file);
+    for (let i = 0; i < 5; i++) await db.write(insert(`seq-${i}`));
+    expect(walCommits(file) - before).toBe(5);
+  });
+
+  it('lets many concurrent writes share a few transactions', async () => {
+    const before = walCommits(file);
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => db.write(insert(`c-${String(i).padStart(3, '0')}`))));
+    expect(results).toEqual(Array(200).fill(1));
+    expect(walCommits(file) - before).toBeLessThanOrEqual(3);
+    expect(await ids()).toHaveLength(200);
+  });
+
+  it('rolls back a failing unit alone while the others of its transaction commit', async () => {
+    await db.write(insert('taken'));
+    const before = walCommits(file);
+    class Refused extends Error {}
+    const refused = new Refused('no');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => {
+        if (i === 20) {
+          // Two rows in, then a duplicate: both of its rows must go too.
+          return db.write(async (sql) => {
+            await insert('u20-a')(sql);
+            await insert('u20-b')(sql);
+            await insert('taken')(sql);
+          });
+        }
+        if (i === 30) {
+          return db.write(async (sql) => {
+            await insert('u30')(sql);
+            throw refused;
+          });
+        }
+        return db.write(insert(`u${i}`));
+      }),
+    );
+    expect(outcomes[20]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: expect.stringMatching(/UNIQUE/) }) });
+    expect(outcomes[30]).toEqual({ status: 'rejected', reason: refused });
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(48);
+    expect(walCommits(file) - before).toBeLessThanOrEqual(3);
+    const stored = await ids();
+    expect(stored).toHaveLength(49);
+    expect(stored).not.toEqual(expect.arrayContaining(['u20-a']));
+    expect(stored).not.toContain('u20-b');
+    expect(stored).not.toContain('u30');
+  });
+
+  it('runs exclusive work between transactions, in the order it was asked for', async () => {
+    const copy = join(dir, 'copy.db');
+    await Promise.all([
+      db.write(insert('before-1')),
+      db.write(insert('before-2')),
+      // VACUUM fails inside a transaction, so this also shows none is open.
+      db.exclusive((sql) => sql.run('VACUUM INTO ?', [copy])),
+      db.write(insert('after')),
+    ]);
+    const copied = await otherConnection(copy);
+    try {
+      expect(await copied.ids()).toEqual(['before-1', 'before-2']);
+    } finally {
+      await copied.close();
+    }
+    expect(await ids()).toEqual(['after', 'before-1', 'before-2']);
+  });
+
+  it('fails a whole transaction cleanly when the disk is full, and recovers when space returns', async () => {
+    await db.write(insert('old'));
+    const [{ page_count: pages }] = await db.rows<{ page_count: number }>('PRAGMA page_count');
+    // A database that cannot grow is SQLite's own way to hit "disk full" on purpose.
+    await db.rows(`PRAGMA max_page_count = ${pages + 2}`);
+    const outcomes = await Promise.allSettled([
+      db.write(insert('first')),
+      db.write(insert('small-1')),
+      db.write((sql) => sql.run('INSERT INTO items (id) VALUES (zeroblob(400000))')),
+      db.write(insert('small-2')),
+    ]);
+    // The first write went alone, before the others queued.
+    expect(outcomes[0].status).toBe('fulfilled');
+    for (const o of outcomes.slice(1)) {
+      expect(o).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailable) });
+    }
+    // Nothing answered with an error is stored: not even the unit that ran after the failure.
+    expect(await ids()).toEqual(['first', 'old']);
+
+    await db.rows('PRAGMA max_page_count = 1073741823');
+    await db.write(insert('later'));
+    expect(await ids()).toEqual(['first', 'later', 'old']);
+  });
+});
