@@ -14,10 +14,11 @@ export function formFields(body: unknown): Record<string, string> {
  * A form as the API would receive it as JSON: empty fields left out, numbers as numbers
  * (anything else stays text, so the API's own validation explains what is wrong with it).
  */
-export function asJson(fields: Record<string, string>, numeric: readonly string[]): Record<string, unknown> {
+export function asJson(fields: Record<string, string>, numeric: readonly string[], required: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    if (v.trim() === '') continue;
+    // A blank required field is kept, so its message says "blank" rather than "missing".
+    if (v.trim() === '' && !required.includes(k)) continue;
     out[k] = numeric.includes(k) && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
   }
   return out;

@@ -50,7 +50,7 @@ export class JobsPagesController {
     const values = formFields(body);
     try {
       // Every field goes to validation, so a crafted form with an unknown field is refused as the API would.
-      const input = await validateAs(EnqueueJobDto, asJson(values, NUMERIC));
+      const input = await validateAs(EnqueueJobDto, asJson(values, NUMERIC, ['command']));
       const job = await this.jobs.enqueue(input);
       session.flash = { kind: 'ok', text: `Enqueued job ${job.id}.` };
       res.redirect(303, jobPath(job.id));
