@@ -6,6 +6,7 @@ import { registerConfigCommands } from './commands/config.command';
 import { registerDlqCommands } from './commands/dlq.command';
 import { registerEnqueueCommands } from './commands/enqueue.command';
 import { registerJobCommands } from './commands/jobs.command';
+import { registerMetricsCommands } from './commands/metrics.command';
 import { registerServerCommands } from './commands/server.command';
 import { registerStatusCommands } from './commands/status.command';
 import { CliContext, GlobalOptions } from './context';
@@ -22,6 +23,7 @@ const GROUPS: CommandGroup[] = [
   registerDlqCommands,
   registerConfigCommands,
   registerServerCommands,
+  registerMetricsCommands,
 ];
 
 const ENVIRONMENT_HELP = `
