@@ -1,3 +1,5 @@
+// The decorators below read type metadata; loaded here so the env can be read before Nest is.
+import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 import { Type } from 'class-transformer';
