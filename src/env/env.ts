@@ -48,6 +48,8 @@ class EnvVars {
 
   @IsOptional()
   @MinLength(16, { message: 'QUEUECTL_TOKEN must be at least 16 characters' })
+  // It travels as `Authorization: Bearer <token>`, which cannot carry a blank.
+  @Matches(/^\S+$/, { message: 'QUEUECTL_TOKEN must not contain spaces' })
   QUEUECTL_TOKEN?: string;
 
   @IsOptional()
