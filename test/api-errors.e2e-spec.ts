@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { SqlDatabase } from '../src/database/sql';
 import { enqueue, expectError, http, jobIn, snapshot } from './support/api-helpers';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
@@ -276,5 +277,42 @@ describe('REST API body limit', () => {
   it('still accepts a body under the limit', async () => {
     const res = await http(t).post('/api/jobs').set(t.auth).send({ command: `echo ${'x'.repeat(1800)}` });
     expect(res.status).toBe(201);
+  });
+});
+
+describe('REST API with storage unavailable', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 503 when the database cannot grow, stores nothing, and works again once it can', async () => {
+    const db = t.app.get(SqlDatabase);
+    await enqueue(t, { id: 'before', command: 'true' });
+    const [{ page_count: pages }] = await db.rows<{ page_count: number }>('PRAGMA page_count');
+    // SQLite's own way to reach "database or disk is full" on purpose.
+    await db.rows(`PRAGMA max_page_count = ${pages}`);
+    const before = await snapshot(t);
+    const big = { command: `echo ${'z'.repeat(100_000)}` };
+    const answers = await Promise.all([
+      http(t).post('/api/jobs').set(t.auth).send({ id: 'full-1', ...big }),
+      http(t).post('/api/jobs').set(t.auth).send({ id: 'small', command: 'true' }),
+      http(t).post('/api/jobs/batch').set(t.auth).send({ jobs: [{ id: 'full-2', ...big }] }),
+    ]);
+    const full = answers.filter((r) => r.status !== 201);
+    expect(full.length).toBeGreaterThanOrEqual(2);
+    for (const res of full) expectError(res, 503, 'storage_unavailable', /full/);
+    // Whatever was refused is not stored; whatever was acknowledged is.
+    const stored = (await db.rows<{ id: string }>('SELECT id FROM jobs')).map((r) => r.id).sort();
+    const acknowledged = answers.filter((r) => r.status === 201).map((r) => r.body.id ?? r.body.jobs[0].id);
+    expect(stored).toEqual(['before', ...acknowledged].sort());
+    if (acknowledged.length === 0) expect(await snapshot(t)).toEqual(before);
+
+    await db.rows('PRAGMA max_page_count = 1073741823');
+    expect((await http(t).post('/api/jobs').set(t.auth).send({ id: 'full-1', ...big })).status).toBe(201);
   });
 });
