@@ -1,0 +1,49 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Browser, Page, chromium } from 'playwright-core';
+import { ROOT } from './harness';
+
+/** Debian's chromium, headless, with nothing that talks to the internet on its own. */
+export const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+}
+
+export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+
+/** Saves a full-page screenshot for the README. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Fails the test on anything the page could not load or run: a CSP violation, a script error,
+ * a request that left the service.
+ */
+export function watchPage(page: Page, origin: string): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+  page.on('console', (m) => {
+    // A refused form answers 400/401/403/409 on purpose; the browser logs that, and it is no fault.
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) {
+      problems.push(`console error: ${m.text()}`);
+    }
+  });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) problems.push(`request outside the service: ${r.url()}`);
+  });
+  page.on('dialog', (d) => void d.accept());
+  return problems;
+}
