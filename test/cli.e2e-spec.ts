@@ -36,6 +36,23 @@ function expectSevenFields(job: Record<string, unknown>): void {
   expect(job.updated_at).toMatch(ISO_UTC);
 }
 
+/**
+ * Runs queuectl on a pseudo-terminal (util-linux `script`), typing `input`: what a person at a
+ * terminal sees, prompts included. stdout and stderr arrive mixed, as on a screen.
+ */
+function inTerminal(args: string[], input: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(input);
+  });
+}
+
 /** A port nothing listens on: bound once by us, then released. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -432,20 +449,34 @@ describe('queuectl against a service named by QUEUECTL_URL and QUEUECTL_TOKEN', 
     });
   });
 
-  it('reset refuses without --yes off a terminal, then backs up and empties the queue', async () => {
+  it('reset asks on a terminal, refuses without --yes off one, then backs up and empties the queue', async () => {
+    ok(await q(['enqueue', '[{"command":"echo one"},{"command":"echo two"}]']));
+    ok(await q(['config', 'set', 'backoff-max', '1234']));
     const before = await snapshot(t);
     expectFailure(await q(['reset']), 2, /pass --yes/);
+    const no = await inTerminal(['reset'], 'n\n', { QUEUECTL_HOME: home, QUEUECTL_URL: url, QUEUECTL_TOKEN: t.token });
+    expect(no.code).toBe(1);
+    expect(no.output).toMatch(/Delete all \d+ jobs\? The database is backed up first\. \[y\/N\]/);
+    expect(no.output).toMatch(/queuectl: reset cancelled; nothing was changed/);
     expect(await snapshot(t)).toEqual(before);
 
     const total = (await http(t).get('/api/status').set(t.auth)).body.total;
+    expect(total).toBeGreaterThan(0);
+    const yes = await inTerminal(['reset'], 'y\n', { QUEUECTL_HOME: home, QUEUECTL_URL: url, QUEUECTL_TOKEN: t.token });
+    expect(yes.code).toBe(0);
+    const backup = /deleted (\d+) jobs?; backup: (\S+)/.exec(yes.output);
+    expect(Number(backup?.[1])).toBe(total);
+    expect(existsSync(backup![2])).toBe(true);
+    expect(JSON.parse(ok(await q(['list', '--json'])).stdout)).toEqual([]);
+
+    clock.advance(1000); // the backup is named by the service's clock
+    ok(await q(['enqueue', '{"command":"true"}']));
     const r = JSON.parse(ok(await q(['reset', '--yes', '--json'])).stdout);
-    expect(r.deleted).toBe(total);
+    expect(r.deleted).toBe(1);
     expect(existsSync(r.backup)).toBe(true);
     expect(JSON.parse(ok(await q(['list', '--json'])).stdout)).toEqual([]);
-    clock.advance(1000); // the backup is named by the service's clock
-    expect(ok(await q(['reset', '--yes'])).stdout).toMatch(/^deleted 0 jobs; backup: \S+\n$/);
     // Settings stay.
-    expect(ok(await q(['config', 'get', 'max-retries'])).stdout).toBe('5\n');
+    expect(ok(await q(['config', 'get', 'backoff-max'])).stdout).toBe('1234\n');
   });
 
   it('loads no server code (NestJS, TypeORM) for a command', async () => {
