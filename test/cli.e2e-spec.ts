@@ -500,6 +500,21 @@ describe('queuectl against a service named by QUEUECTL_URL and QUEUECTL_TOKEN', 
   });
 });
 
+it('a request body over the service\'s limit exits 2 and stores nothing', async () => {
+  const t = await createTestApp({ env: { QUEUECTL_BODY_LIMIT: '2048' } });
+  const home = tempHome();
+  try {
+    await t.app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    const env = { QUEUECTL_URL: url, QUEUECTL_TOKEN: t.token };
+    expectFailure(await runCli(['run', '--', `echo ${'x'.repeat(3000)}`], home, env), 2, /larger than the limit of 2048 bytes/);
+    expect(JSON.parse(ok(await runCli(['list', '--json'], home, env)).stdout)).toEqual([]);
+  } finally {
+    await t.close();
+    removeHome(home);
+  }
+});
+
 describe('queuectl and the local service of QUEUECTL_HOME', () => {
   const homes: string[] = [];
   const services: RunningService[] = [];
