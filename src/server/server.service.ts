@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
 import { ConfigService } from '../config/config.service';
@@ -49,7 +49,10 @@ export class ServerService {
   async reset(): Promise<{ backup: string; deleted: number }> {
     const dir = join(this.env.home, 'backups');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const backup = join(dir, `queue-${new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-')}.db`);
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-');
+    // Two resets within one millisecond must not collide: VACUUM INTO refuses an existing file.
+    let backup = join(dir, `queue-${stamp}.db`);
+    for (let n = 2; existsSync(backup); n++) backup = join(dir, `queue-${stamp}-${n}.db`);
     const deleted = await this.db.exclusive(async (sql) => {
       await sql.run('VACUUM INTO ?', [backup]);
       // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).

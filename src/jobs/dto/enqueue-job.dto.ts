@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsDefined,
   IsIn,
   IsInt,
   IsISO8601,
@@ -18,7 +19,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-export const JOB_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+// An id of dots alone (".", "..") would be read as a path step in /api/jobs/:id, so one
+// character at least must be something else.
+export const JOB_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_COMMAND_LENGTH = 128 * 1024;
 export const MAX_BATCH = 10_000;
 
@@ -27,10 +30,11 @@ export class EnqueueJobDto {
   @ApiPropertyOptional({ description: '1–128 characters of A-Za-z0-9._:- ; generated when absent', example: 'nightly-report' })
   @IsOptional()
   @IsString({ message: 'id must be a string' })
-  @Matches(JOB_ID_PATTERN, { message: 'id must be 1–128 characters of A-Za-z0-9._:-' })
+  @Matches(JOB_ID_PATTERN, { message: 'id must be 1–128 characters of A-Za-z0-9._:- (not dots alone)' })
   id?: string;
 
   @ApiProperty({ description: 'run with /bin/sh -c, stored byte for byte', example: 'echo hello' })
+  @IsDefined({ message: 'command is required' })
   @IsString({ message: 'command must be a string' })
   @Matches(/\S/, { message: 'command must not be blank' })
   // An argument of /bin/sh -c cannot hold a NUL: such a job could be stored but never run.
