@@ -309,33 +309,31 @@ export class JobsRepository implements OnModuleInit {
     return rows.map((r) => ({ bucket: Number(r.bucket), succeeded: Number(r.succeeded), failed: Number(r.failed) }));
   }
 
-  /** Count, mean and the value at a 0-based rank of the run time of attempts finished since `since`. */
-  async attemptDurations(since: number, rank: (count: number) => number): Promise<{ count: number; avg: number | null; atRank: number | null }> {
-    const [stats] = await this.db.rows<{ n: number; avg: number | null }>(
-      'SELECT COUNT(*) AS n, AVG(finished_at - started_at) AS avg FROM job_attempts WHERE finished_at >= ?',
-      [since],
+  /**
+   * Run times of the attempts finished since `since`, newest first, at most `limit` of them: a
+   * bounded sample walked down the finished_at index, so a busy hour costs no more than a quiet one.
+   */
+  async recentDurations(since: number, limit: number): Promise<number[]> {
+    const rows = await this.db.rows<{ v: number }>(
+      'SELECT finished_at - started_at AS v FROM job_attempts WHERE finished_at >= ? ORDER BY finished_at DESC LIMIT ?',
+      [since, limit],
     );
-    const count = Number(stats?.n ?? 0);
-    if (count === 0) return { count, avg: null, atRank: null };
-    const [row] = await this.db.rows<{ v: number }>(
-      'SELECT finished_at - started_at AS v FROM job_attempts WHERE finished_at >= ? ORDER BY v LIMIT 1 OFFSET ?',
-      [since, rank(count)],
-    );
-    return { count, avg: Number(stats.avg), atRank: row ? Number(row.v) : null };
+    return rows.map((r) => Number(r.v));
   }
 
   /**
-   * Wait from due to start of first runs finished since `since`. Only a first run (run = 1) still
-   * knows when it was due (its run_at, or its creation); later due times are overwritten.
+   * Wait from due to start of the first runs finished since `since`, newest first, at most
+   * `limit`. Only a first run (run = 1) still knows when it was due (its run_at, or its
+   * creation); the due time of later runs is overwritten.
    */
-  async firstStartDelays(since: number, rank: (count: number) => number): Promise<{ count: number; avg: number | null; atRank: number | null }> {
-    const delay = 'a.started_at - COALESCE(j.run_at, j.created_at)';
-    const from = 'FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE a.finished_at >= ? AND a.run = 1';
-    const [stats] = await this.db.rows<{ n: number; avg: number | null }>(`SELECT COUNT(*) AS n, AVG(MAX(0, ${delay})) AS avg ${from}`, [since]);
-    const count = Number(stats?.n ?? 0);
-    if (count === 0) return { count, avg: null, atRank: null };
-    const [row] = await this.db.rows<{ v: number }>(`SELECT MAX(0, ${delay}) AS v ${from} ORDER BY v LIMIT 1 OFFSET ?`, [since, rank(count)]);
-    return { count, avg: Number(stats.avg), atRank: row ? Number(row.v) : null };
+  async recentFirstStartDelays(since: number, limit: number): Promise<number[]> {
+    const rows = await this.db.rows<{ v: number }>(
+      `SELECT MAX(0, a.started_at - COALESCE(j.run_at, j.created_at)) AS v
+       FROM job_attempts a JOIN jobs j ON j.id = a.job_id
+       WHERE a.finished_at >= ? AND a.run = 1 ORDER BY a.finished_at DESC LIMIT ?`,
+      [since, limit],
+    );
+    return rows.map((r) => Number(r.v));
   }
 
   /** The due time of the job that has waited longest among those due now, or undefined. */

@@ -5,9 +5,11 @@ import { JobState } from '../jobs/job-state';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { JobsService } from '../jobs/jobs.service';
 import { WorkersRepository } from '../workers/workers.repository';
-import { nearestRank } from './percentile';
+import { summarise } from './percentile';
 
 const MINUTE = 60_000;
+/** Durations and delays are summarised over at most this many of the newest attempts of the window. */
+export const SAMPLE_LIMIT = 10_000;
 /** Workers shown with their current jobs; more than this is a fleet, not a dashboard row. */
 const RUNNING_SHOWN = 500;
 
@@ -44,11 +46,11 @@ export interface MetricsSnapshot {
   failed_per_minute: number;
   /** completed / (completed + failed) over the window; null when nothing finished. */
   success_rate: number | null;
-  /** Run time of the attempts finished in the window. */
+  /** Run time of the attempts finished in the window (the newest 10,000 at most). */
   duration_ms: Distribution;
   /** How long the job that has waited longest among those due now has waited (0 when none). */
   queue_latency_ms: number;
-  /** Wait from due to start of first runs finished in the window. */
+  /** Wait from due to start of first runs finished in the window (the newest 10,000 at most). */
   start_delay_ms: Distribution;
   /** One entry per minute of the window, oldest first. */
   per_minute: Array<{ start: string; completed: number; failed: number }>;
@@ -69,12 +71,11 @@ export class MetricsService {
   async snapshot(windowMinutes = 60): Promise<MetricsSnapshot> {
     const now = this.clock.now();
     const since = now - windowMinutes * MINUTE;
-    const p95 = (count: number) => nearestRank(count, 0.95);
     const [counts, buckets, durations, delays, oldestDue, workers] = await Promise.all([
       this.jobs.counts(),
       this.repository.finishedAttemptsPerMinute(since, now + 1),
-      this.repository.attemptDurations(since, p95),
-      this.repository.firstStartDelays(since, p95),
+      this.repository.recentDurations(since, SAMPLE_LIMIT),
+      this.repository.recentFirstStartDelays(since, SAMPLE_LIMIT),
       this.repository.oldestDueAt(now),
       this.liveWorkers(now),
     ]);
@@ -98,9 +99,9 @@ export class MetricsService {
       completed_per_minute: round(completed / windowMinutes),
       failed_per_minute: round(failed / windowMinutes),
       success_rate: completed + failed === 0 ? null : round(completed / (completed + failed), 4),
-      duration_ms: { count: durations.count, avg: roundOrNull(durations.avg), p95: durations.atRank },
+      duration_ms: summarise(durations),
       queue_latency_ms: oldestDue === undefined ? 0 : Math.max(0, now - oldestDue),
-      start_delay_ms: { count: delays.count, avg: roundOrNull(delays.avg), p95: delays.atRank },
+      start_delay_ms: summarise(delays),
       per_minute: perMinute,
       workers,
     };
@@ -127,8 +128,4 @@ export class MetricsService {
 function round(v: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
-}
-
-function roundOrNull(v: number | null): number | null {
-  return v === null ? null : round(v, 1);
 }

@@ -1,4 +1,4 @@
-import { nearestRank } from './percentile';
+import { nearestRank, summarise } from './percentile';
 
 describe('nearestRank', () => {
   it.each([
@@ -22,5 +22,15 @@ describe('nearestRank', () => {
     const p95 = sorted[nearestRank(values.length, 0.95)];
     expect(values.filter((v) => v <= p95).length / values.length).toBeGreaterThanOrEqual(0.95);
     expect(values.filter((v) => v < p95).length / values.length).toBeLessThan(0.95);
+  });
+});
+
+describe('summarise', () => {
+  it('gives count, mean and p95 of any order of values', () => {
+    expect(summarise([])).toEqual({ count: 0, avg: null, p95: null });
+    expect(summarise([5])).toEqual({ count: 1, avg: 5, p95: 5 });
+    const values = [120, 450, 80, 3000, 60, 900, 15, 700, 2500, 40, 333, 1200];
+    expect(summarise(values)).toEqual({ count: 12, avg: 783.2, p95: 3000 });
+    expect(summarise(Array.from({ length: 100 }, (_, i) => 100 - i))).toEqual({ count: 100, avg: 50.5, p95: 95 });
   });
 });
