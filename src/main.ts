@@ -6,6 +6,7 @@ import { removeServiceRecord, writeServiceRecord } from './common/service-record
 import { loadOrCreateToken } from './common/token';
 import { Env, EnvError, loadEnv } from './env/env';
 import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
+import { WorkerSupervisor } from './workers/worker-supervisor';
 
 export interface ServeOptions {
   port?: number;
@@ -78,6 +79,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : env.port;
     const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
     writeServiceRecord(env.home, { pid: process.pid, url, host: env.host, port, started_at: new Date().toISOString() });
+    if (options.workers) await app.get(WorkerSupervisor).start(options.workers);
     if (!options.quiet) {
       process.stderr.write(`queuectl service listening on ${url} (dashboard ${url}/, API docs ${url}/api/docs)\n`);
       if (!env.token) process.stderr.write(`token: ${env.home}/token\n`);

@@ -11,6 +11,8 @@ export const TRANSITIONS = {
   complete: { from: ['processing'], to: 'completed' },
   scheduleRetry: { from: ['processing'], to: 'failed' },
   bury: { from: ['processing'], to: 'dead' },
+  // A job a worker claimed but never started (it was stopping): back to the queue, uncounted.
+  release: { from: ['processing'], to: 'pending' },
   cancel: { from: ['pending', 'failed'], to: 'dead' },
   retryDead: { from: ['dead'], to: 'pending' },
   purge: { from: ['completed', 'dead'], to: null },

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '../config/config.module';
 import { DlqController } from './dlq.controller';
+import { JobOutputController } from './job-output.controller';
+import { JobOutputService } from './job-output.service';
+import { JobRunsService } from './job-runs.service';
 import { JobSignals } from './job-signals';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
@@ -8,8 +11,8 @@ import { JobsService } from './jobs.service';
 
 @Module({
   imports: [ConfigModule],
-  controllers: [JobsController, DlqController],
-  providers: [JobsRepository, JobsService, JobSignals],
-  exports: [JobsRepository, JobsService, JobSignals],
+  controllers: [JobsController, DlqController, JobOutputController],
+  providers: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService],
+  exports: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService],
 })
 export class JobsModule {}

@@ -286,6 +286,64 @@ export class JobsRepository implements OnModuleInit {
     );
   }
 
+  async findByIds(sql: Sql, ids: string[]): Promise<JobRow[]> {
+    if (ids.length === 0) return [];
+    return sql.rows<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+  }
+
+  /**
+   * A job its worker claimed but never started (the worker was stopping) goes back to the queue
+   * as if it had not been claimed: the attempt is not counted and its empty run is forgotten.
+   */
+  async release(sql: Sql, id: string, lease: number, now: number): Promise<boolean> {
+    const changed = await sql.run(
+      `UPDATE jobs SET state = 'pending', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
+         updated_at = ?
+       WHERE id = ? AND lease = ? AND state IN (${sqlStates('release')})`,
+      [now, id, lease],
+    );
+    if (changed === 1) await sql.run('DELETE FROM job_attempts WHERE job_id = ? AND run = ?', [id, lease]);
+    return changed === 1;
+  }
+
+  /** The earliest due time still in the future, through the jobs_due index: when an idle claim should look again. */
+  async nextDueAfter(now: number): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ due_at: number | null }>(
+      `SELECT MIN(due_at) AS due_at FROM jobs WHERE state IN (${sqlStates('claim')}) AND due_at > ?`,
+      [now],
+    );
+    return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
+  }
+
+  /** Jobs the given workers are running now. */
+  async findRunningOf(workerIds: string[]): Promise<Array<Pick<JobRow, 'id' | 'command' | 'worker_id' | 'started_at' | 'lease'>>> {
+    if (workerIds.length === 0) return [];
+    return this.db.rows(
+      `SELECT id, command, worker_id, started_at, lease FROM jobs WHERE state = 'processing' AND worker_id IN (${workerIds.map(() => '?').join(', ')})
+       ORDER BY started_at`,
+      workerIds,
+    );
+  }
+
+  /** The newest run of a job, or undefined when it never ran. */
+  async latestRun(id: string): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ run: number | null }>('SELECT MAX(run) AS run FROM job_attempts WHERE job_id = ?', [id]);
+    return row?.run === null || row?.run === undefined ? undefined : Number(row.run);
+  }
+
+  /** A run's output from character `from` on (0-based), and whether the run has finished. */
+  async outputFrom(
+    id: string,
+    run: number,
+    from: number,
+  ): Promise<{ data: string; output_truncated: number; finished_at: number | null } | undefined> {
+    const [row] = await this.db.rows<{ data: string; output_truncated: number; finished_at: number | null }>(
+      'SELECT substr(output, ?) AS data, output_truncated, finished_at FROM job_attempts WHERE job_id = ? AND run = ?',
+      [from + 1, id, run],
+    );
+    return row;
+  }
+
   async findExpiredLeases(now: number, limit: number): Promise<JobRow[]> {
     return this.db.rows<JobRow>(
       `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,

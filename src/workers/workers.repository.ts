@@ -12,6 +12,8 @@ export interface WorkerRow {
   stopped_at: number | null;
 }
 
+const WORKER_COLUMNS = 'id, hostname, pid, concurrency, started_at, heartbeat_at, stop_requested, stopped_at';
+
 /** Every statement about worker registrations. A worker is live while its heartbeat is fresh. */
 @Injectable()
 export class WorkersRepository {
@@ -30,8 +32,7 @@ export class WorkersRepository {
 
   async findLive(freshAfter: number): Promise<WorkerRow[]> {
     return this.db.rows<WorkerRow>(
-      `SELECT id, hostname, pid, concurrency, started_at, heartbeat_at, stop_requested, stopped_at FROM workers
-       WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at`,
+      `SELECT ${WORKER_COLUMNS} FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at`,
       [freshAfter],
     );
   }
@@ -41,5 +42,38 @@ export class WorkersRepository {
       freshAfter,
     ]);
     return Number(row?.n ?? 0);
+  }
+
+  async findById(id: string): Promise<WorkerRow | undefined> {
+    const [row] = await this.db.rows<WorkerRow>(`SELECT ${WORKER_COLUMNS} FROM workers WHERE id = ?`, [id]);
+    return row;
+  }
+
+  /** Ids of registered workers that were asked to stop and have not said goodbye yet. */
+  async findStopRequested(): Promise<string[]> {
+    const rows = await this.db.rows<{ id: string }>('SELECT id FROM workers WHERE stop_requested = 1 AND stopped_at IS NULL');
+    return rows.map((r) => r.id);
+  }
+
+  /** Records a heartbeat; undefined when the worker is unknown or has deregistered. */
+  async heartbeat(sql: Sql, id: string, now: number): Promise<{ stop_requested: number } | undefined> {
+    const [row] = await sql.rows<{ stop_requested: number }>(
+      'UPDATE workers SET heartbeat_at = ? WHERE id = ? AND stopped_at IS NULL RETURNING stop_requested',
+      [now, id],
+    );
+    return row;
+  }
+
+  /** Asks live workers (all, or one) to stop; returns the ids that were asked. */
+  async requestStop(sql: Sql, freshAfter: number, id?: string): Promise<string[]> {
+    const rows = await sql.rows<{ id: string }>(
+      `UPDATE workers SET stop_requested = 1 WHERE stopped_at IS NULL AND heartbeat_at > ? ${id === undefined ? '' : 'AND id = ?'} RETURNING id`,
+      id === undefined ? [freshAfter] : [freshAfter, id],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async markStopped(sql: Sql, id: string, now: number): Promise<boolean> {
+    return (await sql.run('UPDATE workers SET stopped_at = ? WHERE id = ? AND stopped_at IS NULL', [now, id])) === 1;
   }
 }

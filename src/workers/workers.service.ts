@@ -1,0 +1,192 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Clock, toIso } from '../common/clock';
+import { WorkerNotFound } from '../common/domain-errors';
+import { ConfigService } from '../config/config.service';
+import { SqlDatabase } from '../database/sql';
+import { ClaimedJob, JobRunsService, OutputChunk, RunRef, RunResult } from '../jobs/job-runs.service';
+import { JobSignals } from '../jobs/job-signals';
+import { JobsRepository } from '../jobs/jobs.repository';
+import { WorkersRepository } from './workers.repository';
+
+/** What a worker learns when it registers (and again with every heartbeat: settings may change). */
+export interface WorkerSettings {
+  heartbeat_interval_ms: number;
+  lease_timeout_ms: number;
+  output_limit_bytes: number;
+}
+
+export interface ClaimAnswer {
+  jobs: ClaimedJob[];
+  /** The worker is asked to stop: finish what runs, claim nothing more. */
+  stop: boolean;
+}
+
+export interface WorkerView {
+  id: string;
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  started_at: string;
+  heartbeat_at: string;
+  heartbeat_age_ms: number;
+  stopping: boolean;
+  jobs: Array<{ id: string; command: string; started_at: string | null }>;
+}
+
+/** An idle claim looks again at least this often, should a wake-up signal be missed. */
+const CLAIM_RECHECK_MS = 2000;
+
+/**
+ * The worker protocol: registration, long-poll claims, heartbeats, output and reports. Which job
+ * a worker gets and what a result does to a job is JobRunsService's business; this service adds
+ * the workers' side: who is live, who was asked to stop, and waiting for work without polling.
+ */
+@Injectable()
+export class WorkersService implements OnModuleInit, OnModuleDestroy {
+  /** Workers asked to stop that have not deregistered: their claims answer `stop` at once. */
+  private readonly stopRequested = new Set<string>();
+  private readonly stopEvents = new EventEmitter();
+  private closing = false;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly workers: WorkersRepository,
+    private readonly jobs: JobsRepository,
+    private readonly runs: JobRunsService,
+    private readonly signals: JobSignals,
+    private readonly config: ConfigService,
+    private readonly clock: Clock,
+  ) {
+    this.stopEvents.setMaxListeners(0);
+  }
+
+  async onModuleInit(): Promise<void> {
+    for (const id of await this.workers.findStopRequested()) this.stopRequested.add(id);
+  }
+
+  /** Answers every waiting claim at once, so the HTTP server can close. */
+  onModuleDestroy(): void {
+    this.closing = true;
+    this.stopEvents.emit('all');
+  }
+
+  async register(input: { hostname: string; pid: number; concurrency: number }): Promise<{ id: string } & WorkerSettings> {
+    const now = this.clock.now();
+    const id = `w-${randomBytes(6).toString('hex')}`;
+    await this.db.write((sql) => this.workers.insert(sql, { id, ...input, started_at: now, heartbeat_at: now }));
+    return { id, ...this.settings() };
+  }
+
+  /**
+   * Claims up to `limit` due jobs; with none due, waits up to `waitMs` for one: woken at once by
+   * an enqueue or retry, and by a timer at the earliest future due time. Returns early when the
+   * worker is asked to stop, the service closes, or the worker hangs up (`abandoned`).
+   */
+  async claim(workerId: string, limit: number, waitMs: number, abandoned: AbortSignal): Promise<ClaimAnswer> {
+    const deadline = this.clock.now() + waitMs;
+    let woken = false;
+    let wake: () => void = () => undefined;
+    const onWake = () => {
+      woken = true;
+      wake();
+    };
+    const offWork = this.signals.onWorkAvailable(onWake);
+    this.stopEvents.on(workerId, onWake).on('all', onWake);
+    abandoned.addEventListener('abort', onWake);
+    try {
+      for (;;) {
+        if (this.stopRequested.has(workerId) || this.closing) return { jobs: [], stop: this.stopRequested.has(workerId) };
+        if (abandoned.aborted) return { jobs: [], stop: false };
+        woken = false;
+        const jobs = await this.runs.claim(workerId, limit);
+        const now = this.clock.now();
+        if (jobs.length > 0 || now >= deadline) return { jobs, stop: false };
+        if (woken) continue;
+        const nextDue = await this.jobs.nextDueAfter(now);
+        if (woken) continue;
+        const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, sleepMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = () => undefined;
+      }
+    } finally {
+      offWork();
+      this.stopEvents.off(workerId, onWake).off('all', onWake);
+      abandoned.removeEventListener('abort', onWake);
+    }
+  }
+
+  async report(workerId: string, results: RunResult[], released: RunRef[], claimLimit: number): Promise<{ refused: string[] } & ClaimAnswer> {
+    const stop = this.stopRequested.has(workerId);
+    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit);
+    return { refused, jobs, stop };
+  }
+
+  async heartbeat(workerId: string, running: RunRef[]): Promise<{ stop: boolean; cancel: string[]; lost: string[] } & WorkerSettings> {
+    const now = this.clock.now();
+    const [worker, leases] = await Promise.all([this.db.write((sql) => this.workers.heartbeat(sql, workerId, now)), this.runs.heartbeat(running)]);
+    if (!worker) throw new WorkerNotFound(workerId);
+    if (Number(worker.stop_requested)) this.stopRequested.add(workerId);
+    return { stop: this.stopRequested.has(workerId), ...leases, ...this.settings() };
+  }
+
+  async output(chunks: OutputChunk[]): Promise<{ refused: string[] }> {
+    return { refused: await this.runs.appendOutput(chunks) };
+  }
+
+  async deregister(workerId: string): Promise<{ id: string }> {
+    const changed = await this.db.write((sql) => this.workers.markStopped(sql, workerId, this.clock.now()));
+    this.stopRequested.delete(workerId);
+    if (!changed && !(await this.workers.findById(workerId))) throw new WorkerNotFound(workerId);
+    return { id: workerId };
+  }
+
+  /** Asks one live worker, or all of them, to stop after their running jobs. No live worker: 0, not an error. */
+  async requestStop(id?: string): Promise<{ stopping: number; ids: string[] }> {
+    const ids = await this.db.write((sql) => this.workers.requestStop(sql, this.freshAfter(), id));
+    if (id !== undefined && ids.length === 0) throw new WorkerNotFound(id);
+    for (const w of ids) {
+      this.stopRequested.add(w);
+      this.stopEvents.emit(w);
+    }
+    return { stopping: ids.length, ids };
+  }
+
+  /** Live workers (fresh heartbeat, not deregistered) with the jobs they run. */
+  async list(): Promise<WorkerView[]> {
+    const now = this.clock.now();
+    const rows = await this.workers.findLive(this.freshAfter());
+    const running = await this.jobs.findRunningOf(rows.map((r) => r.id));
+    return rows.map((w) => ({
+      id: w.id,
+      hostname: w.hostname,
+      pid: Number(w.pid),
+      concurrency: Number(w.concurrency),
+      started_at: toIso(w.started_at)!,
+      heartbeat_at: toIso(w.heartbeat_at)!,
+      heartbeat_age_ms: Math.max(0, now - Number(w.heartbeat_at)),
+      stopping: Boolean(Number(w.stop_requested)),
+      jobs: running.filter((j) => j.worker_id === w.id).map((j) => ({ id: j.id, command: j.command, started_at: toIso(j.started_at) })),
+    }));
+  }
+
+  settings(): WorkerSettings {
+    return {
+      heartbeat_interval_ms: Math.round(this.config.get('heartbeat-interval') * 1000),
+      lease_timeout_ms: Math.round(this.config.get('lease-timeout') * 1000),
+      output_limit_bytes: this.config.get('output-limit'),
+    };
+  }
+
+  /** A worker is live while its last heartbeat is younger than one lease. */
+  private freshAfter(): number {
+    return this.clock.now() - this.config.get('lease-timeout') * 1000;
+  }
+}
