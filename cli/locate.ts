@@ -101,3 +101,11 @@ export function startLocalService(home: string): string {
   child.unref();
   return logFile;
 }
+
+/**
+ * The environment a job's command runs in: the worker's own (so a job can call `queuectl` on
+ * the same queue) plus the job's identity.
+ */
+export function commandEnvironment(job: Record<string, string>, env = process.env): NodeJS.ProcessEnv {
+  return { ...env, ...job };
+}

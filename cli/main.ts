@@ -6,9 +6,12 @@ import { registerConfigCommands } from './commands/config.command';
 import { registerDlqCommands } from './commands/dlq.command';
 import { registerEnqueueCommands } from './commands/enqueue.command';
 import { registerJobCommands } from './commands/jobs.command';
+import { registerLogsCommands } from './commands/logs.command';
 import { registerMetricsCommands } from './commands/metrics.command';
 import { registerServerCommands } from './commands/server.command';
 import { registerStatusCommands } from './commands/status.command';
+import { registerWaitCommands } from './commands/wait.command';
+import { registerWorkerCommands } from './commands/worker.command';
 import { CliContext, GlobalOptions } from './context';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
 
@@ -23,6 +26,9 @@ const GROUPS: CommandGroup[] = [
   registerDlqCommands,
   registerConfigCommands,
   registerServerCommands,
+  registerWorkerCommands,
+  registerLogsCommands,
+  registerWaitCommands,
   registerMetricsCommands,
 ];
 

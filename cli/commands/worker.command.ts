@@ -1,0 +1,118 @@
+import { Command } from 'commander';
+import { CliContext } from '../context';
+import { CommandFailed } from '../exit-codes';
+import { ServiceUnreachable } from '../http';
+import { integerParser, parseDuration } from '../input';
+import { localEndpoint } from '../locate';
+import { duration, note, plural, relativeTime, render, shorten, table } from '../render';
+import { runWorker } from '../worker/worker-main';
+
+/** `worker start|stop|list`: run workers in the foreground, stop them from anywhere, see them. */
+
+export interface WorkerView {
+  id: string;
+  hostname: string;
+  pid: number;
+  concurrency: number;
+  started_at: string;
+  heartbeat_at: string;
+  heartbeat_age_ms: number;
+  stopping: boolean;
+  jobs: Array<{ id: string; command: string; started_at: string | null }>;
+}
+
+interface StopAnswer {
+  stopping: number;
+  ids: string[];
+}
+
+const STOP_POLL_MS = 200;
+
+export function listWorkers(ctx: CliContext): Promise<WorkerView[]> {
+  return ctx.call<{ workers: WorkerView[] }>('GET', '/api/workers').then((a) => a.workers);
+}
+
+export function workersView(workers: WorkerView[], now = Date.now()): string {
+  if (workers.length === 0) return 'no workers running';
+  return table(
+    ['id', 'host', 'pid', 'slots', 'started', 'heartbeat', 'state', 'jobs'],
+    workers.map((w) => [
+      w.id,
+      w.hostname,
+      w.pid,
+      `${w.jobs.length}/${w.concurrency}`,
+      relativeTime(w.started_at, now),
+      `${duration(w.heartbeat_age_ms)} ago`,
+      w.stopping ? 'stopping' : w.jobs.length > 0 ? 'busy' : 'idle',
+      w.jobs.length === 0 ? '-' : shorten(w.jobs.map((j) => j.id).join(', '), 40),
+    ]),
+  );
+}
+
+/**
+ * Asks the workers (one, or all of this queue) to stop after their running jobs, then waits
+ * until they have left. With no service or no worker running there is nothing to do: exit 0.
+ */
+export async function stopWorkers(ctx: CliContext, options: { id?: string; wait: boolean; timeoutSeconds?: number }): Promise<StopAnswer> {
+  let answer: StopAnswer;
+  try {
+    await ctx.endpoint({ autoStart: false });
+    answer = await ctx.call<StopAnswer>('POST', '/api/workers/stop', { body: options.id ? { id: options.id } : {} });
+  } catch (e) {
+    if (e instanceof ServiceUnreachable && !ctx.target().remoteUrl) return { stopping: 0, ids: [] };
+    throw e;
+  }
+  if (!options.wait || answer.ids.length === 0) return answer;
+  note(`waiting for ${plural(answer.ids.length, 'worker')} to finish running jobs…`);
+  const deadline = options.timeoutSeconds === undefined ? Infinity : Date.now() + options.timeoutSeconds * 1000;
+  for (;;) {
+    const live = new Set((await listWorkers(ctx)).map((w) => w.id));
+    const left = answer.ids.filter((id) => live.has(id));
+    if (left.length === 0) return answer;
+    if (Date.now() > deadline) throw new CommandFailed(`${plural(left.length, 'worker')} still stopping after ${options.timeoutSeconds} s: ${left.join(', ')}`);
+    await new Promise((r) => setTimeout(r, STOP_POLL_MS));
+  }
+}
+
+export function registerWorkerCommands(program: Command, ctx: CliContext): void {
+  const worker = program.command('worker').description('run workers, stop them, list them');
+
+  worker
+    .command('start')
+    .description('run a worker in the foreground until stopped: Ctrl+C or SIGTERM lets running jobs finish, a second one kills them')
+    .option('--count <n>', 'jobs run at once by this worker', integerParser(1, 256), 1)
+    .option('--idle-timeout <duration>', 'exit when there was nothing to run for this long (30s, 5m…)', parseDuration)
+    .option('--verbose', 'log every job, not only failures')
+    .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean }) => {
+      const target = ctx.target();
+      const endpoint = await ctx.endpoint();
+      process.exitCode = await runWorker({
+        endpoint,
+        // A local service may be restarted on another port; its record says where.
+        discover: target.remoteUrl ? () => undefined : () => localEndpoint(target),
+        concurrency: options.count,
+        idleTimeoutMs: options.idleTimeout === undefined ? null : options.idleTimeout * 1000,
+        verbose: Boolean(options.verbose),
+      });
+    });
+
+  worker
+    .command('stop')
+    .description('stop the workers of this queue (all, or --id) after their running jobs; none running is not an error')
+    .option('--id <id>', 'stop only this worker')
+    .option('--no-wait', 'return at once instead of waiting until they have stopped')
+    .option('--timeout <duration>', 'give up waiting after this long (exit 1)', parseDuration)
+    .option('--json', 'print {stopping, ids} as JSON')
+    .action(async (options: { id?: string; wait: boolean; timeout?: number; json?: boolean }) => {
+      const answer = await stopWorkers(ctx, { id: options.id, wait: options.wait, timeoutSeconds: options.timeout });
+      render(answer, options, (a) =>
+        a.stopping === 0 ? 'no workers running' : `${options.wait ? 'stopped' : 'stopping'} ${plural(a.stopping, 'worker')}: ${a.ids.join(', ')}`,
+      );
+    });
+
+  worker
+    .command('list')
+    .description('live workers with their heartbeat and current jobs')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => render(await listWorkers(ctx), options, (w) => workersView(w)));
+}

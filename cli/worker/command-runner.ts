@@ -1,0 +1,173 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
+import { OrphanGuard } from './orphan-guard';
+
+/** Why the worker ended a command itself; kept as the attempt's reason. */
+export type StopReason = 'timeout' | 'cancelled' | 'lease lost' | 'interrupted: worker stopped';
+
+export interface CommandOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the worker ended the command, or could not start it. */
+  error: string | null;
+  /** Output past the limit was dropped. */
+  truncated: boolean;
+}
+
+export interface RunOptions {
+  command: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number | null;
+  /** Bytes of output passed on; the rest is read and dropped, so the command never blocks. */
+  outputLimitBytes: number;
+  onOutput: (text: string) => void;
+}
+
+/** How long a signalled process group gets between SIGTERM and SIGKILL. */
+export const DEFAULT_KILL_GRACE_MS = 5000;
+/** After the shell exits, how long its output pipes may stay open (a background child writing on). */
+const PIPE_DRAIN_MS = 500;
+
+/** One command being run: `/bin/sh -c` as the leader of a process group of its own. */
+export class RunningCommand {
+  readonly done: Promise<CommandOutcome>;
+  private readonly child: ChildProcess;
+  private stopReason: StopReason | null = null;
+  private killTimer?: NodeJS.Timeout;
+  private timeoutTimer?: NodeJS.Timeout;
+  private taken = 0;
+  private truncated = false;
+  private settled = false;
+
+  constructor(
+    options: RunOptions,
+    private readonly guard: OrphanGuard | undefined,
+    private readonly killGraceMs: number,
+  ) {
+    // detached: the command leads a new session and process group, so Ctrl+C at the worker's
+    // terminal (SIGINT to the worker's group) does not reach it, and a timeout or cancel can
+    // signal everything it started at once.
+    this.child = spawn('/bin/sh', ['-c', options.command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: options.env });
+    if (this.child.pid) this.guard?.watch(this.child.pid);
+    this.done = this.watch(options);
+    if (options.timeoutMs !== null && options.timeoutMs > 0) {
+      this.timeoutTimer = setTimeout(() => this.stop('timeout'), options.timeoutMs);
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Ends the command's whole process group: SIGTERM, then SIGKILL after the grace period. */
+  stop(reason: StopReason, graceMs = this.killGraceMs): void {
+    if (this.stopReason !== null || this.settled || this.child.pid === undefined) return;
+    this.stopReason = reason;
+    signalGroup(this.child.pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => signalGroup(this.child.pid!, 'SIGKILL'), graceMs);
+  }
+
+  private watch(options: RunOptions): Promise<CommandOutcome> {
+    return new Promise<CommandOutcome>((resolve) => {
+      const decoders = [new StringDecoder('utf8'), new StringDecoder('utf8')];
+      const take = (which: number) => (chunk: Buffer) => {
+        const room = options.outputLimitBytes - this.taken;
+        if (room <= 0) {
+          this.truncated = true;
+          return;
+        }
+        const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+        if (part.length < chunk.length) this.truncated = true;
+        this.taken += part.length;
+        const text = decoders[which].write(part);
+        if (text) options.onOutput(text);
+      };
+      this.child.stdout!.on('data', take(0));
+      this.child.stderr!.on('data', take(1));
+
+      let exit: { code: number | null; signal: string | null } | undefined;
+      const settle = (error: string | null) => {
+        if (this.settled) return;
+        this.settled = true;
+        clearTimeout(this.timeoutTimer);
+        for (const d of decoders) {
+          const rest = d.end();
+          if (rest && !this.truncated) options.onOutput(rest);
+        }
+        const pid = this.child.pid;
+        if (pid !== undefined) this.endGroup(pid);
+        resolve({
+          exitCode: exit?.code ?? null,
+          signal: exit?.signal ?? null,
+          error: error ?? this.stopReason,
+          truncated: this.truncated,
+        });
+      };
+      this.child.once('error', (e: NodeJS.ErrnoException) => settle(`could not start the command: ${e.code ?? e.message}`));
+      this.child.once('exit', (code, signal) => {
+        exit = { code, signal };
+        // Normally the pipes close right after; a background child still holding them must
+        // not hold the job, so after a short wait the group is ended and the pipes dropped.
+        setTimeout(() => {
+          if (this.settled) return;
+          this.child.stdout?.destroy();
+          this.child.stderr?.destroy();
+          settle(null);
+        }, PIPE_DRAIN_MS).unref();
+      });
+      this.child.once('close', () => settle(null));
+    });
+  }
+
+  /**
+   * The shell has exited; whatever it left running in its group (`cmd &`) ends with the job:
+   * SIGTERM, then SIGKILL. A process that wants to outlive its job must leave the group (setsid).
+   */
+  private endGroup(pgid: number): void {
+    const forget = () => {
+      clearTimeout(this.killTimer);
+      this.guard?.forget(pgid);
+    };
+    if (!groupAlive(pgid)) return forget();
+    if (this.stopReason === null) signalGroup(pgid, 'SIGTERM');
+    const deadline = Date.now() + this.killGraceMs;
+    const check = () => {
+      if (!groupAlive(pgid)) return forget();
+      if (Date.now() >= deadline) {
+        signalGroup(pgid, 'SIGKILL');
+        return forget();
+      }
+      setTimeout(check, 50).unref();
+    };
+    setTimeout(check, 50).unref();
+  }
+}
+
+/** Starts commands; one per worker, shared by its slots. */
+export class CommandRunner {
+  constructor(
+    private readonly guard?: OrphanGuard,
+    private readonly killGraceMs = DEFAULT_KILL_GRACE_MS,
+  ) {}
+
+  start(options: RunOptions): RunningCommand {
+    return new RunningCommand(options, this.guard, this.killGraceMs);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* the group is gone already */
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

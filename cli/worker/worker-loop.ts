@@ -1,0 +1,343 @@
+import { CommandOutcome, CommandRunner, RunningCommand } from './command-runner';
+import { CallAborted } from './http-worker-api';
+import { ClaimAnswer, ClaimedJob, Registration, RunRef, RunResult, WorkerApi, WorkerSettings } from './worker-api';
+
+export interface WorkerLoopOptions {
+  concurrency: number;
+  /** Leave after this long with nothing to run; null: never. */
+  idleTimeoutMs: number | null;
+  hostname: string;
+  pid: number;
+  /** Say what every job did, not only failures. */
+  verbose: boolean;
+  log: (line: string) => void;
+  /** The environment a job's command runs in. */
+  environment: (job: ClaimedJob) => NodeJS.ProcessEnv;
+}
+
+/** Longest claim long-poll; the service answers sooner when a job is due. */
+const CLAIM_WAIT_MS = 25_000;
+/** Output of running commands is sent in one batch this often. */
+const OUTPUT_FLUSH_MS = 200;
+/** After a second signal, killed commands get this long to end before their reports are given up. */
+const FORCED_REPORT_MS = 4000;
+/** Grace between SIGTERM and SIGKILL for commands killed by a second signal. */
+const FORCED_KILL_GRACE_MS = 1000;
+
+interface Slot {
+  job: ClaimedJob;
+  command: RunningCommand;
+  /** Output not sent yet. */
+  pending: string[];
+  /** The command ended; its remaining output goes with the report, not with an output batch. */
+  finishing: boolean;
+  /** The service gave this run's lease to someone else: its result is not reported. */
+  lost: boolean;
+  startedAt: number;
+}
+
+/**
+ * One worker: claims jobs (up to `concurrency` at once), runs them, streams their output,
+ * reports each result together with the claim of the next job, and heartbeats to keep its
+ * leases. It knows the service only through WorkerApi.
+ *
+ * Slots: `running` + `reserved` (slots promised to claims in flight) never exceed concurrency, so
+ * the worker never holds more jobs than it can run.
+ */
+export class WorkerLoop {
+  private settings!: WorkerSettings;
+  private workerId = '';
+  private readonly running = new Map<string, Slot>();
+  /** Results queued or on their way to the service: still leased, still heartbeated. */
+  private readonly reporting = new Map<string, RunRef>();
+  private toReport: RunResult[] = [];
+  private toRelease: RunRef[] = [];
+  private reportQueued = false;
+  private reportsInFlight = 0;
+  private reserved = 0;
+  private stopping = false;
+  private forced = false;
+  private exitCode = 0;
+  /** Aborts retries of claims once the worker is stopping. */
+  private readonly quit = new AbortController();
+  /** Aborts retries of reports the worker can no longer wait for. */
+  private readonly abandon = new AbortController();
+  private heartbeatTimer?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+  private drained!: () => void;
+  private readonly whenDrained = new Promise<void>((resolve) => (this.drained = resolve));
+
+  constructor(
+    private readonly api: WorkerApi,
+    private readonly runner: CommandRunner,
+    private readonly options: WorkerLoopOptions,
+  ) {}
+
+  /** Runs until stopped and drained; resolves with the exit code. */
+  async run(): Promise<number> {
+    let registration: Registration;
+    try {
+      registration = await this.api.register(
+        { hostname: this.options.hostname, pid: this.options.pid, concurrency: this.options.concurrency },
+        { signal: this.quit.signal },
+      );
+    } catch (e) {
+      if (e instanceof CallAborted) return this.exitCode;
+      throw e;
+    }
+    this.workerId = registration.id;
+    this.settings = registration;
+    this.log(`worker ${this.workerId} started (pid ${this.options.pid}, runs up to ${this.options.concurrency} job(s) at once)`);
+    this.scheduleHeartbeat();
+    this.scheduleFlush();
+    this.armIdleTimer();
+    this.fill();
+    await this.whenDrained;
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.idleTimer);
+    await this.api.deregister({ patienceMs: 2000 }).catch(() => undefined);
+    this.log(`worker ${this.workerId} stopped`);
+    return this.exitCode;
+  }
+
+  /** Claims nothing more, lets the running jobs finish and reports them; then run() resolves. Idempotent. */
+  stop(why: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.quit.abort();
+    clearTimeout(this.idleTimer);
+    const n = this.running.size;
+    this.log(`stopping (${why}): ${n === 0 ? 'no job running' : `waiting for ${n} running job(s) to finish`}`);
+    // Answers this worker's waiting claim at once, so the drain does not wait for its timeout.
+    if (this.workerId) this.api.stopping({ patienceMs: 1000 }).catch(() => undefined);
+    // A service that stays away longer than a lease has recovered the jobs anyway.
+    if (this.settings) setTimeout(() => this.abandon.abort(), this.settings.lease_timeout_ms).unref();
+    this.checkDrained();
+  }
+
+  /** Stops at once: kills the running commands, reports them failed (so they are retried) and leaves. */
+  kill(why: string): void {
+    this.stop(why);
+    if (this.forced) return;
+    this.forced = true;
+    this.exitCode = 1;
+    this.log(`stopping now (${why}): killing ${this.running.size} running command(s); their jobs will be retried`);
+    for (const slot of this.running.values()) slot.command.stop('interrupted: worker stopped', FORCED_KILL_GRACE_MS);
+    setTimeout(() => this.abandon.abort(), FORCED_REPORT_MS).unref();
+    this.checkDrained();
+  }
+
+  /** Claims jobs for every slot neither running nor promised to a claim in flight. */
+  private fill(): void {
+    if (this.stopping) return this.checkDrained();
+    const free = this.options.concurrency - this.running.size - this.reserved;
+    if (free <= 0) return;
+    this.reserved += free;
+    this.api.claim(free, CLAIM_WAIT_MS, { signal: this.quit.signal }).then(
+      (answer) => {
+        this.reserved -= free;
+        this.accept(answer);
+        this.fill();
+      },
+      (e) => {
+        this.reserved -= free;
+        if (e instanceof CallAborted || this.stopping) return this.checkDrained();
+        this.log(`claim failed: ${(e as Error).message}`);
+        setTimeout(() => this.fill(), 1000).unref();
+      },
+    );
+  }
+
+  private accept(answer: ClaimAnswer): void {
+    for (const job of answer.jobs) this.start(job);
+    if (answer.stop) this.stop('asked to by the service');
+  }
+
+  private start(job: ClaimedJob): void {
+    if (this.stopping) {
+      // Claimed while the stop was on its way: give it back untouched, for another worker.
+      this.toRelease.push({ id: job.id, lease: job.lease });
+      this.queueReport();
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    const slot: Slot = { job, pending: [], finishing: false, lost: false, startedAt: Date.now(), command: undefined as unknown as RunningCommand };
+    this.running.set(job.id, slot);
+    if (this.options.verbose) this.log(`job ${job.id} (attempt ${job.attempt}) started: ${job.command}`);
+    slot.command = this.runner.start({
+      command: job.command,
+      env: this.options.environment(job),
+      timeoutMs: job.timeout_seconds ? job.timeout_seconds * 1000 : null,
+      outputLimitBytes: this.settings.output_limit_bytes,
+      onOutput: (text) => slot.pending.push(text),
+    });
+    void slot.command.done.then((outcome) => this.finish(slot, outcome));
+  }
+
+  private async finish(slot: Slot, outcome: CommandOutcome): Promise<void> {
+    slot.finishing = true;
+    // An output batch on its way must land before the report closes the run.
+    await this.flushing;
+    const { job } = slot;
+    if (slot.lost) {
+      this.running.delete(job.id);
+      this.log(`job ${job.id}: its lease was lost (the service gave it to another worker); result not reported`);
+      this.afterJob();
+      return;
+    }
+    const result: RunResult = {
+      id: job.id,
+      lease: job.lease,
+      exit_code: outcome.exitCode,
+      signal: outcome.signal,
+      error: outcome.error,
+      output: slot.pending.join(''),
+      truncated: outcome.truncated,
+    };
+    slot.pending = [];
+    this.describe(job, result, Date.now() - slot.startedAt);
+    this.reporting.set(job.id, { id: job.id, lease: job.lease });
+    this.running.delete(job.id);
+    this.toReport.push(result);
+    this.queueReport();
+  }
+
+  /** Results that end in the same turn of the event loop go in one report. */
+  private queueReport(): void {
+    if (this.reportQueued) return;
+    this.reportQueued = true;
+    setImmediate(() => void this.sendReport());
+  }
+
+  private async sendReport(): Promise<void> {
+    this.reportQueued = false;
+    const results = this.toReport.splice(0);
+    const released = this.toRelease.splice(0);
+    const claim = this.stopping ? 0 : Math.max(0, this.options.concurrency - this.running.size - this.reserved);
+    this.reserved += claim;
+    this.reportsInFlight++;
+    try {
+      const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
+      const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
+      this.reserved -= claim;
+      for (const id of answer.refused) {
+        this.log(`job ${id}: report refused, the run had lost its lease (the job was recovered and runs again)`);
+      }
+      this.accept(answer);
+    } catch (e) {
+      this.reserved -= claim;
+      const ids = [...results, ...released].map((r) => r.id).join(', ');
+      this.log(`could not report job(s) ${ids}: ${(e as Error).message}; the service will recover them when their lease expires`);
+    } finally {
+      this.reportsInFlight--;
+      for (const r of results) this.reporting.delete(r.id);
+    }
+    this.afterJob();
+  }
+
+  private afterJob(): void {
+    this.armIdleTimer();
+    this.fill();
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (!this.stopping) return;
+    const busy = this.running.size + this.reserved + this.reportsInFlight + this.toReport.length + this.toRelease.length;
+    if (busy === 0 && !this.reportQueued) this.drained();
+  }
+
+  private armIdleTimer(): void {
+    const idleMs = this.options.idleTimeoutMs;
+    if (idleMs === null || this.stopping || this.running.size > 0 || this.reporting.size > 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.running.size === 0) this.stop(`idle for ${idleMs / 1000} s`);
+    }, idleMs);
+  }
+
+  private scheduleHeartbeat(): void {
+    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.settings.heartbeat_interval_ms);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const running = [...this.running.values()].filter((s) => !s.lost).map((s) => ({ id: s.job.id, lease: s.job.lease }));
+    try {
+      const answer = await this.api.heartbeat([...running, ...this.reporting.values()], { patienceMs: this.settings.heartbeat_interval_ms });
+      this.settings = {
+        heartbeat_interval_ms: answer.heartbeat_interval_ms,
+        lease_timeout_ms: answer.lease_timeout_ms,
+        output_limit_bytes: answer.output_limit_bytes,
+      };
+      for (const id of answer.lost) {
+        const slot = this.running.get(id);
+        if (!slot || slot.lost) continue;
+        slot.lost = true;
+        this.log(`job ${id}: the service no longer holds this run's lease; stopping its command`);
+        slot.command.stop('lease lost');
+      }
+      for (const id of answer.cancel) {
+        const slot = this.running.get(id);
+        if (!slot) continue;
+        this.log(`job ${id}: cancelled; stopping its command`);
+        slot.command.stop('cancelled');
+      }
+      if (answer.stop) this.stop('asked to by the service');
+    } catch {
+      // The API client has said the service is unreachable; the next beat tries again.
+    } finally {
+      if (!this.isDone()) this.scheduleHeartbeat();
+    }
+  }
+
+  private scheduleFlush(): void {
+    this.flushTimer = setTimeout(() => {
+      this.flushing = this.flushOutput().finally(() => !this.isDone() && this.scheduleFlush());
+    }, OUTPUT_FLUSH_MS);
+  }
+
+  private async flushOutput(): Promise<void> {
+    const batch: Array<{ slot: Slot; data: string }> = [];
+    for (const slot of this.running.values()) {
+      if (slot.finishing || slot.lost || slot.pending.length === 0) continue;
+      batch.push({ slot, data: slot.pending.join('') });
+      slot.pending = [];
+    }
+    if (batch.length === 0) return;
+    try {
+      const answer = await this.api.output(
+        batch.map(({ slot, data }) => ({ id: slot.job.id, lease: slot.job.lease, data, truncated: false })),
+        { patienceMs: 5000 },
+      );
+      for (const id of answer.refused) {
+        const slot = this.running.get(id);
+        if (slot && !slot.finishing && !slot.lost) {
+          slot.lost = true;
+          this.log(`job ${id}: the service refused its output (lease lost); stopping its command`);
+          slot.command.stop('lease lost');
+        }
+      }
+    } catch {
+      // Keep the output for the next batch (or the report): it is bounded by the output limit.
+      for (const { slot, data } of batch) slot.pending.unshift(data);
+    }
+  }
+
+  private isDone(): boolean {
+    return this.stopping && this.running.size + this.reserved + this.reportsInFlight === 0;
+  }
+
+  private describe(job: ClaimedJob, r: RunResult, ms: number): void {
+    const ok = r.exit_code === 0 && !r.signal && !r.error;
+    if (ok && !this.options.verbose) return;
+    const how = r.error ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.exit_code}`);
+    this.log(`job ${job.id} (attempt ${job.attempt}) ${ok ? 'succeeded' : `failed: ${how}`} after ${ms} ms`);
+  }
+
+  private log(line: string): void {
+    this.options.log(line);
+  }
+}
