@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, screenshot, watchPage } from './support/browser';
 import { RunningService, api, removeHome, startService, tempHome, waitFor } from './support/harness';
@@ -13,6 +14,8 @@ describe('dashboard in chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
+  let other: Page;
+  let otherProblems: string[];
 
   beforeAll(async () => {
     home = tempHome();
@@ -65,24 +68,76 @@ describe('dashboard in chromium', () => {
   });
 
   it('sees the job table refresh by itself, keeping the filter', async () => {
-    await page.goto(`${svc.url}/jobs?state=pending`);
-    expect(await page.locator('tr[data-job]').count()).toBe(1);
+    other = await context.newPage();
+    otherProblems = watchPage(other, svc.url);
+    await other.goto(`${svc.url}/jobs?state=pending`);
+    expect(await other.locator('tr[data-job]').count()).toBe(1);
     await api(svc, 'POST', '/api/jobs', { id: 'arrives-later', command: 'echo later' });
-    await page.waitForSelector('tr[data-job="arrives-later"]', { timeout: 10_000 });
-    expect(await page.inputValue('select[name=state]')).toBe('pending');
-    expect(page.url()).toBe(`${svc.url}/jobs?state=pending`);
+    await other.waitForSelector('tr[data-job="arrives-later"]', { timeout: 10_000 });
+    expect(await other.inputValue('select[name=state]')).toBe('pending');
+    expect(other.url()).toBe(`${svc.url}/jobs?state=pending`);
+    await screenshot(other, 'jobs');
     await api(svc, 'POST', '/api/jobs/arrives-later/cancel');
-    await page.waitForSelector('tr[data-job="arrives-later"]', { state: 'detached', timeout: 10_000 });
+    await other.waitForSelector('tr[data-job="arrives-later"]', { state: 'detached', timeout: 10_000 });
   });
 
   it('retries a dead job from the DLQ', async () => {
-    await page.goto(`${svc.url}/dlq`);
-    await page.waitForSelector('tr[data-job="arrives-later"]');
-    await screenshot(page, 'dlq');
-    await page.click('tr[data-job="arrives-later"] button');
-    await page.waitForSelector('text=Job arrives-later is pending again');
+    await other.goto(`${svc.url}/dlq`);
+    await other.waitForSelector('tr[data-job="arrives-later"]');
+    await screenshot(other, 'dlq');
+    await other.click('tr[data-job="arrives-later"] button');
+    await other.waitForSelector('text=Job arrives-later is pending again');
     expect((await api(svc, 'GET', '/api/jobs/arrives-later')).body).toMatchObject({ state: 'pending', attempts: 0 });
-    expect(await page.locator('tr[data-job]').count()).toBe(0);
+    expect(await other.locator('tr[data-job]').count()).toBe(0);
+  });
+
+  it('starts workers, and watches the job complete without reloading, then opens its output', async () => {
+    // The job page from the enqueue is still open; mark it to prove it is never reloaded.
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    expect(await page.textContent('.job-state')).toContain('pending');
+
+    await other.goto(`${svc.url}/workers`);
+    await other.fill('#count', 'lots');
+    await other.click('text=Start workers');
+    await other.waitForSelector('[data-error]');
+    expect(await other.textContent('[data-error]')).toContain('count must be a whole number');
+    await other.fill('#count', '2');
+    await other.click('text=Start workers');
+    await other.waitForSelector('text=Started 2 workers.');
+    await other.waitForFunction(() => document.querySelectorAll('tr[data-worker]').length === 2, undefined, { timeout: 20_000 });
+
+    await page.waitForSelector('.job-state .state-completed', { timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.textContent('[data-fact="exit-code"]')).toBe('0');
+    const output = page.locator('details.run[data-run="1"] pre.output');
+    await output.waitFor();
+    expect(await output.textContent()).toBe('from the browser\ndone\n');
+    await screenshot(page, 'job');
+    await waitFor(async () => (await api(svc, 'GET', '/api/jobs/arrives-later')).body.state === 'completed', 20_000, 'the retried job to complete');
+
+    // Some traffic for the overview: quick jobs, and a few that fail for good.
+    const jobs = [...Array.from({ length: 24 }, (_, i) => ({ command: `echo ${i}` })), ...Array.from({ length: 3 }, () => ({ command: 'exit 1', max_retries: 0 }))];
+    await api(svc, 'POST', '/api/jobs/batch', { jobs });
+    await page.goto(`${svc.url}/`);
+    await page.waitForSelector('rect.bar-failed', { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector('[data-state="completed"] .n')?.textContent === '26', undefined, { timeout: 20_000 });
+    await screenshot(page, 'overview');
+  });
+
+  it('stops one worker, then all', async () => {
+    await other.goto(`${svc.url}/workers`);
+    await screenshot(other, 'workers');
+    const first = await other.getAttribute('tr[data-worker] >> nth=0', 'data-worker');
+    await other.click(`tr[data-worker="${first}"] button`);
+    await other.waitForSelector(`text=Asked worker ${first} to stop`);
+    await other.waitForFunction((id) => !document.querySelector(`tr[data-worker="${id}"]`), first, { timeout: 20_000 });
+    expect(await other.locator('tr[data-worker]').count()).toBe(1);
+    await other.click('text=Stop all');
+    await other.waitForSelector('text=Asked 1 worker to stop');
+    await other.waitForSelector('text=No worker is running.', { timeout: 20_000 });
+    expect((await api(svc, 'GET', '/api/workers')).body.workers).toEqual([]);
+    expect(otherProblems).toEqual([]);
+    await other.close();
   });
 
   it('changes a setting, and sees a bad value refused', async () => {

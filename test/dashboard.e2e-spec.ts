@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { WorkerSupervisor } from '../src/workers/worker-supervisor';
 import { csrfOf, loggedInAgent } from './support/dashboard-client';
 import { createTestApp, TestApp } from './support/test-app';
 
@@ -113,6 +114,8 @@ describe('dashboard pages and forms', () => {
         ['/fragments/jobs', 'page-job'],
         ['/fragments/jobs/page-job', 'echo pages'],
         ['/fragments/dlq', 'dead'],
+        ['/workers', 'Start workers'],
+        ['/fragments/workers', 'No worker is running.'],
       ];
       for (const [path, text] of pages) {
         const res = await agent.get(path);
@@ -178,9 +181,9 @@ describe('dashboard pages and forms', () => {
       const seen: string[] = [];
       let url: string | null = '/jobs?q=bulk';
       while (url) {
-        const res = await agent.get(url).expect(200);
+        const res: request.Response = await agent.get(url).expect(200);
         seen.push(...[...res.text.matchAll(/data-job="(bulk-\d+)"/g)].map((m) => m[1]));
-        const older = /href="([^"]+)" rel="next"/.exec(res.text)?.[1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+        const older: string | undefined = /href="([^"]+)" rel="next"/.exec(res.text)?.[1].replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
         if (older) expect(older).toContain('q=bulk');
         url = older ?? null;
       }
@@ -204,6 +207,58 @@ describe('dashboard pages and forms', () => {
   });
 
   describe('forms', () => {
+
+    it('lists live workers and stops one or all; a bad count is shown back and starts nothing', async () => {
+      const { agent, csrf } = await loggedInAgent(t.app.getHttpServer(), t.token);
+      for (const [count, message] of [
+        ['many', 'count must be a whole number'],
+        ['0', 'count must be 1 or more'],
+        ['65', 'count must be at most 64'],
+        ['', 'count must be a whole number'],
+      ]) {
+        const res = await agent.post('/workers/start').type('form').send({ _csrf: csrf, count }).expect(400);
+        expect(res.text).toContain(message);
+        expect(res.text).toContain(`id="count" name="count" value="${count}"`);
+      }
+      expect(t.app.get(WorkerSupervisor).running()).toBe(0);
+
+      await agent.post('/workers/stop-all').type('form').send({ _csrf: csrf }).expect(303);
+      expect((await agent.get('/workers')).text).toContain('No worker was running.');
+
+      // Two workers register through the protocol, as `queuectl worker start` does.
+      const ids: string[] = [];
+      for (const pid of [4001, 4002]) {
+        const { body } = await api('post', '/api/workers/register').send({ hostname: 'box-a', pid, concurrency: 1 }).expect(201);
+        ids.push(body.id);
+      }
+      await api('post', '/api/jobs').send({ id: 'held-by-worker', command: 'sleep 1', priority: 1000000 }).expect(201);
+      const claimed = await api('post', `/api/workers/${ids[0]}/claim`).send({ limit: 1, wait_ms: 0 });
+      expect(claimed.body.jobs.map((j: { id: string }) => j.id)).toEqual(['held-by-worker']);
+
+      const page = await agent.get('/workers').expect(200);
+      for (const id of ids) expect(page.text).toContain(`data-worker="${id}"`);
+      expect(page.text).toContain('box-a · pid 4001');
+      expect(page.text).toMatch(/href="\/jobs\/held-by-worker"/);
+      const overview = await agent.get('/').expect(200);
+      expect(overview.text).toContain('Active workers (2)');
+      expect(overview.text).toMatch(/href="\/jobs\/held-by-worker"/);
+
+      await agent.post(`/workers/${ids[0]}/stop`).type('form').send({ _csrf: csrf }).expect(303).expect('location', '/workers');
+      const after = await agent.get('/workers').expect(200);
+      expect(after.text).toContain(`Asked worker ${ids[0]} to stop`);
+      expect(after.text).toMatch(new RegExp(`data-worker="${ids[0]}">\\s*<td><code>${ids[0]}</code> <span class="tag" data-stopping>`));
+      const listed = (await api('get', '/api/workers')).body.workers as Array<{ id: string; stopping: boolean }>;
+      expect(listed.find((w) => w.id === ids[0])?.stopping).toBe(true);
+      expect(listed.find((w) => w.id === ids[1])?.stopping).toBe(false);
+
+      await agent.post('/workers/stop-all').type('form').send({ _csrf: csrf }).expect(303);
+      expect((await api('get', '/api/workers')).body.workers.every((w: { stopping: boolean }) => w.stopping)).toBe(true);
+
+      const unknown = await agent.post('/workers/no-such-worker/stop').type('form').send({ _csrf: csrf }).expect(404);
+      expect(unknown.text).toContain('worker &quot;no-such-worker&quot; not found');
+      for (const id of ids) expect((await api('post', `/api/workers/${id}/deregister`)).status).toBeLessThan(300);
+    });
+
     it('enqueues through the form and shows the job', async () => {
       const { agent, csrf } = await loggedInAgent(t.app.getHttpServer(), t.token);
       const res = await agent
@@ -260,6 +315,8 @@ describe('dashboard pages and forms', () => {
         ['/dlq/csrf-dead/retry', {}],
         ['/dlq/retry-all', {}],
         ['/config', { key: 'max-retries', value: '9' }],
+        ['/workers/start', { count: '1' }],
+        ['/workers/stop-all', {}],
         ['/logout', {}],
       ];
       for (const [path, fields] of forms) {
@@ -273,6 +330,7 @@ describe('dashboard pages and forms', () => {
       expect((await job('csrf-pending')).state).toBe('pending');
       expect((await job('csrf-dead')).state).toBe('dead');
       expect((await api('get', '/api/config/max-retries')).body.value).toBe(3);
+      expect(t.app.get(WorkerSupervisor).running()).toBe(0);
       await agent.get('/').expect(200);
     });
 

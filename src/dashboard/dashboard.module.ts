@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '../config/config.module';
 import { JobsModule } from '../jobs/jobs.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { WorkersModule } from '../workers/workers.module';
 import { AuthController } from './auth.controller';
 import { ConfigPageController } from './config-page.controller';
 import { DashboardSessions } from './dashboard-sessions';
@@ -9,11 +10,12 @@ import { DlqPageController } from './dlq-page.controller';
 import { JobsPagesController } from './jobs-pages.controller';
 import { OverviewController } from './overview.controller';
 import { SessionGuard } from './session.guard';
+import { WorkersPageController } from './workers-page.controller';
 
 /** The server-rendered dashboard: pages over the same services as the REST API. */
 @Module({
-  imports: [JobsModule, ConfigModule, MetricsModule],
-  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController],
+  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule],
+  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController],
   providers: [DashboardSessions, SessionGuard],
 })
 export class DashboardModule {}

@@ -51,7 +51,7 @@ export function overviewView(m: MetricsSnapshot, now: number) {
       concurrency: w.concurrency,
       heartbeat: formatDuration(w.heartbeat_age_ms),
       late: w.heartbeat_age_ms > 15_000,
-      stopping: w.stop_requested,
+      stopping: w.stopping,
       jobs: w.jobs.map((j) => ({ id: j.id, href: jobPath(j.id), command: j.command, running: formatDuration(now - Date.parse(j.started_at ?? '')) })),
     })),
   };

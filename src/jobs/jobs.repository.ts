@@ -403,11 +403,6 @@ export class JobsRepository implements OnModuleInit {
     return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
   }
 
-  /** Jobs being run now, oldest start first (for "current job" of each worker). */
-  async findRunning(limit: number): Promise<Array<Pick<JobRow, 'id' | 'command' | 'worker_id' | 'started_at'>>> {
-    return this.db.rows(`SELECT id, command, worker_id, started_at FROM jobs WHERE state = 'processing' ORDER BY started_at LIMIT ?`, [limit]);
-  }
-
   /** Deletes finished jobs (and their attempts) of one state that finished before a time. */
   async purgeFinished(sql: Sql, state: 'completed' | 'dead', finishedBefore: number): Promise<number> {
     return sql.run(`DELETE FROM jobs WHERE state = ? AND finished_at <= ? AND state IN (${sqlStates('purge')})`, [state, finishedBefore]);

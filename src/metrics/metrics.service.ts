@@ -1,17 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Clock, toIso } from '../common/clock';
-import { ConfigService } from '../config/config.service';
 import { JobState } from '../jobs/job-state';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { JobsService } from '../jobs/jobs.service';
-import { WorkersRepository } from '../workers/workers.repository';
+import { WorkerView, WorkersService } from '../workers/workers.service';
 import { summarise } from './percentile';
 
 const MINUTE = 60_000;
 /** Durations and delays are summarised over at most this many of the newest attempts of the window. */
 export const SAMPLE_LIMIT = 10_000;
-/** Workers shown with their current jobs; more than this is a fleet, not a dashboard row. */
-const RUNNING_SHOWN = 500;
 
 export interface Distribution {
   /** How many values the figures summarise. */
@@ -20,17 +17,6 @@ export interface Distribution {
   p95: number | null;
 }
 
-export interface WorkerMetrics {
-  id: string;
-  hostname: string;
-  pid: number;
-  concurrency: number;
-  started_at: string;
-  heartbeat_at: string;
-  heartbeat_age_ms: number;
-  stop_requested: boolean;
-  jobs: Array<{ id: string; command: string; started_at: string | null }>;
-}
 
 /** The JSON of GET /api/metrics: the queue's figures over a trailing window. */
 export interface MetricsSnapshot {
@@ -54,7 +40,7 @@ export interface MetricsSnapshot {
   start_delay_ms: Distribution;
   /** One entry per minute of the window, oldest first. */
   per_minute: Array<{ start: string; completed: number; failed: number }>;
-  workers: { active: number; list: WorkerMetrics[] };
+  workers: { active: number; list: WorkerView[] };
 }
 
 /** Counts, rates and durations, computed from the job table on demand. */
@@ -63,8 +49,7 @@ export class MetricsService {
   constructor(
     private readonly jobs: JobsService,
     private readonly repository: JobsRepository,
-    private readonly workers: WorkersRepository,
-    private readonly config: ConfigService,
+    private readonly workers: WorkersService,
     private readonly clock: Clock,
   ) {}
 
@@ -77,7 +62,7 @@ export class MetricsService {
       this.repository.recentDurations(since, SAMPLE_LIMIT),
       this.repository.recentFirstStartDelays(since, SAMPLE_LIMIT),
       this.repository.oldestDueAt(now),
-      this.liveWorkers(now),
+      this.workers.list(),
     ]);
 
     const perMinute = Array.from({ length: windowMinutes }, (_, i) => ({ start: toIso(since + i * MINUTE)!, completed: 0, failed: 0 }));
@@ -103,26 +88,10 @@ export class MetricsService {
       queue_latency_ms: oldestDue === undefined ? 0 : Math.max(0, now - oldestDue),
       start_delay_ms: summarise(delays),
       per_minute: perMinute,
-      workers,
+      workers: { active: workers.length, list: workers },
     };
   }
 
-  private async liveWorkers(now: number): Promise<MetricsSnapshot['workers']> {
-    const freshAfter = now - this.config.get('lease-timeout') * 1000;
-    const [rows, running] = await Promise.all([this.workers.findLive(freshAfter), this.repository.findRunning(RUNNING_SHOWN)]);
-    const list = rows.map((w) => ({
-      id: w.id,
-      hostname: w.hostname,
-      pid: Number(w.pid),
-      concurrency: Number(w.concurrency),
-      started_at: toIso(w.started_at)!,
-      heartbeat_at: toIso(w.heartbeat_at)!,
-      heartbeat_age_ms: Math.max(0, now - Number(w.heartbeat_at)),
-      stop_requested: Boolean(Number(w.stop_requested)),
-      jobs: running.filter((j) => j.worker_id === w.id).map((j) => ({ id: j.id, command: j.command, started_at: toIso(j.started_at) })),
-    }));
-    return { active: list.length, list };
-  }
 }
 
 function round(v: number, digits = 2): number {
