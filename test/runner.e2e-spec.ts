@@ -29,7 +29,7 @@ describe('CommandRunner', () => {
     return { running, done: running.done, output: () => output };
   }
 
-  const pidIn = (file: string) => waitFor(() => Number(readFileSync(file, 'utf8').trim()) || undefined, 5000, `a pid in ${file}`);
+  const pidIn = (file: string): Promise<number> => waitFor(() => Number(readFileSync(file, 'utf8').trim()), 5000, `a pid in ${file}`);
 
   it('runs the command with /bin/sh -c and captures stdout and stderr', async () => {
     const r = run(`echo "out: $QUEUECTL_TEST"; echo err >&2; exit 7`, { env: { QUEUECTL_TEST: 'é ✓' } });

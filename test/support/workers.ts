@@ -84,10 +84,8 @@ export async function waitForState(svc: RunningService, id: string, state: strin
 
 /** A pid written by a command into a file, once it is there. */
 export async function pidFrom(file: string, timeoutMs = 15_000): Promise<number> {
-  return waitFor(() => {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return pid > 0 ? pid : undefined;
-  }, timeoutMs, `a pid in ${file}`);
+  // NaN and 0 are falsy: waitFor keeps waiting until the file holds a pid.
+  return waitFor(() => Number(readFileSync(file, 'utf8').trim()), timeoutMs, `a pid in ${file}`);
 }
 
 /** `queuectl serve` itself (with its options, such as --workers), as a RunningService. */
