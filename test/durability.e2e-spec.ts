@@ -1,0 +1,195 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunningService, SERVICE_MAIN, alive, api, cleanEnv, removeHome, startService, tempHome, waitFor } from './support/harness';
+
+/**
+ * SPEC §6 "nothing acknowledged is lost", against the BUILT service as a real process (build
+ * with `npx tsc -p tsconfig.build.json` first; `npm test` does): SIGKILL right after enqueues
+ * are answered, start again on the same home, and every acknowledged job is there. Also the one
+ * service per home rule, and the take-over of a lock left by a SIGKILLed service.
+ */
+
+const homes: string[] = [];
+const running: RunningService[] = [];
+const strays: ChildProcess[] = [];
+
+function newHome(): string {
+  const home = tempHome('queuectl-durability-');
+  homes.push(home);
+  return home;
+}
+
+async function start(home: string): Promise<RunningService> {
+  const svc = await startService(home);
+  running.push(svc);
+  return svc;
+}
+
+/** Every job id the service holds, through the API, page by page. */
+async function storedIds(svc: RunningService): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let cursor: number | null = null;
+  for (let page = 0; page < 1000; page++) {
+    const res: { status: number; body: { jobs: Array<{ id: string }>; next_cursor: number | null } } = await api(
+      svc,
+      'GET',
+      `/api/jobs?limit=1000${cursor === null ? '' : `&cursor=${cursor}`}`,
+    );
+    expect(res.status).toBe(200);
+    for (const j of res.body.jobs) ids.add(j.id);
+    cursor = res.body.next_cursor;
+    if (cursor === null) return ids;
+  }
+  throw new Error('too many pages');
+}
+
+/** Runs the built service for `home` without waiting for it to come up; resolves with its exit. */
+function spawnService(home: string): { child: ChildProcess; exit: Promise<{ code: number | null; output: string }> } {
+  const child = spawn(process.execPath, [SERVICE_MAIN], { env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  strays.push(child);
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const exit = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  return { child, exit };
+}
+
+beforeAll(() => {
+  if (!existsSync(SERVICE_MAIN)) throw new Error(`${SERVICE_MAIN} is missing: build first with npx tsc -p tsconfig.build.json`);
+});
+
+afterAll(async () => {
+  for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
+  for (const child of strays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const home of homes) removeHome(home);
+});
+
+describe('durability of acknowledged enqueues', () => {
+  it('keeps a single enqueue and a batch killed with SIGKILL right after their answer', async () => {
+    const home = newHome();
+    const acknowledged: string[] = [];
+    let svc = await start(home);
+    for (let round = 0; round < 3; round++) {
+      const one = await api(svc, 'POST', '/api/jobs', { id: `single-${round}`, command: `echo ${round}` });
+      expect(one.status).toBe(201);
+      await svc.kill('SIGKILL');
+      acknowledged.push(`single-${round}`);
+
+      svc = await start(home);
+      const batch = await api(svc, 'POST', '/api/jobs/batch', { jobs: [1, 2, 3].map((i) => ({ id: `batch-${round}-${i}`, command: `echo ${i}` })) });
+      expect(batch.status).toBe(201);
+      await svc.kill('SIGKILL');
+      acknowledged.push(...batch.body.jobs.map((j: { id: string }) => j.id));
+
+      svc = await start(home);
+      const stored = await storedIds(svc);
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    }
+    const shown = await api(svc, 'GET', '/api/jobs/single-0');
+    expect(shown.body).toMatchObject({ id: 'single-0', command: 'echo 0', state: 'pending', attempts: 0 });
+  });
+
+  it('keeps every acknowledged enqueue of a concurrent burst cut short by SIGKILL', async () => {
+    const home = newHome();
+    let svc = await start(home);
+    const acknowledged: string[] = [];
+    let killed: Promise<void> | undefined;
+    const onAnswer = (ids: string[]) => {
+      if (killed) return;
+      acknowledged.push(...ids);
+      // Kill as soon as enough answers are in: the rest are in flight, queued or half-written.
+      if (acknowledged.length >= 60) killed = svc.kill('SIGKILL');
+    };
+    const singles = Array.from({ length: 150 }, (_, i) =>
+      api(svc, 'POST', '/api/jobs', { id: `burst-${i}`, command: `echo ${i}` }).then(
+        (r) => r.status === 201 && onAnswer([r.body.id]),
+        () => undefined,
+      ),
+    );
+    const batches = Array.from({ length: 30 }, (_, b) =>
+      api(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: 10 }, (_, i) => ({ id: `burst-b${b}-${i}`, command: 'true' })) }).then(
+        (r) => r.status === 201 && onAnswer(r.body.jobs.map((j: { id: string }) => j.id)),
+        () => undefined,
+      ),
+    );
+    await Promise.all([...singles, ...batches]);
+    await (killed ?? svc.kill('SIGKILL'));
+    expect(acknowledged.length).toBeGreaterThanOrEqual(60);
+
+    svc = await start(home);
+    const stored = await storedIds(svc);
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    // A batch is all or nothing, also across a crash.
+    for (let b = 0; b < 30; b++) {
+      const present = Array.from({ length: 10 }, (_, i) => stored.has(`burst-b${b}-${i}`));
+      expect(new Set(present).size).toBe(1);
+    }
+    const status = await api(svc, 'GET', '/api/status');
+    expect(status.body.counts.pending).toBe(stored.size);
+  });
+});
+
+describe('one service per QUEUECTL_HOME', () => {
+  it('refuses a second service while the first runs, and leaves the first alone', async () => {
+    const home = newHome();
+    const first = await start(home);
+    const second = spawnService(home);
+    const { code, output } = await second.exit;
+    expect(code).toBe(1);
+    expect(output).toMatch(new RegExp(`already runs.*\\(pid ${first.pid}\\)|pid ${first.pid}.*already runs`));
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(first.pid);
+    expect((await api(first, 'GET', '/api/health')).status).toBe(200);
+  });
+
+  it('takes over the lock left by a SIGKILLed service', async () => {
+    const home = newHome();
+    const first = await start(home);
+    await api(first, 'POST', '/api/jobs', { id: 'survivor', command: 'true' });
+    await first.kill('SIGKILL');
+    // The dead service's lock is still there, naming it.
+    expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(first.pid));
+    expect(alive(first.pid)).toBe(false);
+
+    const second = await start(home);
+    expect(second.pid).not.toBe(first.pid);
+    expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(second.pid));
+    expect((await api(second, 'GET', '/api/jobs/survivor')).status).toBe(200);
+  });
+
+  it('lets exactly one of several services started together run, even over a stale lock', async () => {
+    for (const stale of [false, true]) {
+      const home = newHome();
+      if (stale) {
+        const crashed = await start(home);
+        await crashed.kill('SIGKILL');
+      }
+      const contenders = Array.from({ length: 4 }, () => spawnService(home));
+      // Wait until each contender has either exited or answered as the recorded service.
+      const winner = (await waitFor(
+        () => {
+          const exited = contenders.filter((c) => c.child.exitCode !== null);
+          let record: { pid: number } | undefined;
+          try {
+            record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
+          } catch {
+            return undefined;
+          }
+          const live = contenders.find((c) => c.child.pid === record!.pid && c.child.exitCode === null);
+          return live && exited.length === contenders.length - 1 ? live : undefined;
+        },
+        30_000,
+        'one service to win and the others to give up',
+      ))!;
+      const losers = contenders.filter((c) => c !== winner);
+      for (const loser of losers) {
+        const { code, output } = await loser.exit;
+        expect({ code, refused: /already runs/.test(output) }).toEqual({ code: 1, refused: true });
+      }
+      expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(winner.child.pid));
+      winner.child.kill('SIGKILL');
+      await winner.exit;
+    }
+  });
+});
