@@ -38,7 +38,8 @@ export class ConfigService implements OnModuleInit {
 
   resolveKey(key: string): SettingKey {
     const k = normaliseKey(key);
-    if (!k) throw new InvalidInput(`unknown config key "${key}"; known keys: ${SETTING_KEYS.join(', ')}`);
+    // JSON quoting keeps the message on one line whatever the path held.
+    if (!k) throw new InvalidInput(`unknown config key ${JSON.stringify(key.slice(0, 100))}; known keys: ${SETTING_KEYS.join(', ')}`);
     return k;
   }
 

@@ -6,7 +6,8 @@ import { JOB_ID_PATTERN } from './dto/enqueue-job.dto';
 @Injectable()
 export class JobIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
-    if (!JOB_ID_PATTERN.test(value)) throw new InvalidInput(`"${value.slice(0, 140)}" is not a job id (1–128 characters of A-Za-z0-9._:-)`);
+    // JSON quoting keeps the message on one line whatever the path held (a %0A decodes to a newline).
+    if (!JOB_ID_PATTERN.test(value)) throw new InvalidInput(`${JSON.stringify(value.slice(0, 140))} is not a job id (1–128 characters of A-Za-z0-9._:-)`);
     return value;
   }
 }
