@@ -54,6 +54,7 @@ const CASES: Case[] = [
   { name: 'show: id with a space', call: get('/api/jobs/a%20b'), status: 400, code: 'invalid_input', message: /not a job id/ },
   { name: 'show: id of 129 characters', call: get(`/api/jobs/${'x'.repeat(129)}`), status: 400, code: 'invalid_input', message: /not a job id/ },
   { name: 'show: non-ASCII id', call: get('/api/jobs/j%C3%B6b'), status: 400, code: 'invalid_input', message: /not a job id/ },
+  { name: 'show: id with a newline and a control character', call: get('/api/jobs/a%0Ab%1B'), status: 400, code: 'invalid_input', message: /not a job id/ },
   { name: 'cancel: bad id', call: post('/api/jobs/a%24b/cancel', {}), status: 400, code: 'invalid_input', message: /not a job id/ },
   { name: 'dlq retry: bad id', call: post('/api/dlq/a%2Cb/retry', {}), status: 400, code: 'invalid_input', message: /not a job id/ },
 
@@ -125,6 +126,7 @@ const CASES: Case[] = [
   { name: 'purge with a negative age', call: post('/api/jobs/purge', { state: 'dead', older_than_seconds: -1 }), status: 400, code: 'invalid_input', message: /older_than_seconds/ },
   { name: 'purge with the age as a string', call: post('/api/jobs/purge', { state: 'dead', older_than_seconds: '60' }), status: 400, code: 'invalid_input', message: /older_than_seconds/ },
   { name: 'config: unknown key', call: get('/api/config/max-retry'), status: 400, code: 'invalid_input', message: /unknown config key/ },
+  { name: 'config: unknown key with a newline', call: get('/api/config/max%0Aretries'), status: 400, code: 'invalid_input', message: /unknown config key/ },
   { name: 'config: set an unknown key', call: (t) => http(t).put('/api/config/colour').set(t.auth).send({ value: 1 }), status: 400, code: 'invalid_input', message: /unknown config key/ },
   { name: 'config: no value', call: (t) => http(t).put('/api/config/max-retries').set(t.auth).send({}), status: 400, code: 'invalid_input', message: /value/ },
   { name: 'config: bad value', call: (t) => http(t).put('/api/config/max-retries').set(t.auth).send({ value: -2 }), status: 400, code: 'invalid_input', message: /max-retries/ },
