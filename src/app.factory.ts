@@ -19,16 +19,17 @@ export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['e
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
-  // Our own JSON parser, so a malformed or oversized body gets the error envelope like any other error.
+  // Our own parsers, so a malformed or oversized body gets the error envelope like any other
+  // error. The API speaks JSON only; HTML forms exist only on the dashboard's pages.
   const json = express.json({ limit: options.env.bodyLimitBytes, strict: true });
-  const form = express.urlencoded({ extended: false, limit: '1mb' });
+  const form = express.urlencoded({ extended: false, limit: options.env.bodyLimitBytes });
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
     const done = (err?: unknown) => {
       if (!err) return next();
       const { status, body } = toEnvelope(err);
       res.status(status).json(body);
     };
-    json(req, res, (err?: unknown) => (err ? done(err) : form(req, res, done)));
+    (req.path.startsWith('/api/') ? json : form)(req, res, done);
   });
 
   // The dashboard: views, assets, cookies and security headers (see src/dashboard/dashboard.setup.ts).

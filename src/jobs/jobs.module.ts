@@ -8,11 +8,12 @@ import { JobSignals } from './job-signals';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
+import { RetentionSweeper } from './retention-sweeper';
 
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService],
-  exports: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService],
+  providers: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  exports: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

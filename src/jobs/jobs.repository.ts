@@ -407,4 +407,16 @@ export class JobsRepository implements OnModuleInit {
   async purgeFinished(sql: Sql, state: 'completed' | 'dead', finishedBefore: number): Promise<number> {
     return sql.run(`DELETE FROM jobs WHERE state = ? AND finished_at <= ? AND state IN (${sqlStates('purge')})`, [state, finishedBefore]);
   }
+
+  /**
+   * Deletes up to `limit` completed or dead jobs that finished before a time, oldest first
+   * through the jobs_finished index; small slices keep each write transaction short.
+   */
+  async pruneFinishedSlice(sql: Sql, finishedBefore: number, limit: number): Promise<number> {
+    return sql.run(
+      `DELETE FROM jobs WHERE id IN (
+         SELECT id FROM jobs WHERE state IN (${sqlStates('purge')}) AND finished_at < ? ORDER BY finished_at LIMIT ?)`,
+      [finishedBefore, limit],
+    );
+  }
 }

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { JOB_STATES } from '../job-state';
@@ -32,7 +32,7 @@ export class ListJobsQuery {
 }
 
 export class PurgeDto {
-  @ApiPropertyOptional({ enum: ['completed', 'dead'] })
+  @ApiProperty({ enum: ['completed', 'dead'] })
   @IsIn(['completed', 'dead'], { message: 'state must be completed or dead' })
   state: 'completed' | 'dead';
 
