@@ -19,10 +19,27 @@ export interface WorkerLoopOptions {
 const CLAIM_WAIT_MS = 25_000;
 /** Output of running commands is sent in one batch this often. */
 const OUTPUT_FLUSH_MS = 200;
+/** Most output characters of one job in one message, well below the API's body limit. */
+const OUTPUT_CHUNK_CHARS = 256 * 1024;
 /** After a second signal, killed commands get this long to end before their reports are given up. */
 const FORCED_REPORT_MS = 4000;
 /** Grace between SIGTERM and SIGKILL for commands killed by a second signal. */
 const FORCED_KILL_GRACE_MS = 1000;
+/**
+ * Prefetch: while jobs are short, each report also claims a spare job per slot, so a slot that
+ * frees up starts its next command at once instead of after a round trip. A spare not started
+ * within PREFETCH_HOLD_MS goes back to the queue (for an idle worker), so a long job never
+ * keeps another waiting.
+ */
+const PREFETCH_HOLD_MS = 250;
+/** Prefetch only while the typical recent job takes less than this. */
+const PREFETCH_MAX_JOB_MS = 100;
+const RECENT_JOBS = 8;
+
+interface Spare {
+  job: ClaimedJob;
+  claimedAt: number;
+}
 
 interface Slot {
   job: ClaimedJob;
@@ -41,13 +58,19 @@ interface Slot {
  * reports each result together with the claim of the next job, and heartbeats to keep its
  * leases. It knows the service only through WorkerApi.
  *
- * Slots: `running` + `reserved` (slots promised to claims in flight) never exceed concurrency, so
- * the worker never holds more jobs than it can run.
+ * Slots: `running` + `spares` + `reserved` (jobs promised to claims in flight) never exceed
+ * concurrency, plus one spare per slot while prefetching; long-polls only ever ask for free slots,
+ * so a worker never waits for work on behalf of spares.
  */
 export class WorkerLoop {
   private settings!: WorkerSettings;
   private workerId = '';
   private readonly running = new Map<string, Slot>();
+  /** Claimed, not started yet (prefetched). */
+  private spares: Spare[] = [];
+  private spareTimer?: NodeJS.Timeout;
+  /** How long the last jobs took, for the prefetch decision. */
+  private readonly recent: number[] = [];
   /** Results queued or on their way to the service: still leased, still heartbeated. */
   private readonly reporting = new Map<string, RunRef>();
   private toReport: RunResult[] = [];
@@ -111,6 +134,7 @@ export class WorkerLoop {
     clearTimeout(this.idleTimer);
     const n = this.running.size;
     this.log(`stopping (${why}): ${n === 0 ? 'no job running' : `waiting for ${n} running job(s) to finish`}`);
+    this.releaseSpares(() => true);
     // Answers this worker's waiting claim at once, so the drain does not wait for its timeout.
     if (this.workerId) this.api.stopping({ patienceMs: 1000 }).catch(() => undefined);
     // A service that stays away longer than a lease has recovered the jobs anyway.
@@ -133,7 +157,7 @@ export class WorkerLoop {
   /** Claims jobs for every slot neither running nor promised to a claim in flight. */
   private fill(): void {
     if (this.stopping) return this.checkDrained();
-    const free = this.options.concurrency - this.running.size - this.reserved;
+    const free = this.options.concurrency - this.held();
     if (free <= 0) return;
     this.reserved += free;
     this.api.claim(free, CLAIM_WAIT_MS, { signal: this.quit.signal }).then(
@@ -152,17 +176,48 @@ export class WorkerLoop {
   }
 
   private accept(answer: ClaimAnswer): void {
-    for (const job of answer.jobs) this.start(job);
+    const now = Date.now();
+    for (const job of answer.jobs) this.spares.push({ job, claimedAt: now });
+    this.startSpares();
     if (answer.stop) this.stop('asked to by the service');
   }
 
-  private start(job: ClaimedJob): void {
-    if (this.stopping) {
-      // Claimed while the stop was on its way: give it back untouched, for another worker.
-      this.toRelease.push({ id: job.id, lease: job.lease });
-      this.queueReport();
-      return;
+  /** Jobs this worker holds: running, spare, or promised to a claim in flight. */
+  private held(): number {
+    return this.running.size + this.spares.length + this.reserved;
+  }
+
+  /** Starts spares on free slots; the others wait a moment for a slot, then go back. */
+  private startSpares(): void {
+    // Claimed while the stop was on its way: give them back untouched, for another worker.
+    if (this.stopping) return this.releaseSpares(() => true);
+    while (this.running.size < this.options.concurrency && this.spares.length > 0) this.start(this.spares.shift()!.job);
+    if (this.spares.length > 0 && !this.spareTimer) {
+      this.spareTimer = setTimeout(() => {
+        this.spareTimer = undefined;
+        const before = Date.now() - PREFETCH_HOLD_MS;
+        this.releaseSpares((s) => s.claimedAt <= before);
+        if (this.spares.length > 0) this.startSpares();
+      }, PREFETCH_HOLD_MS);
     }
+  }
+
+  private releaseSpares(which: (s: Spare) => boolean): void {
+    const going = this.spares.filter(which);
+    if (going.length === 0) return;
+    this.spares = this.spares.filter((s) => !which(s));
+    for (const s of going) this.toRelease.push({ id: s.job.id, lease: s.job.lease });
+    this.queueReport();
+  }
+
+  /** One spare per slot while recent jobs were short; none otherwise. */
+  private prefetch(): number {
+    if (this.recent.length < RECENT_JOBS / 2) return 0;
+    const sorted = [...this.recent].sort((a, b) => a - b);
+    return sorted[sorted.length >> 1] < PREFETCH_MAX_JOB_MS ? this.options.concurrency : 0;
+  }
+
+  private start(job: ClaimedJob): void {
     clearTimeout(this.idleTimer);
     const slot: Slot = { job, pending: [], finishing: false, lost: false, startedAt: Date.now(), command: undefined as unknown as RunningCommand };
     this.running.set(job.id, slot);
@@ -182,6 +237,15 @@ export class WorkerLoop {
     // An output batch on its way must land before the report closes the run.
     await this.flushing;
     const { job } = slot;
+    // A large tail goes ahead in output messages of its own; the report carries the last piece.
+    let tail = slot.pending.join('');
+    slot.pending = [];
+    while (tail.length > OUTPUT_CHUNK_CHARS && !slot.lost) {
+      const data = tail.slice(0, OUTPUT_CHUNK_CHARS);
+      tail = tail.slice(OUTPUT_CHUNK_CHARS);
+      const answer = await this.api.output([{ id: job.id, lease: job.lease, data, truncated: false }], { patienceMs: 5000 }).catch(() => undefined);
+      if (answer?.refused.includes(job.id)) slot.lost = true;
+    }
     if (slot.lost) {
       this.running.delete(job.id);
       this.log(`job ${job.id}: its lease was lost (the service gave it to another worker); result not reported`);
@@ -194,20 +258,27 @@ export class WorkerLoop {
       exit_code: outcome.exitCode,
       signal: outcome.signal,
       error: outcome.error,
-      output: slot.pending.join(''),
+      output: tail,
       truncated: outcome.truncated,
     };
-    slot.pending = [];
-    this.describe(job, result, Date.now() - slot.startedAt);
+    const took = Date.now() - slot.startedAt;
+    this.describe(job, result, took);
+    this.recent.push(took);
+    if (this.recent.length > RECENT_JOBS) this.recent.shift();
     this.reporting.set(job.id, { id: job.id, lease: job.lease });
     this.running.delete(job.id);
+    // A spare takes the slot now; the report goes out meanwhile.
+    this.startSpares();
     this.toReport.push(result);
     this.queueReport();
   }
 
-  /** Results that end in the same turn of the event loop go in one report. */
+  /**
+   * One report in flight at a time: results that end meanwhile wait for it and go together in
+   * the next one, so under load one request and one commit carry several jobs.
+   */
   private queueReport(): void {
-    if (this.reportQueued) return;
+    if (this.reportQueued || this.reportsInFlight > 0) return;
     this.reportQueued = true;
     setImmediate(() => void this.sendReport());
   }
@@ -216,7 +287,7 @@ export class WorkerLoop {
     this.reportQueued = false;
     const results = this.toReport.splice(0);
     const released = this.toRelease.splice(0);
-    const claim = this.stopping ? 0 : Math.max(0, this.options.concurrency - this.running.size - this.reserved);
+    const claim = this.stopping ? 0 : Math.max(0, this.options.concurrency + this.prefetch() - this.held());
     this.reserved += claim;
     this.reportsInFlight++;
     try {
@@ -235,10 +306,12 @@ export class WorkerLoop {
       this.reportsInFlight--;
       for (const r of results) this.reporting.delete(r.id);
     }
+    if (this.toReport.length > 0 || this.toRelease.length > 0) this.queueReport();
     this.afterJob();
   }
 
   private afterJob(): void {
+    this.startSpares();
     this.armIdleTimer();
     this.fill();
     this.checkDrained();
@@ -246,13 +319,13 @@ export class WorkerLoop {
 
   private checkDrained(): void {
     if (!this.stopping) return;
-    const busy = this.running.size + this.reserved + this.reportsInFlight + this.toReport.length + this.toRelease.length;
+    const busy = this.held() + this.reportsInFlight + this.toReport.length + this.toRelease.length;
     if (busy === 0 && !this.reportQueued) this.drained();
   }
 
   private armIdleTimer(): void {
     const idleMs = this.options.idleTimeoutMs;
-    if (idleMs === null || this.stopping || this.running.size > 0 || this.reporting.size > 0) return;
+    if (idleMs === null || this.stopping || this.running.size + this.spares.length + this.reporting.size > 0) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       if (this.running.size === 0) this.stop(`idle for ${idleMs / 1000} s`);
@@ -265,13 +338,24 @@ export class WorkerLoop {
 
   private async heartbeat(): Promise<void> {
     const running = [...this.running.values()].filter((s) => !s.lost).map((s) => ({ id: s.job.id, lease: s.job.lease }));
+    const spares = this.spares.map((s) => ({ id: s.job.id, lease: s.job.lease }));
     try {
-      const answer = await this.api.heartbeat([...running, ...this.reporting.values()], { patienceMs: this.settings.heartbeat_interval_ms });
+      const answer = await this.api.heartbeat([...running, ...spares, ...this.reporting.values()], {
+        patienceMs: this.settings.heartbeat_interval_ms,
+      });
       this.settings = {
         heartbeat_interval_ms: answer.heartbeat_interval_ms,
         lease_timeout_ms: answer.lease_timeout_ms,
         output_limit_bytes: answer.output_limit_bytes,
       };
+      // A spare that was lost is dropped; a cancelled one is reported as such without running.
+      const lost = new Set(answer.lost);
+      const cancelled = new Set(answer.cancel);
+      for (const s of this.spares.filter((x) => cancelled.has(x.job.id) && !lost.has(x.job.id))) {
+        this.toReport.push({ id: s.job.id, lease: s.job.lease, exit_code: null, signal: null, error: 'cancelled', output: '', truncated: false });
+        this.queueReport();
+      }
+      this.spares = this.spares.filter((s) => !lost.has(s.job.id) && !cancelled.has(s.job.id));
       for (const id of answer.lost) {
         const slot = this.running.get(id);
         if (!slot || slot.lost) continue;
@@ -303,8 +387,9 @@ export class WorkerLoop {
     const batch: Array<{ slot: Slot; data: string }> = [];
     for (const slot of this.running.values()) {
       if (slot.finishing || slot.lost || slot.pending.length === 0) continue;
-      batch.push({ slot, data: slot.pending.join('') });
-      slot.pending = [];
+      const all = slot.pending.join('');
+      batch.push({ slot, data: all.slice(0, OUTPUT_CHUNK_CHARS) });
+      slot.pending = all.length > OUTPUT_CHUNK_CHARS ? [all.slice(OUTPUT_CHUNK_CHARS)] : [];
     }
     if (batch.length === 0) return;
     try {
@@ -327,7 +412,7 @@ export class WorkerLoop {
   }
 
   private isDone(): boolean {
-    return this.stopping && this.running.size + this.reserved + this.reportsInFlight === 0;
+    return this.stopping && this.held() + this.reportsInFlight === 0;
   }
 
   private describe(job: ClaimedJob, r: RunResult, ms: number): void {

@@ -31,6 +31,7 @@ export async function runWorker(options: WorkerProgramOptions): Promise<number> 
   const guard = new OrphanGuard(log);
   guard.start();
   const api = new HttpWorkerApi(options.endpoint, options.discover, log);
+  const base = commandEnvironment({});
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
     concurrency: options.concurrency,
     idleTimeoutMs: options.idleTimeoutMs,
@@ -38,8 +39,8 @@ export async function runWorker(options: WorkerProgramOptions): Promise<number> 
     pid: process.pid,
     verbose: options.verbose,
     log,
-    environment: (job) =>
-      commandEnvironment({ QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
+    // Copied once: reading process.env is a call into the runtime per variable.
+    environment: (job) => ({ ...base, QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => (++signals === 1 ? loop.stop(`got ${signal}`) : loop.kill(`got ${signal} again`));

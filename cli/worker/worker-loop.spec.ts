@@ -1,0 +1,197 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandRunner } from './command-runner';
+import { CallOptions, ClaimAnswer, ClaimedJob, HeartbeatAnswer, Registration, ReportAnswer, RunRef, RunResult, WorkerApi } from './worker-api';
+import { WorkerLoop } from './worker-loop';
+
+/**
+ * The worker loop against an in-memory service that keeps jobs the way the real one does
+ * (claims take due jobs in order and bump the lease; reports and releases are fenced by it),
+ * running real shell commands.
+ */
+class MemoryService implements WorkerApi {
+  pending: Array<{ id: string; command: string }> = [];
+  leases = new Map<string, number>();
+  held = new Set<string>();
+  results: RunResult[] = [];
+  released: string[] = [];
+  stopAsked = false;
+  lost = new Set<string>();
+  private wakers: Array<() => void> = [];
+
+  add(id: string, command: string): void {
+    this.pending.push({ id, command });
+    for (const w of this.wakers.splice(0)) w();
+  }
+
+  async register(): Promise<Registration> {
+    return { id: 'w-test', heartbeat_interval_ms: 50, lease_timeout_ms: 1000, output_limit_bytes: 1024 };
+  }
+
+  async claim(limit: number, waitMs: number): Promise<ClaimAnswer> {
+    const deadline = Date.now() + waitMs;
+    while (this.pending.length === 0 && !this.stopAsked && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.wakers.push(resolve);
+        setTimeout(resolve, Math.min(50, deadline - Date.now()));
+      });
+    }
+    return { jobs: this.stopAsked ? [] : this.take(limit), stop: this.stopAsked };
+  }
+
+  async report(results: RunResult[], released: RunRef[], claim: number): Promise<ReportAnswer> {
+    const refused: string[] = [];
+    for (const r of results) {
+      if (this.leases.get(r.id) !== r.lease || !this.held.has(r.id)) refused.push(r.id);
+      else {
+        this.held.delete(r.id);
+        this.results.push(r);
+      }
+    }
+    for (const r of released) {
+      if (this.leases.get(r.id) !== r.lease || !this.held.has(r.id)) continue;
+      this.held.delete(r.id);
+      this.released.push(r.id);
+      this.pending.unshift({ id: r.id, command: `echo again ${r.id}` });
+    }
+    return { refused, jobs: this.stopAsked ? [] : this.take(claim), stop: this.stopAsked };
+  }
+
+  async heartbeat(running: RunRef[]): Promise<HeartbeatAnswer> {
+    return {
+      stop: this.stopAsked,
+      cancel: [],
+      lost: running.filter((r) => this.lost.has(r.id)).map((r) => r.id),
+      heartbeat_interval_ms: 50,
+      lease_timeout_ms: 1000,
+      output_limit_bytes: 1024,
+    };
+  }
+
+  async output(): Promise<{ refused: string[] }> {
+    return { refused: [] };
+  }
+
+  async stopping(_options?: CallOptions): Promise<void> {
+    this.stopAsked = true;
+    for (const w of this.wakers.splice(0)) w();
+  }
+
+  async deregister(): Promise<void> {}
+
+  private take(limit: number): ClaimedJob[] {
+    return this.pending.splice(0, limit).map((j) => {
+      const lease = (this.leases.get(j.id) ?? 0) + 1;
+      this.leases.set(j.id, lease);
+      this.held.add(j.id);
+      return { id: j.id, command: j.command, lease, attempt: lease, timeout_seconds: null };
+    });
+  }
+}
+
+describe('WorkerLoop', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'queuectl-loop-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const loopFor = (service: MemoryService, concurrency: number) =>
+    new WorkerLoop(service, new CommandRunner(undefined, 200), {
+      concurrency,
+      idleTimeoutMs: null,
+      hostname: 'test',
+      pid: process.pid,
+      verbose: false,
+      log: () => undefined,
+      environment: (job) => ({ PATH: '/usr/bin:/bin', JOB: job.id }),
+    });
+
+  const until = async (predicate: () => boolean, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('runs every job once and never more than `concurrency` at a time, short jobs and long ones', async () => {
+    const service = new MemoryService();
+    // Each command counts the commands running with it (a directory entry each) while it runs.
+    const running = join(dir, 'running');
+    const counts = join(dir, 'counts');
+    for (let i = 0; i < 40; i++) {
+      const pause = i % 10 === 0 ? '0.3' : '0';
+      service.add(`j${i}`, `mkdir -p "${running}"; touch "${running}/$JOB"; ls "${running}" | wc -l >> "${counts}"; sleep ${pause}; rm "${running}/$JOB"`);
+    }
+    const loop = loopFor(service, 3);
+    const done = loop.run();
+    await until(() => service.results.length === 40);
+    loop.stop('test over');
+    expect(await done).toBe(0);
+    expect(new Set(service.results.map((r) => r.id)).size).toBe(40);
+    expect(service.results.filter((r) => r.exit_code !== 0)).toEqual([]);
+    const seen = readFileSync(counts, 'utf8').trim().split('\n').map(Number);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(3);
+    expect(Math.max(...seen)).toBeGreaterThan(1);
+    // Spares claimed ahead went back untouched or ran: nothing is left held.
+    expect(service.held.size).toBe(0);
+  });
+
+  it('on stop claims nothing more, lets the running job finish and hands back what it had not started', async () => {
+    const service = new MemoryService();
+    service.add('slow', `sleep 0.5; echo done > '${dir}/slow'`);
+    const loop = loopFor(service, 1);
+    const done = loop.run();
+    await until(() => service.held.has('slow'));
+    await new Promise((r) => setTimeout(r, 100));
+    loop.stop('test');
+    service.add('next', 'true');
+    expect(await done).toBe(0);
+    expect(readFileSync(join(dir, 'slow'), 'utf8')).toBe('done\n');
+    expect(service.results.map((r) => r.id)).toEqual(['slow']);
+    expect(service.pending.map((j) => j.id)).toEqual(['next']);
+    expect(service.held.size).toBe(0);
+  });
+
+  it('stops the command of a run whose lease the service says is lost, and does not report it', async () => {
+    const service = new MemoryService();
+    service.add('taken', `echo $$ > '${dir}/pid'; sleep 30`);
+    const loop = loopFor(service, 1);
+    const done = loop.run();
+    await until(() => {
+      try {
+        return Number(readFileSync(join(dir, 'pid'), 'utf8')) > 0;
+      } catch {
+        return false;
+      }
+    });
+    service.lost.add('taken');
+    await until(() => {
+      try {
+        process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    loop.stop('test');
+    expect(await done).toBe(0);
+    expect(service.results).toEqual([]);
+  });
+
+  it('kill() ends running commands at once and reports them as interrupted', async () => {
+    const service = new MemoryService();
+    service.add('long', 'sleep 30');
+    const loop = loopFor(service, 1);
+    const done = loop.run();
+    await until(() => service.held.has('long'));
+    await new Promise((r) => setTimeout(r, 100));
+    loop.stop('first signal');
+    loop.kill('second signal');
+    expect(await done).toBe(1);
+    expect(service.results).toHaveLength(1);
+    expect(service.results[0]).toMatchObject({ id: 'long', error: 'interrupted: worker stopped', signal: 'SIGTERM' });
+  });
+});
