@@ -26,7 +26,7 @@ describe('crashes', () => {
   /** First run: records its pids and hangs; any later run: appends to the marker and succeeds. */
   function hangOnceCommand(id: string): string {
     const flag = join(home, `${id}.ran`);
-    return `if [ -e '${flag}' ]; then echo ${id} >> '${marker}'; else touch '${flag}'; sleep 60 & echo $! > '${home}/${id}.child'; echo $$ > '${home}/${id}.pid'; wait; fi`;
+    return `if [ -e '${flag}' ]; then echo ${id} >> '${marker}'; else touch '${flag}'; sleep 60 & echo $! > '${home}/${id}.child'; setsid sleep 61 & echo $! > '${home}/${id}.escaped'; echo $$ > '${home}/${id}.pid'; wait; fi`;
   }
 
   it('SIGKILL of the worker process group: the command dies with it, the job is recovered and completes', async () => {
@@ -36,11 +36,13 @@ describe('crashes', () => {
     await enqueue(svc, { id: 'victim', command: hangOnceCommand('victim') });
     const shell = await pidFrom(join(home, 'victim.pid'));
     const child = await pidFrom(join(home, 'victim.child'));
+    // A child that left the command's process group (a session of its own) goes too.
+    const escaped = await pidFrom(join(home, 'victim.escaped'));
     expect((await job(svc, 'victim')).state).toBe('processing');
 
     first.signalGroup('SIGKILL');
     await first.exited;
-    await waitFor(() => !alive(shell) && !alive(child), 10_000, 'the command and its child to be killed');
+    await waitFor(() => !alive(shell) && !alive(child) && !alive(escaped), 10_000, 'the command and its children to be killed');
 
     // The live-worker count drops once the dead worker's heartbeat is older than a lease.
     await waitFor(async () => (await api(svc, 'GET', '/api/status')).body.workers.active === 0, 10_000, 'no live worker');

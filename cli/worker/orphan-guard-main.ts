@@ -1,15 +1,69 @@
 /**
- * The orphan guard: a tiny process each worker starts in a session of its own. It reads from its
- * stdin which process groups (one per running command) the worker has, and when that pipe closes
- * without a goodbye — the worker died, even by SIGKILL of its whole process group — it kills
- * every group still listed, so no command runs on unsupervised.
+ * The orphan guard: a tiny process each worker starts in a session of its own. When its stdin
+ * closes without a goodbye — the worker died, even by SIGKILL of its whole process group — it
+ * kills every process the worker's commands left behind, so no command runs on unsupervised.
  *
- * Lines: `+<pgid>` a command started, `-<pgid>` its group is gone, `bye` the worker exits normally.
+ * Which processes: on Linux, every process whose environment carries the worker's run mark
+ * (QUEUECTL_RUN_MARK, given to each command and inherited by all it starts), with its whole
+ * process group; this needs no message per job. Elsewhere the worker lists its commands' process
+ * groups on the pipe: `+<pgid>` started, `-<pgid>` gone. `bye`: the worker exits normally.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+const mark = process.argv[2] ?? '';
 const groups = new Set<number>();
 let goodbye = false;
+
+function kill(target: number): void {
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
+}
+
+/** Pids of processes whose environment holds the mark, with their process groups. */
+function marked(): Array<{ pid: number; pgid: number }> {
+  const needle = Buffer.from(`QUEUECTL_RUN_MARK=${mark}\0`);
+  const found: Array<{ pid: number; pgid: number }> = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`);
+      const at = env.indexOf(needle);
+      if (at < 0 || (at > 0 && env[at - 1] !== 0)) continue;
+      // Field 5 of stat is the process group; the command name before it may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      found.push({ pid, pgid });
+    } catch {
+      /* exited meanwhile, or not ours to read */
+    }
+  }
+  return found;
+}
+
+function killAll(): void {
+  for (const pgid of groups) kill(-pgid);
+  if (!mark) return;
+  // Again while anything is found: a process may have forked while the previous pass ran.
+  for (let pass = 0; pass < 5; pass++) {
+    const found = marked();
+    if (found.length === 0) return;
+    for (const { pid, pgid } of found) {
+      if (pgid > 1) kill(-pgid);
+      kill(pid);
+    }
+  }
+}
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
@@ -19,15 +73,7 @@ lines.on('line', (line) => {
   else if (line === 'bye') goodbye = true;
 });
 lines.on('close', () => {
-  if (!goodbye) {
-    for (const pgid of groups) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        /* the group is already gone */
-      }
-    }
-  }
+  if (!goodbye) killAll();
   process.exit(0);
 });
 // The worker's terminal may go away with it; the guard must not die of SIGHUP/SIGINT before it acts.

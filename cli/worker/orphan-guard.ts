@@ -1,17 +1,25 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** Where the kernel shows each process's environment; without it the guard is told every group. */
+const PROC_ENVIRON = existsSync('/proc/self/environ');
 
 /**
  * The worker's side of the orphan guard (see orphan-guard-main.ts). Node cannot set the kernel's
- * parent-death signal on a child, and that signal would reach only `/bin/sh` anyway, not the
- * rest of the command's process group. So each worker keeps one watcher process, in its own
- * session (a signal to the worker's process group does not reach it), that kills the groups of
- * the running commands when the worker's end of a pipe closes without a goodbye.
+ * parent-death signal on a child, and that signal would reach only `/bin/sh` anyway, not what
+ * the command starts. So each worker keeps one watcher process, in its own session (a signal
+ * to the worker's process group does not reach it), that kills what the worker's commands left
+ * when the worker's end of a pipe closes without a goodbye.
  *
- * Telling it about a group is one line on a pipe, written right after the spawn in the same
- * tick: the cost per job is a write, not an extra exec.
+ * On Linux the commands are found by a mark in their environment, so a job costs nothing here
+ * (an earlier version wrote each process group to the pipe: two pipe writes and two wake-ups of
+ * the guard per job, a fifth of the worker's time on `true` jobs). Elsewhere the groups are sent.
  */
 export class OrphanGuard {
+  /** Put into every command's environment as QUEUECTL_RUN_MARK. */
+  readonly mark = randomBytes(9).toString('base64url');
   private child?: ChildProcess;
   private broken = false;
 
@@ -19,7 +27,7 @@ export class OrphanGuard {
 
   start(): void {
     const program = join(__dirname, 'orphan-guard-main.js');
-    this.child = spawn(process.execPath, [program], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] });
+    this.child = spawn(process.execPath, [program, this.mark], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] });
     this.child.on('error', (e) => this.fail(e));
     this.child.stdin!.on('error', (e) => this.fail(e));
     this.child.on('exit', () => this.fail(new Error('it exited')));
@@ -29,11 +37,11 @@ export class OrphanGuard {
   }
 
   watch(pgid: number): void {
-    this.send(`+${pgid}`);
+    if (!PROC_ENVIRON) this.send(`+${pgid}`);
   }
 
   forget(pgid: number): void {
-    this.send(`-${pgid}`);
+    if (!PROC_ENVIRON) this.send(`-${pgid}`);
   }
 
   /** The worker is exiting normally: the guard leaves without killing anything. */

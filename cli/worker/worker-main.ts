@@ -31,7 +31,8 @@ export async function runWorker(options: WorkerProgramOptions): Promise<number> 
   const guard = new OrphanGuard(log);
   guard.start();
   const api = new HttpWorkerApi(options.endpoint, options.discover, log);
-  const base = commandEnvironment({});
+  // Every command carries the guard's mark, so the guard can find what they left if this process dies.
+  const base = commandEnvironment({ QUEUECTL_RUN_MARK: guard.mark });
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
     concurrency: options.concurrency,
     idleTimeoutMs: options.idleTimeoutMs,
