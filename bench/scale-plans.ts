@@ -61,6 +61,7 @@ function hotPaths(middleSeq: number, now: number): Array<[string, (repo: JobsRep
     ['heartbeat', (r, sql) => r.extendLease(sql, 'plan-job', 1, now + 30_000)],
     ['claim wait: next due', (r) => r.nextDueAfter(now)],
     ['lease reaper', (r) => r.findExpiredLeases(now, 500)],
+    ['retention slice', (r, sql) => r.pruneFinishedSlice(sql, now, 1000)],
     ['metrics: per minute', (r) => r.finishedAttemptsPerMinute(hour, now)],
     ['metrics: durations', (r) => r.recentDurations(hour, 10_000)],
     ['metrics: start delays', (r) => r.recentFirstStartDelays(hour, 10_000)],
