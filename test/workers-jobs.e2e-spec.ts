@@ -1,102 +1,88 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, RunningService, alive, api, cleanEnv, markerLines, removeHome, runCli, startService, tempHome, waitFor } from './support/harness';
-import { enqueue, job, killAllWorkers, pidFrom, setConfig, startServeCommand, startWorker, waitForState, waitForWorkers } from './support/workers';
+import { CLI, RunningService, alive, api, cleanEnv, markerLines, removeHome, runCli, tempHome, waitFor } from './support/harness';
+import { enqueue, job, pidFrom, setConfig, startServeCommand, startWorker, waitForState, waitForWorkers, useQueue } from './support/workers';
 
 /** What a running job can go through: timeouts, cancel, huge output; and the commands that show it: logs, wait. */
 describe('running jobs', () => {
-  let home: string;
-  let svc: RunningService;
-  let marker: string;
-
-  beforeEach(async () => {
-    home = tempHome('queuectl-jobs-');
-    marker = join(home, 'marker');
-    svc = await startService(home);
-  });
-
-  afterEach(async () => {
-    await killAllWorkers();
-    await svc.stop();
-    removeHome(home);
-  });
+  const q = useQueue('queuectl-jobs-');
 
   it('a timeout kills the whole process group, leaves no orphan, and is the reason kept', async () => {
-    startWorker(home);
-    await enqueue(svc, { id: 'slow', command: `sleep 100 & echo $! > '${home}/bg'; echo $$ > '${home}/sh'; sleep 100`, timeout_seconds: 1, max_retries: 0 });
-    const bg = await pidFrom(join(home, 'bg'));
-    const sh = await pidFrom(join(home, 'sh'));
-    const dead = await waitForState(svc, 'slow', 'dead', 15_000);
+    startWorker(q.home);
+    await enqueue(q.svc, { id: 'slow', command: `sleep 100 & echo $! > '${q.home}/bg'; echo $$ > '${q.home}/sh'; sleep 100`, timeout_seconds: 1, max_retries: 0 });
+    const bg = await pidFrom(join(q.home, 'bg'));
+    const sh = await pidFrom(join(q.home, 'sh'));
+    const dead = await waitForState(q.svc, 'slow', 'dead', 15_000);
     expect(dead.last_error).toBe('timeout');
     expect(dead.runs[0].error).toBe('timeout');
     await waitFor(() => !alive(bg) && !alive(sh), 10_000, 'every process of the job to be gone');
   });
 
   it('the config job-timeout applies to jobs without their own', async () => {
-    await setConfig(svc, 'job-timeout', 1);
-    startWorker(home);
-    await enqueue(svc, { id: 'capped', command: 'sleep 30', max_retries: 0 });
-    expect((await waitForState(svc, 'capped', 'dead', 15_000)).last_error).toBe('timeout');
+    await setConfig(q.svc, 'job-timeout', 1);
+    startWorker(q.home);
+    await enqueue(q.svc, { id: 'capped', command: 'sleep 30', max_retries: 0 });
+    expect((await waitForState(q.svc, 'capped', 'dead', 15_000)).last_error).toBe('timeout');
   });
 
   it('cancel of a running job kills its command and buries the job as cancelled', async () => {
-    await setConfig(svc, 'heartbeat-interval', 0.5);
-    startWorker(home);
-    await enqueue(svc, { id: 'doomed', command: `echo $$ > '${home}/pid'; sleep 60; echo finished >> '${marker}'` });
-    const pid = await pidFrom(join(home, 'pid'));
-    const cancel = await runCli(['cancel', 'doomed'], home);
+    await setConfig(q.svc, 'heartbeat-interval', 0.5);
+    startWorker(q.home);
+    await enqueue(q.svc, { id: 'doomed', command: `echo $$ > '${q.home}/pid'; sleep 60; echo finished >> '${q.marker}'` });
+    const pid = await pidFrom(join(q.home, 'pid'));
+    const cancel = await runCli(['cancel', 'doomed'], q.home);
     expect(cancel.code).toBe(0);
-    const dead = await waitForState(svc, 'doomed', 'dead', 10_000);
+    const dead = await waitForState(q.svc, 'doomed', 'dead', 10_000);
     expect(dead.last_error).toBe('cancelled');
     expect(alive(pid)).toBe(false);
-    expect(markerLines(marker)).toEqual([]);
+    expect(markerLines(q.marker)).toEqual([]);
   });
 
   it('10 MB of output does not hang the worker; what is kept is bounded and marked as cut', async () => {
-    const worker = startWorker(home);
-    await waitForWorkers(svc, 1);
-    await enqueue(svc, { id: 'chatty', command: `head -c 10485760 /dev/zero | tr '\\0' x; echo tail-line` });
-    const done = await waitForState(svc, 'chatty', 'completed', 30_000);
+    const worker = startWorker(q.home);
+    await waitForWorkers(q.svc, 1);
+    await enqueue(q.svc, { id: 'chatty', command: `head -c 10485760 /dev/zero | tr '\\0' x; echo tail-line` });
+    const done = await waitForState(q.svc, 'chatty', 'completed', 30_000);
     expect(done.runs[0].output_bytes).toBe(1024 * 1024);
     expect(done.runs[0].output_truncated).toBe(true);
     const mark = '\n[queuectl: output truncated after 1048576 bytes]\n';
-    const logs = await runCli(['logs', 'chatty'], home);
+    const logs = await runCli(['logs', 'chatty'], q.home);
     // (Compared piecewise: a failure message must not print a megabyte of x.)
     expect(logs.stdout.endsWith(mark)).toBe(true);
     expect(Buffer.byteLength(logs.stdout)).toBe(1024 * 1024 + mark.length);
     expect(/^x+$/.test(logs.stdout.slice(0, -mark.length))).toBe(true);
     // The worker is free for the next job at once.
-    await enqueue(svc, { id: 'after', command: `echo after >> '${marker}'` });
-    await waitForState(svc, 'after', 'completed', 10_000);
+    await enqueue(q.svc, { id: 'after', command: `echo after >> '${q.marker}'` });
+    await waitForState(q.svc, 'after', 'completed', 10_000);
     expect(worker.process.exitCode).toBeNull();
   });
 
   it("a worker's memory stays bounded however much a command writes", async () => {
-    const worker = startWorker(home);
-    await waitForWorkers(svc, 1);
+    const worker = startWorker(q.home);
+    await waitForWorkers(q.svc, 1);
     const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))![1]) * 1024;
     const before = peak();
-    await enqueue(svc, { id: 'flood', command: `head -c 209715200 /dev/zero | tr '\\0' x` });
-    await waitForState(svc, 'flood', 'completed', 60_000);
+    await enqueue(q.svc, { id: 'flood', command: `head -c 209715200 /dev/zero | tr '\\0' x` });
+    await waitForState(q.svc, 'flood', 'completed', 60_000);
     // Keeping the output would need 200 MB and more; reading and dropping it needs a few buffers.
     expect(peak() - before).toBeLessThan(100 * 1024 * 1024);
   });
 
   it('logs: the newest run, a tail, an earlier attempt, and --follow while it runs', async () => {
-    startWorker(home);
-    await enqueue(svc, { id: 'twice', command: 'echo "run $QUEUECTL_JOB_RUN"; echo line-2; echo line-3; [ "$QUEUECTL_JOB_RUN" = 2 ]', backoff_base: 1 });
-    await waitForState(svc, 'twice', 'completed', 15_000);
-    expect((await runCli(['logs', 'twice'], home)).stdout).toBe('run 2\nline-2\nline-3\n');
-    expect((await runCli(['logs', 'twice', '--tail', '2'], home)).stdout).toBe('line-2\nline-3\n');
-    expect((await runCli(['logs', 'twice', '--attempt', '1'], home)).stdout).toBe('run 1\nline-2\nline-3\n');
-    const none = await runCli(['logs', 'twice', '--attempt', '3'], home);
+    startWorker(q.home);
+    await enqueue(q.svc, { id: 'twice', command: 'echo "run $QUEUECTL_JOB_RUN"; echo line-2; echo line-3; [ "$QUEUECTL_JOB_RUN" = 2 ]', backoff_base: 1 });
+    await waitForState(q.svc, 'twice', 'completed', 15_000);
+    expect((await runCli(['logs', 'twice'], q.home)).stdout).toBe('run 2\nline-2\nline-3\n');
+    expect((await runCli(['logs', 'twice', '--tail', '2'], q.home)).stdout).toBe('line-2\nline-3\n');
+    expect((await runCli(['logs', 'twice', '--attempt', '1'], q.home)).stdout).toBe('run 1\nline-2\nline-3\n');
+    const none = await runCli(['logs', 'twice', '--attempt', '3'], q.home);
     expect(none.code).toBe(2);
-    expect((await runCli(['logs', 'nope'], home)).code).toBe(3);
+    expect((await runCli(['logs', 'nope'], q.home)).code).toBe(3);
 
     // Follow a job that has not started yet: it waits, then prints lines as they come, then ends.
-    await enqueue(svc, { id: 'ticker', command: 'for i in 1 2 3 4; do echo tick-$i; sleep 0.4; done', run_at: new Date(Date.now() + 1000).toISOString() });
-    const follower = spawn(process.execPath, [CLI, 'logs', 'ticker', '--follow'], { env: cleanEnv({ QUEUECTL_HOME: home }) });
+    await enqueue(q.svc, { id: 'ticker', command: 'for i in 1 2 3 4; do echo tick-$i; sleep 0.4; done', run_at: new Date(Date.now() + 1000).toISOString() });
+    const follower = spawn(process.execPath, [CLI, 'logs', 'ticker', '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home }) });
     let out = '';
     const seenAt: number[] = [];
     follower.stdout.on('data', (c) => {
@@ -114,17 +100,17 @@ describe('running jobs', () => {
   });
 
   it('wait blocks until nothing is pending, processing or failed', async () => {
-    for (let i = 0; i < 5; i++) await enqueue(svc, { id: `w${i}`, command: `sleep 0.2; echo w${i} >> '${marker}'` });
-    await enqueue(svc, { id: 'wfail', command: 'exit 1', max_retries: 1, backoff_base: 1 });
-    const timedOut = await runCli(['wait', '--timeout', '1'], home);
+    for (let i = 0; i < 5; i++) await enqueue(q.svc, { id: `w${i}`, command: `sleep 0.2; echo w${i} >> '${q.marker}'` });
+    await enqueue(q.svc, { id: 'wfail', command: 'exit 1', max_retries: 1, backoff_base: 1 });
+    const timedOut = await runCli(['wait', '--timeout', '1'], q.home);
     expect(timedOut.code).toBe(1);
     expect(timedOut.stderr).toMatch(/no worker is running/);
-    startWorker(home, ['--count', '2']);
-    const waited = await runCli(['wait', '--json'], home);
+    startWorker(q.home, ['--count', '2']);
+    const waited = await runCli(['wait', '--json'], q.home);
     expect(waited.code).toBe(0);
     const status = JSON.parse(waited.stdout);
     expect(status.counts).toMatchObject({ pending: 0, processing: 0, failed: 0, completed: 5, dead: 1 });
-    expect(markerLines(marker)).toHaveLength(5);
+    expect(markerLines(q.marker)).toHaveLength(5);
   });
 });
 

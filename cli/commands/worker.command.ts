@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type { WorkerView } from '../../src/workers/workers.service';
 import { CliContext } from '../context';
 import { CommandFailed } from '../exit-codes';
 import { ServiceUnreachable } from '../http';
@@ -9,17 +10,7 @@ import { runWorker } from '../worker/worker-main';
 
 /** `worker start|stop|list`: run workers in the foreground, stop them from anywhere, see them. */
 
-export interface WorkerView {
-  id: string;
-  hostname: string;
-  pid: number;
-  concurrency: number;
-  started_at: string;
-  heartbeat_at: string;
-  heartbeat_age_ms: number;
-  stopping: boolean;
-  jobs: Array<{ id: string; command: string; started_at: string | null }>;
-}
+export type { WorkerView };
 
 interface StopAnswer {
   stopping: number;

@@ -1,26 +1,20 @@
+import type { ClaimedJob } from '../../src/jobs/job-runs.service';
+import type { WorkerSettings } from '../../src/workers/workers.service';
+
 /**
  * The worker protocol as the worker loop sees it: a few functions, no HTTP. The shapes are the
  * JSON of /api/workers (see src/workers/workers.controller.ts).
  */
 
-export interface WorkerSettings {
-  heartbeat_interval_ms: number;
-  lease_timeout_ms: number;
-  output_limit_bytes: number;
-}
+/** Heartbeat interval, lease timeout and output limit: told at registration, again with each heartbeat. */
+export type { WorkerSettings };
 
 export interface Registration extends WorkerSettings {
   id: string;
 }
 
-export interface ClaimedJob {
-  id: string;
-  command: string;
-  /** The fencing value: every message about this run carries it, and a stale one is refused. */
-  lease: number;
-  attempt: number;
-  timeout_seconds: number | null;
-}
+/** A job handed to this worker; `lease` is the fencing value every message about the run carries. */
+export type { ClaimedJob };
 
 export interface RunRef {
   id: string;

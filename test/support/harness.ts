@@ -78,8 +78,14 @@ export interface RunningService {
 }
 
 /** Starts the built service on a free port for `home` and waits until it answers. */
-export async function startService(home: string, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<RunningService> {
-  const child = spawn(process.execPath, [SERVICE_MAIN, ...args], {
+export async function startService(
+  home: string,
+  extraEnv: Record<string, string> = {},
+  args: string[] = [],
+  /** The built program to run: the service's main, or the CLI with `serve` in `args`. */
+  program = SERVICE_MAIN,
+): Promise<RunningService> {
+  const child = spawn(process.execPath, [program, ...args], {
     env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0', ...extraEnv }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

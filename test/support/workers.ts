@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, RunningService, api, cleanEnv, runCli, waitFor } from './harness';
+import { CLI, RunningService, api, cleanEnv, removeHome, runCli, startService, tempHome, waitFor } from './harness';
 
 /** Worker processes for tests: `queuectl worker start` in a process group of its own, so tests can signal the group. */
 
@@ -89,37 +89,27 @@ export async function pidFrom(file: string, timeoutMs = 15_000): Promise<number>
 }
 
 /** `queuectl serve` itself (with its options, such as --workers), as a RunningService. */
-export async function startServeCommand(home: string, args: string[] = []): Promise<RunningService> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { env: cleanEnv({ QUEUECTL_HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const record = await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${out}`);
-    const r = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
-    return r.pid === child.pid ? r : undefined;
-  }, 20_000, 'serve to start');
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  return {
-    home,
-    url: record.url,
-    token: readFileSync(join(home, 'token'), 'utf8').trim(),
-    pid: child.pid!,
-    process: child,
-    output: () => out,
-    kill,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.kill('SIGTERM');
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+export function startServeCommand(home: string, args: string[] = []): Promise<RunningService> {
+  return startService(home, {}, ['serve', ...args], CLI);
+}
+
+/**
+ * A fresh queue for each test: a temp home, a service, and a marker file commands append to.
+ * Workers the test started are killed and the service stopped afterwards.
+ */
+export function useQueue(prefix: string): { readonly home: string; readonly marker: string; svc: RunningService } {
+  const queue = {} as { home: string; marker: string; svc: RunningService };
+  beforeEach(async () => {
+    queue.home = tempHome(prefix);
+    queue.marker = join(queue.home, 'marker');
+    queue.svc = await startService(queue.home);
+  });
+  afterEach(async () => {
+    await killAllWorkers();
+    await queue.svc.stop();
+    removeHome(queue.home);
+  });
+  return queue;
 }
 
 export { runCli };
