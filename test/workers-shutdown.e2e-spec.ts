@@ -80,6 +80,20 @@ describe('stopping workers', () => {
     expect(unknown.code).toBe(3);
   });
 
+  it('--idle-timeout: a worker with nothing to run leaves by itself, exit 0', async () => {
+    const worker = startWorker(q.home, ['--idle-timeout', '1']);
+    await enqueue(q.svc, { id: 'only', command: `sleep 0.5; echo only >> '${q.marker}'` });
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(markerLines(q.marker)).toEqual(['only']);
+    expect(worker.output()).toMatch(/idle for 1 s/);
+  });
+
+  it('a worker pointed at the service with a wrong token stops at once with exit 6', async () => {
+    const worker = startWorker(q.home, [], { QUEUECTL_URL: q.svc.url, QUEUECTL_TOKEN: 'not-the-token-at-all' });
+    expect((await worker.exited).code).toBe(6);
+    expect(worker.output()).toMatch(/not authorised/);
+  });
+
   it('a second signal kills the running command at once and its job is retried', async () => {
     const worker = startWorker(q.home);
     await enqueue(q.svc, { id: 'long', command: `echo $$ > '${q.home}/pid'; sleep 60`, max_retries: 1 });

@@ -101,6 +101,11 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         if (abandoned.aborted) return { jobs: [], stop: false };
         woken = false;
         const jobs = await this.runs.claim(workerId, limit);
+        if (abandoned.aborted && jobs.length > 0) {
+          // The worker hung up while the claim was written: nobody will run these, put them back.
+          await this.runs.finish(workerId, [], jobs, 0);
+          return { jobs: [], stop: false };
+        }
         const now = this.clock.now();
         if (jobs.length > 0 || now >= deadline) return { jobs, stop: false };
         if (woken) continue;
