@@ -74,17 +74,15 @@ export class JobRunsService {
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
       for (const r of results) {
         if (r.output.length > 0 || r.truncated) await this.jobs.appendOutput(sql, r.id, r.lease, r.output, outputLimit, r.truncated);
-        let ok: boolean;
-        if (!failures.includes(r)) {
-          ok = await this.jobs.complete(sql, r.id, r.lease, now, 0);
-          if (ok) await this.jobs.finishAttempt(sql, r.id, r.lease, now, { exitCode: 0, error: null });
-        } else {
-          const row = current.get(r.id);
-          const verdict = row ? await this.fail(sql, row, r.lease, r, backoff, now) : undefined;
-          ok = verdict !== undefined;
-          if (verdict === 'retry') requeued = true;
-        }
-        if (!ok) refused.push(r.id);
+      }
+      const succeeded = results.filter((r) => !failures.includes(r));
+      const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
+      for (const r of succeeded) if (!completed.has(r.id)) refused.push(r.id);
+      for (const r of failures) {
+        const row = current.get(r.id);
+        const verdict = row ? await this.fail(sql, row, r.lease, r, backoff, now) : undefined;
+        if (verdict === undefined) refused.push(r.id);
+        if (verdict === 'retry') requeued = true;
       }
       for (const r of released) {
         if (await this.jobs.release(sql, r.id, r.lease, now)) requeued = true;

@@ -209,6 +209,30 @@ export class JobsRepository implements OnModuleInit {
     return changed === 1;
   }
 
+  /**
+   * Completes the runs that exited 0, all in two statements whatever their number: the jobs still
+   * held by exactly that run (id and lease) become completed, and those runs are closed. Returns
+   * the ids completed; a run missing from the answer had lost its lease.
+   */
+  async completeRuns(sql: Sql, runs: Array<{ id: string; lease: number }>, now: number): Promise<string[]> {
+    if (runs.length === 0) return [];
+    const ids = runs.map(() => '?').join(', ');
+    const pairs = runs.map(() => '(?, ?)').join(', ');
+    const done = await sql.rows<{ id: string; lease: number }>(
+      `UPDATE jobs SET state = 'completed', exit_code = 0, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL
+       WHERE id IN (${ids}) AND (id, lease) IN (VALUES ${pairs}) AND state IN (${sqlStates('complete')})
+       RETURNING id, lease`,
+      [now, now, ...runs.map((r) => r.id), ...runs.flatMap((r) => [r.id, r.lease])],
+    );
+    if (done.length === 0) return [];
+    await sql.run(
+      `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
+       WHERE (job_id, run) IN (VALUES ${done.map(() => '(?, ?)').join(', ')}) AND finished_at IS NULL`,
+      [now, ...done.flatMap((r) => [r.id, r.lease])],
+    );
+    return done.map((r) => r.id);
+  }
+
   async scheduleRetry(sql: Sql, id: string, lease: number, now: number, dueAt: number, outcome: AttemptOutcome): Promise<boolean> {
     const changed = await sql.run(
       `UPDATE jobs SET state = 'failed', due_at = ?, exit_code = ?, last_error = ?, finished_at = ?, updated_at = ?, lease_expires_at = NULL
