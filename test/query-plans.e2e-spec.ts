@@ -1,0 +1,90 @@
+import type { Sql } from '../src/database/sql';
+import { SqlDatabase } from '../src/database/sql';
+import { JobsRepository } from '../src/jobs/jobs.repository';
+import { TestApp, createTestApp } from './support/test-app';
+
+/**
+ * The hot statements keep their plans whatever the table holds: the repository is handed a
+ * recorder, and each statement it issues is explained on the real schema. A plan that reads
+ * every waiting job or sorts them would make claiming slow down with the queue's length (it
+ * did: 430 ms a claim at a million pending jobs).
+ */
+class Recorder implements Sql {
+  readonly statements: Array<{ sql: string; params: unknown[] }> = [];
+  async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    this.statements.push({ sql, params });
+    return [];
+  }
+  async run(sql: string, params: unknown[] = []): Promise<number> {
+    this.statements.push({ sql, params });
+    return 0;
+  }
+}
+
+describe('query plans of the hot statements', () => {
+  let t: TestApp;
+  let repo: JobsRepository;
+  let db: SqlDatabase;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    repo = t.app.get(JobsRepository);
+    db = t.app.get(SqlDatabase);
+    // No ANALYZE: the service never runs it, so these are the plans it gets.
+    const jobs = Array.from({ length: 300 }, (_, i) => ({ id: `p${i}`, command: 'true', priority: i % 3 }));
+    await db.write((sql) =>
+      repo.insert(sql, jobs.map((j) => ({ id: j.id, command: j.command, maxRetries: 3, priority: j.priority, runAt: null, timeoutSeconds: null, backoffBase: null })), now),
+    );
+    await db.write((sql) => repo.claimNext(sql, 'w-plan', now, now + 30_000, 50));
+  });
+  afterAll(() => t.close());
+
+  async function plansOf(call: (r: JobsRepository, sql: Sql) => Promise<unknown>): Promise<string[]> {
+    const recorder = new Recorder();
+    // The recorder stands in for both the unit of work and the repository's own database.
+    const recording = new JobsRepository(recorder as unknown as SqlDatabase);
+    await call(recording, recorder);
+    const plans: string[] = [];
+    for (const s of recorder.statements) {
+      const rows = await db.rows<{ detail: string }>(`EXPLAIN QUERY PLAN ${s.sql}`, s.params);
+      plans.push(rows.map((r) => r.detail).join(' | '));
+    }
+    return plans;
+  }
+
+  it('claims by walking the claim index in order and updating by primary key', async () => {
+    const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 1));
+    expect(claim).toContain('USING INDEX jobs_claimable');
+    expect(claim).toMatch(/SEARCH jobs USING (INDEX sqlite_autoindex_jobs_1|PRIMARY KEY) \(id=\?\)/);
+    expect(claim).not.toContain('TEMP B-TREE');
+    expect(claim).not.toContain('jobs_state_seq');
+  });
+
+  it.each([
+    ['nextDueAt', (r: JobsRepository) => r.nextDueAt()],
+    ['nextDueAfter', (r: JobsRepository) => r.nextDueAfter(now)],
+    ['oldestDueAt', (r: JobsRepository) => r.oldestDueAt(now)],
+  ])('%s reads the due index, not the waiting jobs', async (_name, call) => {
+    const [plan] = await plansOf(call);
+    expect(plan).toContain('jobs_due');
+    expect(plan).not.toContain('TEMP B-TREE');
+  });
+
+  it('the reaper reads the lease index', async () => {
+    const [plan] = await plansOf((r) => r.findExpiredLeases(now, 100));
+    expect(plan).toContain('jobs_lease_expiry');
+    expect(plan).not.toContain('TEMP B-TREE');
+  });
+
+  it('status reads the counts table and listing walks an index in order', async () => {
+    expect((await plansOf((r) => r.countByState()))[0]).toContain('job_counts');
+    for (const plan of [
+      ...(await plansOf((r) => r.list({ limit: 50 }))),
+      ...(await plansOf((r) => r.list({ state: 'pending', limit: 50, beforeSeq: 100 }))),
+    ]) {
+      expect(plan).toMatch(/USING (COVERING )?INDEX (jobs_seq|jobs_state_seq)/);
+      expect(plan).not.toContain('TEMP B-TREE');
+    }
+  });
+});
