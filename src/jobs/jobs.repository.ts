@@ -19,6 +19,8 @@ const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, r
 const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
 /** An attempt whose command exited 0 with no error. */
 const SUCCEEDED = `exit_code = 0 AND COALESCE(error, '') = ''`;
+/** Rows one page of a search by part of a command reads at most (see `list`). */
+const SEARCH_WINDOW = 20_000;
 /** SQLite allows 32766 bound values per statement; 11 values a job row. */
 const INSERT_CHUNK = 1000;
 
@@ -129,8 +131,16 @@ export class JobsRepository implements OnModuleInit {
     return row;
   }
 
-  /** Newest first, by keyset on `seq` so every page costs the same at any depth. */
-  async list(filter: ListFilter): Promise<JobRow[]> {
+  /**
+   * Newest first, by keyset on `seq` so every page costs the same at any depth. `next` is the
+   * cursor of the following page, or null after the last one.
+   *
+   * A search by part of the command cannot use an index, so one page scans at most
+   * SEARCH_WINDOW rows; when it finds fewer than `limit` matches there, `next` continues the scan
+   * where it stopped. A page therefore costs the same at a million jobs, and paging on finds
+   * every match. An exact id match is looked up by key and shown first, on the first page.
+   */
+  async list(filter: ListFilter): Promise<{ rows: JobRow[]; next: number | null }> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.state) {
@@ -141,15 +151,30 @@ export class JobsRepository implements OnModuleInit {
       where.push('seq < ?');
       params.push(filter.beforeSeq);
     }
-    if (filter.search) {
-      where.push(`(id = ? OR command LIKE ? ESCAPE '\\')`);
-      params.push(filter.search, `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const scope = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    if (!filter.search) {
+      const rows = await this.db.rows<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs ${scope} ORDER BY seq DESC LIMIT ?`, [...params, filter.limit]);
+      return { rows, next: rows.length === filter.limit ? Number(rows[rows.length - 1].seq) : null };
     }
-    params.push(filter.limit);
-    return this.db.rows<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
-      params,
+
+    const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const window = `SELECT seq FROM jobs ${scope} ORDER BY seq DESC LIMIT ${SEARCH_WINDOW}`;
+    const rows = await this.db.rows<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE seq IN (${window}) AND id <> ? AND command LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+      [...params, filter.search, pattern, filter.limit],
     );
+    let next: number | null = null;
+    if (rows.length === filter.limit) {
+      next = Number(rows[rows.length - 1].seq);
+    } else {
+      const [edge] = await this.db.rows<{ seq: number | null; n: number }>(`SELECT MIN(seq) AS seq, COUNT(*) AS n FROM (${window})`, params);
+      if (Number(edge.n) === SEARCH_WINDOW) next = Number(edge.seq);
+    }
+    if (filter.beforeSeq === undefined) {
+      const exact = await this.findById(filter.search);
+      if (exact && (!filter.state || exact.state === filter.state)) rows.unshift(exact);
+    }
+    return { rows, next };
   }
 
   async countByState(): Promise<Record<JobState, number>> {

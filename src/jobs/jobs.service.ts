@@ -77,11 +77,8 @@ export class JobsService {
 
   async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number }): Promise<JobPage> {
     const limit = filter.limit ?? 100;
-    const rows = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor });
-    return {
-      jobs: rows.map(toJobResponse),
-      next_cursor: rows.length === limit ? Number(rows[rows.length - 1].seq) : null,
-    };
+    const page = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor });
+    return { jobs: page.rows.map(toJobResponse), next_cursor: page.next };
   }
 
   async show(id: string): Promise<JobDetail> {
