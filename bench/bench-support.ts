@@ -58,7 +58,11 @@ export async function startService(): Promise<Service> {
     } catch {
       /* not yet */
     }
-    if (Date.now() > deadline) throw new Error('service did not start');
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      rmSync(home, { recursive: true, force: true });
+      throw new Error('service did not start');
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
