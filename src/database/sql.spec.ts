@@ -139,6 +139,29 @@ describe('SqlDatabase on a real SQLite file', () => {
     expect(stored).not.toContain('u30');
   });
 
+  it('undoes every write of a failing unit that had its transaction to itself', async () => {
+    await db.write(insert('taken'));
+    const before = walCommits(file);
+    class Refused extends Error {}
+    await expect(
+      db.write(async (sql) => {
+        await insert('alone-a')(sql);
+        throw new Refused('no');
+      }),
+    ).rejects.toBeInstanceOf(Refused);
+    await expect(
+      db.write(async (sql) => {
+        await insert('alone-b')(sql);
+        await insert('taken')(sql);
+      }),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(walCommits(file) - before).toBe(0);
+    // The connection is out of the failed transactions: the next write commits on its own.
+    await db.write(insert('next'));
+    expect(walCommits(file) - before).toBe(1);
+    expect(await ids()).toEqual(['next', 'taken']);
+  });
+
   it('runs exclusive work between transactions, in the order it was asked for', async () => {
     const copy = join(dir, 'copy.db');
     await Promise.all([
