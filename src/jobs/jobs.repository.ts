@@ -16,13 +16,16 @@ export interface ListFilter {
 const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, run_at, due_at, timeout_seconds,
   backoff_base, last_error, exit_code, worker_id, lease, lease_expires_at, cancel_requested, created_at, updated_at,
   started_at, finished_at`;
+/** Rows one page of a search by part of a command reads at most (see `list`). */
+const SEARCH_WINDOW = 20_000;
 const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
 /** An attempt whose command exited 0 with no error. */
 const SUCCEEDED = `exit_code = 0 AND COALESCE(error, '') = ''`;
-/** Rows one page of a search by part of a command reads at most (see `list`). */
-const SEARCH_WINDOW = 20_000;
-/** SQLite allows 32766 bound values per statement; 11 values a job row. */
-const INSERT_CHUNK = 1000;
+/**
+ * Characters of commands per INSERT: the rows go to SQLite as one JSON text, which must stay
+ * far below its limit of a billion bytes even when every character is escaped (up to 6 bytes).
+ */
+const INSERT_CHUNK_CHARS = 8 * 1024 * 1024;
 
 /**
  * Every statement about jobs, named by intent. Writes take the `Sql` of a unit of work from
@@ -50,49 +53,77 @@ export class JobsRepository implements OnModuleInit {
   }
 
   /**
-   * Inserts several independent groups (one per enqueue request) with one id check and one
-   * multi-row INSERT: each group is all or nothing, and a group with a duplicate id (in the table,
-   * in itself, or in an earlier group) is answered with DuplicateJob while the others go in.
+   * Inserts several independent groups (one per enqueue request) with one multi-row INSERT: each
+   * group is all or nothing, and a group with a duplicate id (in the table, in itself, or in an
+   * earlier group) is answered with DuplicateJob while the others go in.
+   *
+   * Ids already in the table are rare, so the INSERT is tried first and the table's primary key
+   * finds them; only when it refuses are the taken ids looked up and the rest inserted. (When
+   * the rows need several statements, the lookup comes first: one statement of several cannot
+   * be undone alone.)
    */
   async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DuplicateJob>> {
-    const existing = await this.existingIds(sql, groups.flat().map((j) => j.id));
+    const seqBefore = this.lastSeq;
+    const hopeful = this.admit(groups, new Set(), now);
+    const chunks = insertChunks(hopeful.rows);
+    if (chunks.length === 0) return hopeful.outcomes;
+    if (chunks.length === 1) {
+      try {
+        await this.insertRows(sql, chunks[0], now);
+        return hopeful.outcomes;
+      } catch (e) {
+        // Not `instanceof Error`: the driver's errors may come from another realm (Jest's, for one).
+        if (!String((e as { message?: unknown } | undefined)?.message).includes('UNIQUE constraint failed: jobs.id')) throw e;
+      }
+    }
+    // Nothing of the attempt above is stored, so its sequence numbers are free again.
+    this.lastSeq = seqBefore;
+    const checked = this.admit(groups, await this.existingIds(sql, groups.flat().map((j) => j.id)), now);
+    for (const chunk of insertChunks(checked.rows)) await this.insertRows(sql, chunk, now);
+    return checked.outcomes;
+  }
+
+  /** Decides each group against the ids taken before it, and builds the rows of those let in. */
+  private admit(groups: NewJob[][], taken: Set<string>, now: number): { outcomes: Array<JobRow[] | DuplicateJob>; rows: JobRow[] } {
     const rows: JobRow[] = [];
     const outcomes = groups.map((group) => {
       const seen = new Set<string>();
-      const duplicates = group.filter((j) => existing.has(j.id) || seen.has(j.id) || (seen.add(j.id), false)).map((j) => j.id);
+      const duplicates = group.filter((j) => taken.has(j.id) || seen.has(j.id) || (seen.add(j.id), false)).map((j) => j.id);
       if (duplicates.length > 0) return new DuplicateJob([...new Set(duplicates)]);
       const accepted = group.map((j) => this.newRow(j, now));
-      for (const r of accepted) existing.add(r.id);
-      rows.push(...accepted);
+      for (const r of accepted) {
+        taken.add(r.id);
+        rows.push(r);
+      }
       return accepted;
     });
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const chunk = rows.slice(i, i + INSERT_CHUNK);
-      await sql.run(
-        `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base,
-           created_at, updated_at)
-         VALUES ${chunk.map(() => `(?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
-        chunk.flatMap((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, now, now]),
-      );
-    }
-    return outcomes;
+    return { outcomes, rows };
+  }
+
+  /**
+   * The rows travel as one JSON text and SQLite unpacks them: binding eleven values a row costs
+   * the event loop far more than the INSERT costs SQLite's own thread.
+   */
+  private async insertRows(sql: Sql, rows: JobRow[], now: number): Promise<void> {
+    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base]));
+    await sql.run(
+      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at)
+       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2
+       FROM json_each(?1)`,
+      [data, now],
+    );
   }
 
   private async existingIds(sql: Sql, ids: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
-      const chunk = ids.slice(i, i + INSERT_CHUNK);
-      const rows = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
-      for (const r of rows) found.add(r.id);
-    }
-    return found;
+    const rows = await sql.rows<{ id: string }>('SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(ids)]);
+    return new Set(rows.map((r) => r.id));
   }
 
   private newRow(j: NewJob, now: number): JobRow {
     return {
       id: j.id,
       seq: ++this.lastSeq,
-      command: j.command,
+      command: wellFormed(j.command),
       state: 'pending',
       attempts: 0,
       max_retries: j.maxRetries,
@@ -474,4 +505,32 @@ export class JobsRepository implements OnModuleInit {
       [finishedBefore, limit],
     );
   }
+}
+
+/** Splits rows so that each INSERT carries at most INSERT_CHUNK_CHARS of commands. */
+function insertChunks(rows: JobRow[]): JobRow[][] {
+  const chunks: JobRow[][] = [];
+  let chunk: JobRow[] = [];
+  let chars = 0;
+  for (const r of rows) {
+    if (chunk.length > 0 && chars + r.command.length > INSERT_CHUNK_CHARS) {
+      chunks.push(chunk);
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(r);
+    chars += r.command.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * A lone UTF-16 surrogate has no UTF-8 form. Bound as a parameter it used to be stored as U+FFFD;
+ * inside JSON, SQLite would store bytes that are not UTF-8 at all. Replacing it here keeps the
+ * stored command and the one answered the same.
+ */
+function wellFormed(text: string): string {
+  const s = text as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return s.isWellFormed() ? text : s.toWellFormed();
 }

@@ -1,0 +1,109 @@
+import { DuplicateJob } from '../src/common/domain-errors';
+import { SqlDatabase } from '../src/database/sql';
+import { JobRow, NewJob } from '../src/jobs/job-row';
+import { JobsRepository } from '../src/jobs/jobs.repository';
+import { ManualClock } from './support/manual-clock';
+import { TestApp, createTestApp } from './support/test-app';
+
+/**
+ * JobsRepository.insertGroups on the real schema: the rows travel to SQLite as JSON and the
+ * primary key finds taken ids, so what is stored must be exactly what was asked, byte for byte,
+ * and each group must stay all or nothing.
+ */
+function newJob(id: string, fields: Partial<NewJob> = {}): NewJob {
+  return { id, command: `echo ${id}`, maxRetries: 3, priority: 0, runAt: null, timeoutSeconds: null, backoffBase: null, ...fields };
+}
+
+describe('JobsRepository.insertGroups', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let repo: JobsRepository;
+  let db: SqlDatabase;
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+    repo = t.app.get(JobsRepository);
+    db = t.app.get(SqlDatabase);
+  });
+  afterEach(async () => {
+    await t?.close();
+  });
+
+  const insertGroups = (...groups: NewJob[][]) => db.write((sql) => repo.insertGroups(sql, groups, clock.now()));
+  const stored = async () => db.rows<JobRow>('SELECT * FROM jobs ORDER BY seq');
+  const pending = async () => Number((await db.rows<{ n: number }>(`SELECT n FROM job_counts WHERE state = 'pending'`))[0].n);
+
+  it('stores every field as given, and answers with the rows it stored', async () => {
+    const odd = 'printf "%s\\n" \'quotes\' "and \\\\ backslashes" ; echo ünïcödé 🚀 \t tab\r\n line';
+    const jobs = [
+      newJob('plain'),
+      newJob('full', { command: odd, maxRetries: 0, priority: -1_000_000, runAt: clock.now() + 5000, timeoutSeconds: 2_592_000, backoffBase: 1.5 }),
+      newJob('json-like', { command: '[["x", 1], {"a": null}]', priority: 1_000_000, backoffBase: 100 }),
+    ];
+    const [answer] = await insertGroups(jobs);
+    const rows = await stored();
+    expect(rows).toEqual(answer);
+    expect(rows.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base])).toEqual([
+      ['plain', 'echo plain', 3, 0, null, clock.now(), null, null],
+      ['full', odd, 0, -1_000_000, clock.now() + 5000, clock.now() + 5000, 2_592_000, 1.5],
+      ['json-like', '[["x", 1], {"a": null}]', 3, 1_000_000, null, clock.now(), null, 100],
+    ]);
+    expect(rows.map((r) => r.state)).toEqual(['pending', 'pending', 'pending']);
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3]);
+    expect(await pending()).toBe(3);
+  });
+
+  it('stores a lone surrogate as U+FFFD, and answers with what it stored', async () => {
+    const [answer] = (await insertGroups([newJob('surrogate', { command: 'echo \ud800 end' })])) as JobRow[][];
+    expect(answer[0].command).toBe('echo \ufffd end');
+    const [{ hex }] = await db.rows<{ hex: string }>(`SELECT hex(command) AS hex FROM jobs WHERE id = 'surrogate'`);
+    expect(hex).toBe(Buffer.from('echo \ufffd end').toString('hex').toUpperCase());
+  });
+
+  it('refuses only the groups with a taken id; the others go in, in order, with no gap in seq', async () => {
+    await insertGroups([newJob('taken-1'), newJob('taken-2')]);
+    const outcomes = await insertGroups(
+      [newJob('g1-a'), newJob('g1-b')],
+      [newJob('g2-a'), newJob('taken-2'), newJob('g2-c')],
+      [newJob('g3-a'), newJob('g3-a')],
+      [newJob('g1-b')],
+      [newJob('g5-a')],
+    );
+    expect(outcomes[0]).toEqual([expect.objectContaining({ id: 'g1-a' }), expect.objectContaining({ id: 'g1-b' })]);
+    expect(outcomes[1]).toBeInstanceOf(DuplicateJob);
+    expect((outcomes[1] as DuplicateJob).message).toMatch(/taken-2/);
+    // A duplicate inside the group, and one of an earlier group of the same transaction.
+    expect(outcomes[2]).toBeInstanceOf(DuplicateJob);
+    expect(outcomes[3]).toBeInstanceOf(DuplicateJob);
+    expect(outcomes[4]).toEqual([expect.objectContaining({ id: 'g5-a' })]);
+    const rows = await stored();
+    expect(rows.map((r) => r.id)).toEqual(['taken-1', 'taken-2', 'g1-a', 'g1-b', 'g5-a']);
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5]);
+    expect(await pending()).toBe(5);
+  });
+
+  it('keeps a group with a taken id whole when its rows need several statements', async () => {
+    await insertGroups([newJob('old')]);
+    // 8 MiB of commands per statement: these groups need three.
+    const big = (id: string) => newJob(id, { command: `echo ${'x'.repeat(3 * 1024 * 1024)}` });
+    const outcomes = await insertGroups([big('b1'), big('b2'), big('b3')], [big('c1'), big('c2'), big('c3'), newJob('old')], [big('d1'), big('d2')]);
+    expect(outcomes[1]).toBeInstanceOf(DuplicateJob);
+    const rows = await stored();
+    expect(rows.map((r) => r.id)).toEqual(['old', 'b1', 'b2', 'b3', 'd1', 'd2']);
+    expect(rows.every((r) => r.id === 'old' || r.command.length === 5 + 3 * 1024 * 1024)).toBe(true);
+    expect(await pending()).toBe(6);
+  });
+
+  it('stores a 2,500-job group, and nothing of one that repeats a stored id at its end', async () => {
+    const many = Array.from({ length: 2500 }, (_, i) => newJob(`m-${i}`, { priority: i % 7 }));
+    await insertGroups(many);
+    const again = [...Array.from({ length: 2499 }, (_, i) => newJob(`n-${i}`)), newJob('m-1234')];
+    const [outcome] = await insertGroups(again);
+    expect(outcome).toBeInstanceOf(DuplicateJob);
+    const rows = await stored();
+    expect(rows).toHaveLength(2500);
+    expect(rows.map((r) => r.priority)).toEqual(many.map((j) => j.priority));
+    expect(await pending()).toBe(2500);
+  });
+});
