@@ -9,6 +9,16 @@ export class SystemClock extends Clock {
   }
 }
 
+// The last answer is kept: the jobs of a batch, or of a page, share a few times.
+let lastMs = NaN;
+let lastIso = '';
+
 export function toIso(ms: number | null | undefined): string | null {
-  return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
+  if (ms === null || ms === undefined) return null;
+  const n = Number(ms);
+  if (n !== lastMs) {
+    lastIso = new Date(n).toISOString();
+    lastMs = n;
+  }
+  return lastIso;
 }

@@ -161,5 +161,15 @@ export class JobsService {
  * and rewrote most of the index into the WAL).
  */
 export function newJobId(now = Date.now()): string {
-  return now.toString(36).padStart(9, '0') + randomBytes(6).toString('base64url');
+  if (idPoolAt + ID_RANDOM_BYTES > idPool.length) {
+    idPool = randomBytes(ID_RANDOM_BYTES * 1024);
+    idPoolAt = 0;
+  }
+  idPoolAt += ID_RANDOM_BYTES;
+  return now.toString(36).padStart(9, '0') + idPool.toString('base64url', idPoolAt - ID_RANDOM_BYTES, idPoolAt);
 }
+
+const ID_RANDOM_BYTES = 6;
+/** Random bytes for ids, drawn for 1,024 ids at a time: a call per id was a tenth of a batch's cost. */
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
