@@ -4,9 +4,8 @@ import { CliContext } from '../context';
 import { CommandFailed } from '../exit-codes';
 import { ServiceUnreachable } from '../http';
 import { integerParser, parseDuration } from '../input';
-import { localEndpoint } from '../locate';
 import { duration, note, plural, relativeTime, render, shorten, table } from '../render';
-import { runWorker } from '../worker/worker-main';
+import { startWorkers } from '../worker/worker-main';
 
 /** `worker start|stop|list`: run workers in the foreground, stop them from anywhere, see them. */
 
@@ -76,11 +75,9 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option('--verbose', 'log every job, not only failures')
     .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean }) => {
       const target = ctx.target();
-      const endpoint = await ctx.endpoint();
-      process.exitCode = await runWorker({
-        endpoint,
-        // A local service may be restarted on another port; its record says where.
-        discover: target.remoteUrl ? () => undefined : () => localEndpoint(target),
+      process.exitCode = await startWorkers({
+        endpoint: await ctx.endpoint(),
+        home: target.remoteUrl ? undefined : target.home,
         concurrency: options.count,
         idleTimeoutMs: options.idleTimeout === undefined ? null : options.idleTimeout * 1000,
         verbose: Boolean(options.verbose),

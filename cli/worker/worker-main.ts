@@ -1,36 +1,36 @@
-import { hostname } from 'node:os';
-import type { SupervisedWorkerConfig } from '../../src/workers/worker-supervisor';
+import { ChildProcess, fork } from 'node:child_process';
+import { availableParallelism, hostname } from 'node:os';
 import { Endpoint } from '../http';
 import { commandEnvironment, localEndpoint } from '../locate';
 import { CommandRunner } from './command-runner';
 import { HttpWorkerApi } from './http-worker-api';
 import { OrphanGuard } from './orphan-guard';
+import { ConnectMessage, StopMessage, WorkerMessage } from './worker-ipc';
 import { WorkerLoop } from './worker-loop';
 
 export interface WorkerProgramOptions {
   endpoint: Endpoint;
-  /** Where the service is now, when it can move (a local service restarted on another port). */
-  discover: () => Endpoint | undefined;
+  /** The local home, when the service is local: it may come back on another port, see service.json. */
+  home?: string;
   concurrency: number;
   idleTimeoutMs: number | null;
   verbose: boolean;
-  /** Called with the stop function once the worker runs (the supervised worker stops when its service goes). */
-  onStart?: (stop: (why: string) => void) => void;
 }
+
+/** How a running worker is told to stop: `stop` drains, `kill` stops at once. */
+type Controls = (loop: { stop(why: string): void; kill(why: string): void }) => () => void;
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} queuectl worker: ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} queuectl worker ${process.pid}: ${line}\n`);
 }
 
-/**
- * The worker program: `queuectl worker start` runs it in its own process, the service's
- * supervisor forks it. SIGINT/SIGTERM drain (finish running jobs, claim nothing more); a second
- * signal kills the running commands, whose jobs are then retried.
- */
-export async function runWorker(options: WorkerProgramOptions): Promise<number> {
+/** One worker loop in this process. */
+async function runLoop(options: WorkerProgramOptions, controls: Controls): Promise<number> {
   const guard = new OrphanGuard(log);
   guard.start();
-  const api = new HttpWorkerApi(options.endpoint, options.discover, log);
+  const home = options.home;
+  const discover = home === undefined ? () => undefined : () => localEndpoint({ home, token: options.endpoint.token });
+  const api = new HttpWorkerApi(options.endpoint, discover, log);
   // Every command carries the guard's mark, so the guard can find what they left if this process dies.
   const base = commandEnvironment({ QUEUECTL_RUN_MARK: guard.mark });
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
@@ -43,41 +43,126 @@ export async function runWorker(options: WorkerProgramOptions): Promise<number> 
     // Copied once: reading process.env is a call into the runtime per variable.
     environment: (job) => ({ ...base, QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => (++signals === 1 ? loop.stop(`got ${signal}`) : loop.kill(`got ${signal} again`));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  options.onStart?.((why) => loop.stop(why));
+  const release = controls(loop);
   try {
     return await loop.run();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
     guard.close();
   }
 }
 
-/** Forked by the service (src/workers/worker-supervisor.ts): the endpoint comes over IPC, never on argv. */
-function runSupervised(): void {
-  const i = process.argv.indexOf('--concurrency');
-  const concurrency = i >= 0 ? Math.max(1, Number(process.argv[i + 1]) || 1) : 1;
+/** First SIGINT/SIGTERM drains, a second one stops at once. */
+function bySignals(onStop: (why: string) => void, onKill: (why: string) => void): () => void {
+  let signals = 0;
+  const handler = (signal: NodeJS.Signals) => (++signals === 1 ? onStop(`got ${signal}`) : onKill(`got ${signal} again`));
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+/** How many jobs each of `processes` runs at once, `count` in all. */
+export function share(count: number, processes: number): number[] {
+  return Array.from({ length: processes }, (_, i) => Math.floor(count / processes) + (i < count % processes ? 1 : 0));
+}
+
+/**
+ * `queuectl worker start --count N`: N jobs at once, over as many processes as there are CPUs
+ * (at most N). Node starts a child process from its one main thread and blocks it until the
+ * child has exec'd, so one process tops out at one spawn at a time; a process per CPU spawns in
+ * parallel. This process runs one share itself and forks the others, which it stops by message:
+ * they share the terminal's process group (a SIGKILL of the group takes them all) but ignore
+ * its signals, so a Ctrl+C reaches each of them once, through here.
+ */
+export async function startWorkers(options: WorkerProgramOptions): Promise<number> {
+  const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, availableParallelism())));
+  let stopping = false;
+  const children: ChildProcess[] = shares.slice(1).map((concurrency) => {
+    const child = fork(__filename, [STOPPED_BY_PARENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const message: ConnectMessage = {
+      type: 'connect',
+      url: options.endpoint.url,
+      token: options.endpoint.token,
+      home: options.home,
+      concurrency,
+      idle_timeout_ms: options.idleTimeoutMs,
+      verbose: options.verbose,
+      stopped_by: 'parent',
+    };
+    child.send(message);
+    return child;
+  });
+  // A child killed by the terminal's signal before it could ignore it had nothing to finish.
+  const exits = children.map((c) => new Promise<number>((resolve) => c.once('exit', (code, signal) => resolve(code ?? (stopping && signal ? 0 : 1)))));
+  // The others claim nothing before every child ignores the terminal's signals (a few ms).
+  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+    const done = () => resolve();
+    c.once('message', done);
+    c.once('exit', done);
+    setTimeout(done, 10_000).unref();
+  })));
+  const tell = (message: StopMessage) => {
+    for (const c of children) if (c.connected) c.send(message);
+  };
+  const own = runLoop({ ...options, concurrency: shares[0] }, (loop) =>
+    bySignals(
+      (why) => {
+        stopping = true;
+        loop.stop(why);
+        tell({ type: 'stop', why });
+      },
+      (why) => {
+        loop.kill(why);
+        tell({ type: 'kill', why });
+      },
+    ),
+  );
+  const codes = await Promise.all([own.catch((e) => {
+    // This loop could not run (say, a wrong token): the others cannot either.
+    tell({ type: 'kill', why: 'the first worker could not start' });
+    throw e;
+  }), ...exits]);
+  return Math.max(...codes);
+}
+
+/** argv flag of a child of `worker start`: it ignores SIGINT/SIGTERM from its first moment. */
+const STOPPED_BY_PARENT = '--stopped-by-parent';
+
+/** A worker process forked by `worker start` or by the service: its endpoint comes over IPC. */
+function runForked(): void {
+  if (process.argv.includes(STOPPED_BY_PARENT)) {
+    const ignore = () => undefined;
+    process.on('SIGINT', ignore);
+    process.on('SIGTERM', ignore);
+    process.send?.({ type: 'ready' });
+  }
   const timer = setTimeout(() => {
-    log('no configuration from the service; exiting');
+    log('no configuration from the process that started it; exiting');
     process.exit(1);
   }, 30_000);
-  process.once('message', (message: SupervisedWorkerConfig) => {
+  process.once('message', (message: ConnectMessage) => {
     clearTimeout(timer);
-    const target = { home: message.home, token: message.token };
-    runWorker({
+    const options: WorkerProgramOptions = {
       endpoint: { url: message.url, token: message.token },
-      discover: () => localEndpoint(target),
-      concurrency,
-      idleTimeoutMs: null,
-      verbose: false,
-      // The service that started this worker is gone: finish, report (to its successor, if one
-      // comes within a lease), and leave rather than run on unsupervised.
-      onStart: (stop) => process.once('disconnect', () => stop('the service that started it is gone')),
-    }).then(
+      home: message.home,
+      concurrency: message.concurrency,
+      idleTimeoutMs: message.idle_timeout_ms,
+      verbose: message.verbose,
+    };
+    const controls: Controls = (loop) => {
+      // The process that started it is gone: finish, report (to a successor of the service, if
+      // one comes within a lease), and leave rather than run on unsupervised.
+      const orphaned = () => loop.stop('the process that started it is gone');
+      process.once('disconnect', orphaned);
+      if (message.stopped_by === 'service') return bySignals((why) => loop.stop(why), (why) => loop.kill(why));
+      const onMessage = (m: WorkerMessage) => (m.type === 'stop' ? loop.stop(m.why) : m.type === 'kill' ? loop.kill(m.why) : undefined);
+      process.on('message', onMessage);
+      return () => process.off('message', onMessage);
+    };
+    runLoop(options, controls).then(
       (code) => process.exit(code),
       (e) => {
         log(`stopped: ${(e as Error).message}`);
@@ -87,4 +172,4 @@ function runSupervised(): void {
   });
 }
 
-if (require.main === module) runSupervised();
+if (require.main === module) runForked();

@@ -4,17 +4,11 @@ import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { ConnectMessage } from '../../cli/worker/worker-ipc';
 import { API_TOKEN } from '../common/token.guard';
 import { DomainError } from '../common/domain-errors';
 import { ENV, Env } from '../env/env';
 
-/** The first message to a forked worker: where its service is (the token never goes on argv). */
-export interface SupervisedWorkerConfig {
-  type: 'connect';
-  url: string;
-  token: string;
-  home: string;
-}
 
 /** How long supervised workers get to finish their jobs when the service stops, before they are told again. */
 const DRAIN_MS = 10_000;
@@ -52,15 +46,24 @@ export class WorkerSupervisor implements OnModuleDestroy {
     for (let i = 0; i < count; i++) {
       // detached: Ctrl+C at the terminal of `serve` reaches the service only; the service then
       // signals its workers once, so they drain instead of taking a second signal as "now".
-      const child = fork(program, ['--concurrency', '1'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], detached: true });
+      const child = fork(program, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], detached: true });
       this.children.add(child);
       child.once('exit', (code, signal) => {
         this.children.delete(child);
         if (code !== 0) this.logger.warn(`worker process ${child.pid} exited with ${signal ?? `code ${code}`}`);
       });
       child.on('error', (e) => this.logger.warn(`worker process: ${e.message}`));
-      const config: SupervisedWorkerConfig = { type: 'connect', url, token: this.token, home: this.env.home };
-      child.send(config);
+      const connect: ConnectMessage = {
+        type: 'connect',
+        url,
+        token: this.token,
+        home: this.env.home,
+        concurrency: 1,
+        idle_timeout_ms: null,
+        verbose: false,
+        stopped_by: 'service',
+      };
+      child.send(connect);
       pids.push(child.pid!);
     }
     return { started: pids.length, pids };

@@ -109,7 +109,9 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         const now = this.clock.now();
         if (jobs.length > 0 || now >= deadline) return { jobs, stop: false };
         if (woken) continue;
-        const nextDue = await this.jobs.nextDueAfter(now);
+        // The earliest due time of all, not only of the future: a job that fell due between the
+        // claim and this moment must be claimed at once, not after a recheck.
+        const nextDue = await this.jobs.nextDueAt();
         if (woken) continue;
         const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
         await new Promise<void>((resolve) => {
