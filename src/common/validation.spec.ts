@@ -1,6 +1,6 @@
-import { ArgumentMetadata } from '@nestjs/common';
+import { ArgumentMetadata, ValidationPipe } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
+import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
 import { getMetadataStorage, validate } from 'class-validator';
 import { SetConfigDto } from '../config/config.controller';
 import { EnqueueBatchDto, EnqueueJobDto } from '../jobs/dto/enqueue-job.dto';
@@ -19,13 +19,18 @@ import {
   StopWorkersDto,
 } from '../workers/dto/worker-protocol.dto';
 import { InvalidInput } from './domain-errors';
-import { ValidityCheck, strictValidationPipe } from './validation';
+import { strictValidationPipe } from './validation';
+import { ValidityCheck } from './validity-check';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as { defaultMetadataStorage: TransformerStorage };
 
 /**
- * The quick check must agree with class-validator itself: it may only vouch for an object that
- * class-validator accepts (or a bad job would get in), and it should vouch for every object
- * class-validator accepts (or it saves nothing). Checked on every DTO of the service, on valid
- * objects and on thousands of mutations of them.
+ * The quick path must agree with class-transformer and class-validator: it may only vouch for an
+ * object that class-validator accepts (or a bad job would get in), it should vouch for every
+ * object class-validator accepts (or it saves nothing), and what it builds must be what
+ * class-transformer builds. Checked on every DTO of the service, on valid objects and on
+ * thousands of mutations of them; and the whole pipe against Nest's own with the same options.
  */
 const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true };
 
@@ -130,6 +135,11 @@ const POOL: unknown[] = [
   { id: 'a', lease: 1 },
 ];
 
+/** A copy as a JSON body would arrive (structuredClone would make objects of another realm under Jest). */
+function clone<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
 function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -148,9 +158,9 @@ function propertiesOf(cls: Class): string[] {
 
 /** A copy of `base` with a few properties changed, dropped or added; nested items mutated the same way. */
 function mutate(cls: Class, base: Record<string, unknown>, random: () => number): Record<string, unknown> {
-  const out: Record<string, unknown> = structuredClone(base);
+  const out: Record<string, unknown> = clone(base);
   // A copy: the pool's arrays and objects must not be changed (or end up inside themselves).
-  const pick = <T>(list: T[]): T => structuredClone(list[Math.floor(random() * list.length)]);
+  const pick = <T>(list: T[]): T => clone(list[Math.floor(random() * list.length)]);
   const changes = 1 + Math.floor(random() * 2);
   for (let i = 0; i < changes; i++) {
     const roll = random();
@@ -170,7 +180,7 @@ function mutate(cls: Class, base: Record<string, unknown>, random: () => number)
 }
 
 async function classValidatorAccepts(cls: Class, plain: Record<string, unknown>): Promise<boolean> {
-  const errors = await validate(plainToInstance(cls, structuredClone(plain)) as object, OPTIONS);
+  const errors = await validate(plainToInstance(cls, clone(plain)) as object, OPTIONS);
   return errors.length === 0;
 }
 
@@ -179,7 +189,7 @@ describe('ValidityCheck against class-validator', () => {
 
   it.each(VALID.map(([cls, plain]) => [cls.name, cls, plain] as const))('vouches for a valid %s', async (_name, cls, plain) => {
     expect(await classValidatorAccepts(cls, plain)).toBe(true);
-    expect(check.passes(plainToInstance(cls, structuredClone(plain)) as object)).toBe(true);
+    expect(check.passes(plainToInstance(cls, clone(plain)) as object)).toBe(true);
   });
 
   it('agrees with class-validator on thousands of mutated objects of every DTO', async () => {
@@ -190,7 +200,7 @@ describe('ValidityCheck against class-validator', () => {
       for (let i = 0; i < 400; i++) {
         const plain = mutate(cls, base, random);
         const expected = await classValidatorAccepts(cls, plain);
-        const quick = check.passes(plainToInstance(cls, structuredClone(plain)) as object);
+        const quick = check.passes(plainToInstance(cls, clone(plain)) as object);
         if (quick !== expected) throw new Error(`${cls.name}: quick ${quick}, class-validator ${expected} for ${JSON.stringify(plain)}`);
         if (expected) accepted++;
         else refused++;
@@ -199,6 +209,35 @@ describe('ValidityCheck against class-validator', () => {
     // Both outcomes well represented, so the agreement means something.
     expect(accepted).toBeGreaterThan(500);
     expect(refused).toBeGreaterThan(2000);
+  });
+
+  it('builds what class-transformer builds, whenever it builds anything', () => {
+    const random = prng(7);
+    let built = 0;
+    for (const [cls, base] of VALID) {
+      for (let i = 0; i < 300; i++) {
+        const plain = i === 0 ? base : mutate(cls, base, random);
+        const quick = check.fromPlain(cls, clone(plain));
+        if (quick === undefined) continue;
+        built++;
+        const expected = plainToInstance(cls, clone(plain)) as object;
+        expect(quick).toEqual(expected);
+        expect(Object.getPrototypeOf(quick)).toBe(cls.prototype);
+        expect(Object.keys(quick)).toEqual(Object.keys(expected));
+        for (const [key, value] of Object.entries(expected)) {
+          if (Array.isArray(value)) value.forEach((item, n) => expect(Object.getPrototypeOf((quick as Record<string, unknown[]>)[key][n])).toBe(Object.getPrototypeOf(item)));
+        }
+      }
+    }
+    expect(built).toBeGreaterThan(1500);
+  });
+
+  it('builds the enqueue DTOs, and leaves DTOs that class-transformer converts (@Type(() => Number)) to it', () => {
+    expect(check.fromPlain(EnqueueJobDto, { command: 'echo' })).toBeInstanceOf(EnqueueJobDto);
+    expect(check.fromPlain(EnqueueBatchDto, { jobs: [{ command: 'echo' }] })).toBeInstanceOf(EnqueueBatchDto);
+    expect(check.fromPlain(ListJobsQuery, { limit: '10' })).toBeUndefined();
+    expect(check.fromPlain(EnqueueJobDto, Object.assign(Object.create(null), { command: 'echo' }))).toBeUndefined();
+    expect(check.fromPlain(EnqueueJobDto, { command: { nested: true } })).toBeUndefined();
   });
 
   it('never vouches for a value that is not an instance of a class with rules', () => {
@@ -211,9 +250,27 @@ describe('ValidityCheck against class-validator', () => {
 describe('strictValidationPipe', () => {
   const body = (metatype: Class): ArgumentMetadata => ({ type: 'body', metatype });
 
+  it('answers every body exactly as Nest’s own ValidationPipe with the same options', async () => {
+    const pipe = strictValidationPipe();
+    const options = { whitelist: true, forbidNonWhitelisted: true, transform: true, forbidUnknownValues: true };
+    const nest = new ValidationPipe({ ...options, exceptionFactory: (pipe as unknown as { exceptionFactory: ValidationPipe['createExceptionFactory'] }).exceptionFactory });
+    const outcome = (p: ValidationPipe, cls: Class, plain: unknown) =>
+      p.transform(clone(plain), body(cls)).then(
+        (value: unknown) => ({ value }),
+        (e: InvalidInput) => ({ error: [e.constructor.name, e.message, e.details] }),
+      );
+    const random = prng(99);
+    for (const [cls, base] of VALID) {
+      for (let i = 0; i < 150; i++) {
+        const plain = i === 0 ? base : mutate(cls, base, random);
+        expect(await outcome(pipe, cls, plain)).toEqual(await outcome(nest, cls, plain));
+      }
+    }
+  });
+
   it('returns the same instance for a valid batch as class-transformer builds', async () => {
     const plain = { jobs: [{ command: 'true', priority: 2 }, { id: 'x', command: 'echo' }] };
-    const out = (await strictValidationPipe().transform(structuredClone(plain), body(EnqueueBatchDto))) as EnqueueBatchDto;
+    const out = (await strictValidationPipe().transform(clone(plain), body(EnqueueBatchDto))) as EnqueueBatchDto;
     expect(out).toBeInstanceOf(EnqueueBatchDto);
     expect(out).toEqual(plainToInstance(EnqueueBatchDto, plain));
     expect(out.jobs[1]).toBeInstanceOf(EnqueueJobDto);
