@@ -162,6 +162,32 @@ describe('SqlDatabase on a real SQLite file', () => {
     expect(await ids()).toEqual(['next', 'taken']);
   });
 
+  describe('kept statements', () => {
+    it('binds each call’s own values, also after a call that failed', async () => {
+      const put = (id: string, n: number) => db.write((sql) => sql.run('INSERT INTO items (id, n) VALUES (?, ?)', [id, n]));
+      await put('a', 1);
+      await expect(put('a', 2)).rejects.toThrow(/UNIQUE/);
+      await put('b', 3);
+      const one = (id: string) => db.rows<{ n: number }>('SELECT n FROM items WHERE id = ?', [id]);
+      expect(await Promise.all([one('a'), one('b'), one('zzz'), one('b')])).toEqual([[{ n: 1 }], [{ n: 3 }], [], [{ n: 3 }]]);
+    });
+
+    it('answers a statement that does not compile with its error, every time', async () => {
+      for (let i = 0; i < 2; i++) await expect(db.rows('SELECT nope FROM items WHERE id = ?', ['a'])).rejects.toThrow(/no such column: nope/);
+      expect(await db.rows('SELECT COUNT(*) AS n FROM items WHERE id <> ?', [''])).toEqual([{ n: 0 }]);
+    });
+
+    it('keeps working past the number it keeps, and lets the connection close with statements kept', async () => {
+      for (let i = 0; i < 300; i++) await db.write((sql) => sql.run(`INSERT INTO items (id, n) VALUES (?, ${i})`, [`k${i}`]));
+      expect(await db.rows(`SELECT SUM(n) AS total FROM items WHERE id LIKE ?`, ['k%'])).toEqual([{ total: (299 * 300) / 2 }]);
+      // afterEach destroys the DataSource too; here its outcome is checked.
+      await expect(dataSource.destroy()).resolves.toBeUndefined();
+      dataSource = new DataSource({ type: 'sqlite', database: file, enableWAL: true });
+      await dataSource.initialize();
+      expect(await dataSource.query('SELECT COUNT(*) AS n FROM items')).toEqual([{ n: 300 }]);
+    });
+  });
+
   it('runs exclusive work between transactions, in the order it was asked for', async () => {
     const copy = join(dir, 'copy.db');
     await Promise.all([

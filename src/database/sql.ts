@@ -1,7 +1,8 @@
-import type { Database } from 'sqlite3';
+import type { Database, Statement } from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
 import { StorageUnavailable } from '../common/domain-errors';
+import { PreparedStatements } from './prepared-statements';
 
 /** One statement runner; the same shape inside and outside a write batch. */
 export interface Sql {
@@ -42,24 +43,50 @@ export class SqlDatabase implements Sql {
    * rows of UPDATE … RETURNING.
    */
   private readonly connection: Database;
+  private readonly statements: PreparedStatements;
 
   constructor(dataSource: DataSource) {
     this.connection = (dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
+    this.statements = new PreparedStatements(this.connection);
+    // SQLite refuses to close a connection with statements still prepared, and TypeORM closes
+    // this one when the app stops: the kept statements are finalized first, whoever closes it.
+    const close = this.connection.close.bind(this.connection);
+    this.connection.close = ((callback?: (err: Error | null) => void) => {
+      void this.statements.releaseAll().then(() => close(callback));
+      return this.connection;
+    }) as Database['close'];
   }
 
   rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return new Promise<T[]>((resolve, reject) =>
-      this.connection.all(sql, params, (err: Error | null, rows: T[]) => (err ? reject(storageError(err)) : resolve(rows))),
-    );
+    const all = (target: Database | Statement, args: unknown[]) =>
+      new Promise<T[]>((resolve, reject) =>
+        (target as Statement).all(...args, (err: Error | null, rows: T[]) => (err ? reject(storageError(err)) : resolve(rows))),
+      );
+    const kept = this.kept(sql, params);
+    if (kept === undefined) return all(this.connection, [sql, params]);
+    return kept instanceof Promise ? kept.then((s) => all(s, [params]), rejectStorage) : all(kept, [params]);
   }
 
   run(sql: string, params: unknown[] = []): Promise<number> {
-    return new Promise<number>((resolve, reject) =>
-      this.connection.run(sql, params, function (this: { changes: number }, err: Error | null) {
-        if (err) reject(storageError(err));
-        else resolve(this.changes);
-      }),
-    );
+    const run = (target: Database | Statement, args: unknown[]) =>
+      new Promise<number>((resolve, reject) =>
+        (target as Statement).run(...args, function (this: { changes: number }, err: Error | null) {
+          if (err) reject(storageError(err));
+          else resolve(this.changes);
+        }),
+      );
+    const kept = this.kept(sql, params);
+    if (kept === undefined) return run(this.connection, [sql, params]);
+    return kept instanceof Promise ? kept.then((s) => run(s, [params]), rejectStorage) : run(kept, [params]);
+  }
+
+  /**
+   * The kept statement for a call with parameters. Without any, a kept statement would run
+   * with the previous call's values still bound (the driver only rebinds when given some),
+   * where a fresh one binds NULL, so those go one-shot.
+   */
+  private kept(sql: string, params: unknown[]): Statement | Promise<Statement> | undefined {
+    return params.length > 0 ? this.statements.get(sql) : undefined;
   }
 
   write<T>(work: Work<T>): Promise<T> {
@@ -112,7 +139,7 @@ export class SqlDatabase implements Sql {
       await this.exec(alone ? 'BEGIN IMMEDIATE' : 'BEGIN IMMEDIATE; SAVEPOINT unit');
     } catch (e) {
       // BEGIN may have succeeded before SAVEPOINT failed.
-      if (!alone) await this.run('ROLLBACK').catch(() => undefined);
+      if (!alone) await this.exec('ROLLBACK').catch(() => undefined);
       for (const p of batch) p.reject(e);
       return;
     }
@@ -132,15 +159,15 @@ export class SqlDatabase implements Sql {
       if (i < batch.length - 1 && lost === undefined) await this.exec('RELEASE unit; SAVEPOINT unit').catch((e) => (lost = { error: e }));
     }
     if (lost !== undefined) {
-      await this.run('ROLLBACK').catch(() => undefined);
+      await this.exec('ROLLBACK').catch(() => undefined);
       // Every unit of the batch was undone with the one that failed, so each gets its error.
       for (const p of batch) p.reject(lost.error);
       return;
     }
     try {
-      await this.run('COMMIT');
+      await this.exec('COMMIT');
     } catch (e) {
-      await this.run('ROLLBACK').catch(() => undefined);
+      await this.exec('ROLLBACK').catch(() => undefined);
       for (const p of batch) p.reject(e);
       return;
     }
@@ -149,6 +176,10 @@ export class SqlDatabase implements Sql {
 }
 
 /** Errors that mean the database itself is unusable become StorageUnavailable (HTTP 503). */
+function rejectStorage(err: Error): never {
+  throw storageError(err);
+}
+
 function storageError(err: Error): Error {
   if (/SQLITE_(FULL|IOERR|CANTOPEN|READONLY|CORRUPT|NOTADB)/.test(err.message)) return new StorageUnavailable(err.message.split('\n')[0]);
   return err;
