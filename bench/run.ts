@@ -12,6 +12,7 @@ import http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT, Service, benchEnv, call, median, percentile, startService } from './bench-support';
+import { KeepAliveClient } from './keep-alive-client';
 
 interface Args {
   runs: number;
@@ -134,33 +135,50 @@ function post(svc: Service, path: string, body: unknown): Promise<number> {
   });
 }
 
-/** Enqueue rate: one job per request from `clients` concurrent clients, and in batches. */
+/**
+ * Enqueue rate: one job per request from `clients` concurrent clients, each on its own kept-alive
+ * connection and waiting for its answer before sending the next; then in batches. Every answer
+ * must be 201, and the queue must hold every job afterwards.
+ */
 async function enqueueRates(): Promise<{ single: number; batched: number }> {
   const svc = await startService();
+  const { hostname, port } = new URL(svc.url);
+  const connect = () => new KeepAliveClient(hostname, Number(port), svc.token);
+  const created = async (client: KeepAliveClient, path: string, body: unknown) => {
+    const answer = await client.post(path, Buffer.from(JSON.stringify(body)));
+    if (answer.status !== 201) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
+  };
+  const clients = Array.from({ length: 16 }, connect);
   try {
-    const clients = 16;
     const perClient = 500;
     // Warm-up: JIT and the first statements.
-    await Promise.all(Array.from({ length: clients }, (_, c) => post(svc, '/api/jobs', { command: `echo warm ${c}` })));
+    await Promise.all(clients.map((client, c) => created(client, '/api/jobs', { command: `echo warm ${c}` })));
     let t0 = process.hrtime.bigint();
     await Promise.all(
-      Array.from({ length: clients }, async (_, c) => {
-        for (let i = 0; i < perClient; i++) await post(svc, '/api/jobs', { command: `echo ${c}-${i}` });
+      clients.map(async (client, c) => {
+        for (let i = 0; i < perClient; i++) await created(client, '/api/jobs', { command: `echo ${c}-${i}` });
       }),
     );
-    const single = (clients * perClient) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    const single = (clients.length * perClient) / (Number(process.hrtime.bigint() - t0) / 1e9);
 
     const batches = 40;
     const size = 2500;
     const bodies = Array.from({ length: batches }, (_, b) => ({ jobs: Array.from({ length: size }, (_, i) => ({ command: `echo ${b}-${i}` })) }));
     t0 = process.hrtime.bigint();
     // Two clients, so one batch is parsed while the other is written.
-    await Promise.all([0, 1].map(async (lane) => {
-      for (let b = lane; b < batches; b += 2) await post(svc, '/api/jobs/batch', bodies[b]);
-    }));
+    await Promise.all(
+      [0, 1].map(async (lane) => {
+        for (let b = lane; b < batches; b += 2) await created(clients[lane], '/api/jobs/batch', bodies[b]);
+      }),
+    );
     const batched = (batches * size) / (Number(process.hrtime.bigint() - t0) / 1e9);
+
+    const expected = clients.length * (1 + perClient) + batches * size;
+    const { counts } = await call<{ counts: { pending: number } }>(svc, 'GET', '/api/status');
+    if (counts.pending !== expected) throw new Error(`enqueue: ${counts.pending} jobs pending, ${expected} expected`);
     return { single, batched };
   } finally {
+    for (const client of clients) client.close();
     await svc.stop();
   }
 }
