@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandRunner, RunOptions } from '../cli/worker/command-runner';
-import { alive, waitFor } from './support/harness';
+import { waitFor } from './support/harness';
+import { running } from './support/workers';
 
 /** The command runner on real /bin/sh commands: exit status, process groups, timeouts, output bounds. */
 describe('CommandRunner', () => {
@@ -56,7 +57,7 @@ describe('CommandRunner', () => {
     const outcome = await r.done;
     expect(outcome.error).toBe('timeout');
     expect(outcome.signal).toBe('SIGTERM');
-    await waitFor(() => !alive(bg), 3000, 'the background sleep to be gone');
+    await waitFor(() => !running(bg), 3000, 'the background sleep to be gone');
   });
 
   it('follows SIGTERM with SIGKILL after the grace period for a command that ignores it', async () => {
@@ -64,7 +65,7 @@ describe('CommandRunner', () => {
     const pid = await pidIn(join(dir, 'stubborn'));
     const outcome = await r.done;
     expect(outcome).toMatchObject({ signal: 'SIGKILL', error: 'timeout' });
-    expect(alive(pid)).toBe(false);
+    expect(running(pid)).toBe(false);
   });
 
   it('cancels a running command by killing its group', async () => {
@@ -72,7 +73,7 @@ describe('CommandRunner', () => {
     const bg = await pidIn(join(dir, 'cancel-bg'));
     r.running.stop('cancelled');
     expect((await r.done).error).toBe('cancelled');
-    await waitFor(() => !alive(bg), 3000, 'the cancelled child to be gone');
+    await waitFor(() => !running(bg), 3000, 'the cancelled child to be gone');
   });
 
   it('does not wait for a background child that keeps the output pipe open, and ends it with the job', async () => {
@@ -80,7 +81,7 @@ describe('CommandRunner', () => {
     const outcome = await r.done;
     expect(outcome).toEqual({ exitCode: 0, signal: null, error: null, truncated: false });
     const holder = Number(readFileSync(join(dir, 'holder'), 'utf8'));
-    await waitFor(() => !alive(holder), 3000, 'the left-over child to be ended');
+    await waitFor(() => !running(holder), 3000, 'the left-over child to be ended');
     expect(r.output()).toBe('started\n');
   });
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { alive, api, markerLines, startService, waitFor } from './support/harness';
-import { enqueue, job, pidFrom, setConfig, startWorker, waitForState, waitForWorkers, useQueue } from './support/workers';
+import { api, markerLines, startService, waitFor } from './support/harness';
+import { enqueue, job, pidFrom, setConfig, startWorker, waitForState, waitForWorkers, useQueue, running } from './support/workers';
 
 /**
  * Crashes: a worker SIGKILLed with its whole process group, the service SIGKILLed mid-job. The
@@ -28,7 +28,7 @@ describe('crashes', () => {
 
     first.signalGroup('SIGKILL');
     await first.exited;
-    await waitFor(() => !alive(shell) && !alive(child) && !alive(escaped), 10_000, 'the command and its children to be killed');
+    await waitFor(() => !running(shell) && !running(child) && !running(escaped), 10_000, 'the command and its children to be killed');
 
     // The live-worker count drops once the dead worker's heartbeat is older than a lease.
     await waitFor(async () => (await api(q.svc, 'GET', '/api/status')).body.workers.active === 0, 10_000, 'no live worker');

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, RunningService, alive, api, cleanEnv, markerLines, removeHome, runCli, tempHome, waitFor } from './support/harness';
-import { enqueue, job, pidFrom, setConfig, startServeCommand, startWorker, waitForState, waitForWorkers, useQueue } from './support/workers';
+import { CLI, RunningService, api, cleanEnv, markerLines, removeHome, runCli, tempHome, waitFor } from './support/harness';
+import { enqueue, job, pidFrom, setConfig, startServeCommand, startWorker, waitForState, waitForWorkers, useQueue, running } from './support/workers';
 
 /** What a running job can go through: timeouts, cancel, huge output; and the commands that show it: logs, wait. */
 describe('running jobs', () => {
@@ -16,7 +16,7 @@ describe('running jobs', () => {
     const dead = await waitForState(q.svc, 'slow', 'dead', 15_000);
     expect(dead.last_error).toBe('timeout');
     expect(dead.runs[0].error).toBe('timeout');
-    await waitFor(() => !alive(bg) && !alive(sh), 10_000, 'every process of the job to be gone');
+    await waitFor(() => !running(bg) && !running(sh), 10_000, 'every process of the job to be gone');
   });
 
   it('the config job-timeout applies to jobs without their own', async () => {
@@ -35,7 +35,7 @@ describe('running jobs', () => {
     expect(cancel.code).toBe(0);
     const dead = await waitForState(q.svc, 'doomed', 'dead', 10_000);
     expect(dead.last_error).toBe('cancelled');
-    expect(alive(pid)).toBe(false);
+    expect(running(pid)).toBe(false);
     expect(markerLines(q.marker)).toEqual([]);
   });
 
@@ -138,7 +138,7 @@ describe('workers started by the service', () => {
 
     const stop = await runCli(['worker', 'stop'], home);
     expect(stop.code).toBe(0);
-    await waitFor(() => workers.every((w) => !alive(w.pid)), 10_000, 'the supervised workers to exit');
+    await waitFor(() => workers.every((w) => !running(w.pid)), 10_000, 'the supervised workers to exit');
 
     expect((await api(svc, 'POST', '/api/workers', { count: 1 })).body.started).toBe(1);
     await waitForWorkers(svc, 1);
@@ -147,7 +147,7 @@ describe('workers started by the service', () => {
     await waitFor(async () => (await job(svc, 'last')).state === 'processing', 10_000, 'the last job to start');
     // Stopping the service lets its worker finish the running job first.
     await svc.stop();
-    await waitFor(() => !alive(child.pid), 15_000, 'the worker to leave with its service');
+    await waitFor(() => !running(child.pid), 15_000, 'the worker to leave with its service');
     expect(markerLines(marker)).toContain('last');
   });
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { alive, api, markerLines, runCli, waitFor } from './support/harness';
-import { enqueue, job, pidFrom, startWorker, waitForWorkers, useQueue } from './support/workers';
+import { api, markerLines, runCli, waitFor } from './support/harness';
+import { enqueue, job, pidFrom, startWorker, waitForWorkers, useQueue, running } from './support/workers';
 
 /** Stopping workers: Ctrl+C drains, `worker stop` drains every worker, a second signal stops at once. */
 describe('stopping workers', () => {
@@ -15,7 +15,7 @@ describe('stopping workers', () => {
     worker.signalGroup('SIGINT');
     const exit = await worker.exited;
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(alive(pid)).toBe(false);
+    expect(running(pid)).toBe(false);
     expect(markerLines(q.marker)).toEqual(['running']);
     expect((await job(q.svc, 'running')).state).toBe('completed');
     const next = await job(q.svc, 'next');
@@ -103,7 +103,7 @@ describe('stopping workers', () => {
     worker.signalGroup('SIGTERM');
     const exit = await worker.exited;
     expect(exit.code).toBe(1);
-    await waitFor(() => !alive(pid), 5000, 'the command to be killed');
+    await waitFor(() => !running(pid), 5000, 'the command to be killed');
     const j = await job(q.svc, 'long');
     expect(j.state).toBe('failed');
     expect(j.last_error).toBe('interrupted: worker stopped');

@@ -34,6 +34,8 @@ const FORCED_KILL_GRACE_MS = 1000;
 const PREFETCH_HOLD_MS = 250;
 /** Prefetch only while the typical recent job takes less than this. */
 const PREFETCH_MAX_JOB_MS = 100;
+/** At most this many spares per slot, however slow the service answers. */
+const MAX_SPARES_PER_SLOT = 8;
 const RECENT_JOBS = 8;
 
 interface Spare {
@@ -71,6 +73,8 @@ export class WorkerLoop {
   private spareTimer?: NodeJS.Timeout;
   /** How long the last jobs took, for the prefetch decision. */
   private readonly recent: number[] = [];
+  /** How long a report takes to be answered (moving average, ms). */
+  private reportMs = 0;
   /** Results queued or on their way to the service: still leased, still heartbeated. */
   private readonly reporting = new Map<string, RunRef>();
   private toReport: RunResult[] = [];
@@ -210,11 +214,16 @@ export class WorkerLoop {
     this.queueReport();
   }
 
-  /** One spare per slot while recent jobs were short; none otherwise. */
+  /**
+   * Spares to hold while recent jobs were short: enough for each slot to keep running while a
+   * report is answered (a report takes `reportMs`, a job `job`); none while jobs are long.
+   */
   private prefetch(): number {
     if (this.recent.length < RECENT_JOBS / 2) return 0;
-    const sorted = [...this.recent].sort((a, b) => a - b);
-    return sorted[sorted.length >> 1] < PREFETCH_MAX_JOB_MS ? this.options.concurrency : 0;
+    const job = [...this.recent].sort((a, b) => a - b)[this.recent.length >> 1];
+    if (job >= PREFETCH_MAX_JOB_MS) return 0;
+    const perSlot = Math.min(MAX_SPARES_PER_SLOT, 1 + Math.ceil(this.reportMs / Math.max(1, job)));
+    return this.options.concurrency * perSlot;
   }
 
   private start(job: ClaimedJob): void {
@@ -292,7 +301,9 @@ export class WorkerLoop {
     this.reportsInFlight++;
     try {
       const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
+      const sent = Date.now();
       const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
+      this.reportMs = this.reportMs === 0 ? Date.now() - sent : 0.8 * this.reportMs + 0.2 * (Date.now() - sent);
       this.reserved -= claim;
       for (const id of answer.refused) {
         this.log(`job ${id}: report refused, the run had lost its lease (the job was recovered and runs again)`);

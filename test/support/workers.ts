@@ -113,3 +113,18 @@ export function useQueue(prefix: string): { readonly home: string; readonly mark
 }
 
 export { runCli };
+
+/** Whether a process still runs: a zombie (killed, not yet reaped by whoever adopted it) does not. */
+export function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
