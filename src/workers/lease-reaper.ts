@@ -10,8 +10,10 @@ import { JobRunsService } from '../jobs/job-runs.service';
  * only when its worker has been silent for a whole lease.
  *
  * From a worker's SIGKILL to its job being claimable: at most lease-timeout (the last heartbeat
- * may have come just before the kill) + one sweep interval + the retry's backoff. At the
- * defaults: 30 s + 1 s + 2 s (base 2, first attempt) = 33 s.
+ * may have come just before the kill) + one sweep interval + the retry's backoff
+ * (min(backoff-max, base ^ attempts)). At the defaults: 30 s + 1 s + 2 s = 33 s when the first
+ * attempt is lost, 30 + 1 + 8 = 39 s at worst (the third of max-retries 3; a fourth loss is dead).
+ * An idle worker's claim wakes at that due time, so the job starts then.
  */
 @Injectable()
 export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
