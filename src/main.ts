@@ -75,6 +75,10 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   try {
     app = await createApp({ env, token, onShutdown: () => void stop(0) });
     const server = await listen(app, env);
+    // Longer than any client's idle gap (a worker heartbeats every 5 s by default): Node's 5 s
+    // default could close a kept-alive socket just as a worker reuses it.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : env.port;
     const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;

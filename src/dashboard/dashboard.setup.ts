@@ -44,11 +44,12 @@ export async function setupDashboard(app: NestExpressApplication): Promise<void>
     // The service speaks plain HTTP unless a proxy adds TLS; HSTS is that proxy's decision.
     strictTransportSecurity: false,
   });
-  // The API docs page is Swagger UI's own, with inline code; it keeps its default headers.
+  // Pages get the security headers and cookies; the JSON API (worker reports, enqueues: the hot
+  // paths) needs neither, and the API docs page is Swagger UI's own, with inline code.
+  const cookies = cookieParser();
   app.use((req: express.Request, res: express.Response, next: express.NextFunction) =>
-    req.path.startsWith('/api/docs') ? next() : secure(req, res, next),
+    req.path.startsWith('/api/') ? next() : secure(req, res, () => cookies(req, res, next)),
   );
-  app.use(cookieParser());
   app.use('/assets', express.static(join(views, 'assets'), { index: false, maxAge: '1h' }));
 
   app.setBaseViewsDir(views);
