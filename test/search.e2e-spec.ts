@@ -28,7 +28,10 @@ describe('searching a large table', () => {
     let cursor: number | null = null;
     let pages = 0;
     do {
-      const res = await http(t).get(`/api/jobs?${query}&limit=2${cursor ? `&cursor=${cursor}` : ''}`).set(t.auth).expect(200);
+      const res: { body: { jobs: Array<{ id: string }>; next_cursor: number | null } } = await http(t)
+        .get(`/api/jobs?${query}&limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+        .set(t.auth)
+        .expect(200);
       ids.push(...res.body.jobs.map((j: { id: string }) => j.id));
       cursor = res.body.next_cursor;
       pages++;
