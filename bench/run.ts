@@ -6,7 +6,8 @@
  * Each run measures the raw spawn rate of `/bin/sh -c true` and the queue's shell-job throughput
  * back to back, so their ratio is taken under the same machine load; the report gives medians.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpuSeconds } from './cpu-seconds';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -34,22 +35,20 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** How fast one Node process can run `/bin/sh -c true` with `concurrency` in flight: the physical limit. */
-async function rawSpawnRate(total: number, concurrency: number): Promise<number> {
-  let started = 0;
-  const t0 = process.hrtime.bigint();
-  const lane = async () => {
-    while (started < total) {
-      started++;
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn('/bin/sh', ['-c', 'true'], { stdio: 'ignore' });
-        child.once('error', reject);
-        child.once('exit', () => resolve());
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  return total / (Number(process.hrtime.bigint() - t0) / 1e9);
+interface SpawnResult {
+  rate: number;
+  /** CPU a spawn costs: the spawning Node process plus the shell, microseconds. */
+  cpuUs: number;
+}
+
+/**
+ * The raw spawn rate, measured in a fresh Node process like a worker: the cost of fork grows with
+ * the parent's memory, and this process holds the benchmark's large request bodies.
+ */
+function rawSpawnRate(total: number, concurrency: number, capture = false): SpawnResult {
+  const args = [join(__dirname, 'spawn-rate.js'), String(total), String(concurrency), ...(capture ? ['capture'] : [])];
+  const out = execFileSync(process.execPath, args, { encoding: 'utf8' });
+  return JSON.parse(out) as SpawnResult;
 }
 
 function startWorkers(svc: Service, count: number) {
@@ -76,8 +75,15 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, i
   }
 }
 
+interface ThroughputResult {
+  rate: number;
+  /** CPU per job of the service, and of the workers with their shells, microseconds. */
+  serviceCpuUs: number;
+  workersCpuUs: number;
+}
+
 /** Shell-job throughput: `jobs` `true` jobs through `concurrency` workers, first start to last finish. */
-async function throughput(jobs: number, concurrency: number): Promise<number> {
+async function throughput(jobs: number, concurrency: number): Promise<ThroughputResult> {
   const svc = await startService();
   try {
     for (let i = 0; i < jobs; i += 1000) {
@@ -85,10 +91,16 @@ async function throughput(jobs: number, concurrency: number): Promise<number> {
       await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: n }, () => ({ command: 'true' })) });
     }
     const t0 = Date.now();
+    const service0 = cpuSeconds(svc.process.pid!);
+    const reaped0 = cpuSeconds('self').children;
     const workers = startWorkers(svc, concurrency);
     await waitUntil(async () => (await call(svc, 'GET', '/api/status')).counts.completed === jobs, 300_000, 50);
     const wall = (Date.now() - t0) / 1000;
+    const service1 = cpuSeconds(svc.process.pid!);
+    // `worker start` has exited once stop() resolves: its CPU, its workers' and their shells'
+    // is then in this process's reaped-children count.
     await workers.stop();
+    const reaped1 = cpuSeconds('self').children;
     // Job timestamps exclude worker start-up: first claim to last finish.
     let first = Infinity;
     let last = 0;
@@ -106,8 +118,13 @@ async function throughput(jobs: number, concurrency: number): Promise<number> {
       cursor = page.next_cursor;
     } while (cursor);
     const busy = (last - first) / 1000;
-    process.stderr.write(`  throughput: ${jobs} jobs, ${busy.toFixed(2)} s first start → last finish (${wall.toFixed(2)} s with worker start-up)\n`);
-    return jobs / busy;
+    const serviceCpuUs = ((service1.own - service0.own) / jobs) * 1e6;
+    const workersCpuUs = ((reaped1 - reaped0) / jobs) * 1e6;
+    process.stderr.write(
+      `  throughput: ${jobs} jobs, ${busy.toFixed(2)} s first start → last finish (${wall.toFixed(2)} s with worker start-up); ` +
+        `CPU a job: service ${serviceCpuUs.toFixed(0)} µs, workers and shells ${workersCpuUs.toFixed(0)} µs\n`,
+    );
+    return { rate: jobs / busy, serviceCpuUs, workersCpuUs };
   } finally {
     await svc.stop();
   }
@@ -221,18 +238,40 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
   process.stderr.write(`queuectl bench — ${machine}\n`);
-  const rows: Record<string, number[]> = { spawn: [], throughput: [], ratio: [], single: [], batched: [], latencyMedian: [], latencyP95: [] };
+  const rows: Record<string, number[]> = {
+    spawn: [],
+    spawnCpuUs: [],
+    spawnCapture: [],
+    spawnCaptureCpuUs: [],
+    ratioToCapture: [],
+    throughput: [],
+    ratio: [],
+    serviceCpuUs: [],
+    workersCpuUs: [],
+    single: [],
+    batched: [],
+    latencyMedian: [],
+    latencyP95: [],
+  };
   for (let run = 1; run <= args.runs; run++) {
     process.stderr.write(`run ${run}/${args.runs}\n`);
     if (args.only.has('throughput') || args.only.has('spawn')) {
-      const spawnRate = await rawSpawnRate(args.jobs, args.concurrency);
-      rows.spawn.push(spawnRate);
-      process.stderr.write(`  raw spawn rate: ${spawnRate.toFixed(0)}/s\n`);
+      const raw = rawSpawnRate(args.jobs, args.concurrency);
+      rows.spawn.push(raw.rate);
+      rows.spawnCpuUs.push(raw.cpuUs);
+      const captured = rawSpawnRate(args.jobs, args.concurrency, true);
+      rows.spawnCapture.push(captured.rate);
+      rows.spawnCaptureCpuUs.push(captured.cpuUs);
+      process.stderr.write(`  raw spawn rate: ${raw.rate.toFixed(0)}/s, ${raw.cpuUs.toFixed(0)} µs CPU a spawn\n`);
+      process.stderr.write(`  raw spawn rate, output captured: ${captured.rate.toFixed(0)}/s, ${captured.cpuUs.toFixed(0)} µs CPU a spawn\n`);
       if (args.only.has('throughput')) {
-        const jobsPerSecond = await throughput(args.jobs, args.concurrency);
-        rows.throughput.push(jobsPerSecond);
-        rows.ratio.push(jobsPerSecond / spawnRate);
-        process.stderr.write(`  job throughput: ${jobsPerSecond.toFixed(0)}/s = ${(jobsPerSecond / spawnRate).toFixed(2)} of raw\n`);
+        const t = await throughput(args.jobs, args.concurrency);
+        rows.throughput.push(t.rate);
+        rows.ratio.push(t.rate / raw.rate);
+        rows.ratioToCapture.push(t.rate / captured.rate);
+        rows.serviceCpuUs.push(t.serviceCpuUs);
+        rows.workersCpuUs.push(t.workersCpuUs);
+        process.stderr.write(`  job throughput: ${t.rate.toFixed(0)}/s = ${(t.rate / raw.rate).toFixed(2)} of raw\n`);
       }
     }
     if (args.only.has('enqueue')) {

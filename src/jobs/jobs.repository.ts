@@ -199,7 +199,7 @@ export class JobsRepository implements OnModuleInit {
       next = Number(rows[rows.length - 1].seq);
     } else {
       const [edge] = await this.db.rows<{ seq: number | null; n: number }>(`SELECT MIN(seq) AS seq, COUNT(*) AS n FROM (${window})`, params);
-      if (Number(edge.n) === SEARCH_WINDOW) next = Number(edge.seq);
+      if (Number(edge?.n ?? 0) === SEARCH_WINDOW) next = Number(edge.seq);
     }
     if (filter.beforeSeq === undefined) {
       const exact = await this.findById(filter.search);
