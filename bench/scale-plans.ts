@@ -30,7 +30,7 @@ export interface QueryPlan {
 }
 
 /** Stands in for the database: remembers statements, answers nothing. */
-class StatementRecorder implements Sql {
+export class StatementRecorder implements Sql {
   readonly statements: Statement[] = [];
 
   async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {

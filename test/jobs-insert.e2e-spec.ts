@@ -4,15 +4,13 @@ import { JobRow, NewJob } from '../src/jobs/job-row';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
+import { newJob } from './support/new-job';
 
 /**
  * JobsRepository.insertGroups on the real schema: the rows travel to SQLite as JSON and the
  * primary key finds taken ids, so what is stored must be exactly what was asked, byte for byte,
  * and each group must stay all or nothing.
  */
-function newJob(id: string, fields: Partial<NewJob> = {}): NewJob {
-  return { id, command: `echo ${id}`, maxRetries: 3, priority: 0, runAt: null, timeoutSeconds: null, backoffBase: null, ...fields };
-}
 
 describe('JobsRepository.insertGroups', () => {
   let t: TestApp;

@@ -4,15 +4,12 @@ import { JOB_STATES } from '../src/jobs/job-state';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
+import { newJob } from './support/new-job';
 
 /** JobsRepository against the real schema on a temp SQLite file: claim order, compare-and-set, counts. */
 
 const SECOND = 1000;
 const LEASE = 30 * SECOND;
-
-function newJob(id: string, fields: Partial<NewJob> = {}): NewJob {
-  return { id, command: `echo ${id}`, maxRetries: 3, priority: 0, runAt: null, timeoutSeconds: null, backoffBase: null, ...fields };
-}
 
 describe('JobsRepository', () => {
   let t: TestApp;

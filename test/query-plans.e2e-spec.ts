@@ -1,25 +1,16 @@
 import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { StatementRecorder } from '../bench/scale-plans';
+import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
 
 /**
- * The hot statements keep their plans whatever the table holds: the repository is handed a
- * recorder, and each statement it issues is explained on the real schema. A plan that reads
+ * The hot statements keep their plans whatever the table holds: the repository is handed the
+ * scale benchmark's statement recorder, and each statement it issues is explained on the real schema. A plan that reads
  * every waiting job or sorts them would make claiming slow down with the queue's length (it
  * did: 430 ms a claim at a million pending jobs).
  */
-class Recorder implements Sql {
-  readonly statements: Array<{ sql: string; params: unknown[] }> = [];
-  async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    this.statements.push({ sql, params });
-    return [];
-  }
-  async run(sql: string, params: unknown[] = []): Promise<number> {
-    this.statements.push({ sql, params });
-    return 0;
-  }
-}
 
 describe('query plans of the hot statements', () => {
   let t: TestApp;
@@ -32,16 +23,14 @@ describe('query plans of the hot statements', () => {
     repo = t.app.get(JobsRepository);
     db = t.app.get(SqlDatabase);
     // No ANALYZE: the service never runs it, so these are the plans it gets.
-    const jobs = Array.from({ length: 300 }, (_, i) => ({ id: `p${i}`, command: 'true', priority: i % 3 }));
-    await db.write((sql) =>
-      repo.insert(sql, jobs.map((j) => ({ id: j.id, command: j.command, maxRetries: 3, priority: j.priority, runAt: null, timeoutSeconds: null, backoffBase: null })), now),
-    );
+    const jobs = Array.from({ length: 300 }, (_, i) => newJob(`p${i}`, { command: 'true', priority: i % 3 }));
+    await db.write((sql) => repo.insert(sql, jobs, now));
     await db.write((sql) => repo.claimNext(sql, 'w-plan', now, now + 30_000, 50));
   });
   afterAll(() => t.close());
 
   async function plansOf(call: (r: JobsRepository, sql: Sql) => Promise<unknown>): Promise<string[]> {
-    const recorder = new Recorder();
+    const recorder = new StatementRecorder();
     // The recorder stands in for both the unit of work and the repository's own database.
     const recording = new JobsRepository(recorder as unknown as SqlDatabase);
     await call(recording, recorder);

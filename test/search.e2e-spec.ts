@@ -1,6 +1,7 @@
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { http } from './support/api-helpers';
+import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
 
 /**
@@ -14,7 +15,7 @@ describe('searching a large table', () => {
     t = await createTestApp();
     const repo = t.app.get(JobsRepository);
     const db = t.app.get(SqlDatabase);
-    const job = (id: string, command: string) => ({ id, command, maxRetries: 0, priority: 0, runAt: null, timeoutSeconds: null, backoffBase: null });
+    const job = (id: string, command: string) => newJob(id, { command });
     // Oldest first: three needles, then 45,000 others, then one needle among the newest.
     const jobs = [job('needle-1', 'echo needle one'), job('needle-2', 'echo NEEDLE_two'), job('needle-3', 'echo needle three')];
     for (let i = 0; i < 45_000; i++) jobs.push(job(`hay-${i}`, `echo hay ${i}`));
