@@ -201,18 +201,29 @@ async function enqueueRates(): Promise<{ single: number; batched: number }> {
 }
 
 /** Enqueue → the command starts, on an idle worker: the command records its own start time. */
-async function latencies(samples: number): Promise<number[]> {
+interface LatencySamples {
+  /** Sent → the command runs. */
+  total: number[];
+  /** The parts, from the job's own timestamps (millisecond resolution): sent → created_at (the
+   * request read and validated), created_at → started_at (enqueue commit, wake-up, claim), and
+   * started_at → the command runs (claim commit, answer, worker, fork and exec). */
+  toCreated: number[];
+  toClaimed: number[];
+  toRunning: number[];
+}
+
+async function latencies(samples: number): Promise<LatencySamples> {
   const svc = await startService();
   const dir = mkdtempSync(join(tmpdir(), 'queuectl-bench-lat-'));
   const workers = startWorkers(svc, 1);
   try {
     await waitUntil(async () => (await call(svc, 'GET', '/api/status')).workers.active >= 1, 20_000);
     await new Promise((r) => setTimeout(r, 300));
-    const out: number[] = [];
+    const out: LatencySamples = { total: [], toCreated: [], toClaimed: [], toRunning: [] };
     for (let i = 0; i < samples; i++) {
       const file = join(dir, `t${i}`);
       const sent = performance.timeOrigin + performance.now();
-      await post(svc, '/api/jobs', { command: `date +%s%N > ${file}` });
+      await post(svc, '/api/jobs', { id: `lat-${i}`, command: `date +%s%N > ${file}` });
       let startedNs = 0;
       await waitUntil(async () => {
         try {
@@ -222,9 +233,14 @@ async function latencies(samples: number): Promise<number[]> {
           return false;
         }
       }, 10_000, 1);
-      out.push(startedNs / 1e6 - sent);
+      const running = startedNs / 1e6;
+      out.total.push(running - sent);
       // Let the worker report and go back to its long-poll, so every sample starts idle.
       await new Promise((r) => setTimeout(r, 20));
+      const job = await call<{ created_at: string; started_at: string }>(svc, 'GET', `/api/jobs/lat-${i}`);
+      out.toCreated.push(Date.parse(job.created_at) - sent);
+      out.toClaimed.push(Date.parse(job.started_at) - Date.parse(job.created_at));
+      out.toRunning.push(running - Date.parse(job.started_at));
     }
     return out;
   } finally {
@@ -252,6 +268,9 @@ async function main(): Promise<void> {
     batched: [],
     latencyMedian: [],
     latencyP95: [],
+    latencyToCreated: [],
+    latencyToClaimed: [],
+    latencyToRunning: [],
   };
   for (let run = 1; run <= args.runs; run++) {
     process.stderr.write(`run ${run}/${args.runs}\n`);
@@ -282,9 +301,15 @@ async function main(): Promise<void> {
     }
     if (args.only.has('latency')) {
       const l = await latencies(100);
-      rows.latencyMedian.push(median(l));
-      rows.latencyP95.push(percentile(l, 95));
-      process.stderr.write(`  latency enqueue → start: median ${median(l).toFixed(2)} ms, p95 ${percentile(l, 95).toFixed(2)} ms\n`);
+      rows.latencyMedian.push(median(l.total));
+      rows.latencyP95.push(percentile(l.total, 95));
+      rows.latencyToCreated.push(median(l.toCreated));
+      rows.latencyToClaimed.push(median(l.toClaimed));
+      rows.latencyToRunning.push(median(l.toRunning));
+      process.stderr.write(
+        `  latency enqueue → start: median ${median(l.total).toFixed(2)} ms, p95 ${percentile(l.total, 95).toFixed(2)} ms ` +
+          `(parts: request ${median(l.toCreated).toFixed(1)}, commit and claim ${median(l.toClaimed).toFixed(1)}, claim to running ${median(l.toRunning).toFixed(1)} ms)\n`,
+      );
     }
   }
   const summary = Object.fromEntries(Object.entries(rows).filter(([, v]) => v.length).map(([k, v]) => [k, { median: median(v), runs: v }]));
