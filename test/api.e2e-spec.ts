@@ -260,7 +260,7 @@ describe('REST API', () => {
       const second = await claimOne(t, clock, job.id);
       const doneAt = clock.advance(250);
       await db.write(async (sql) => {
-        expect(await repo.complete(sql, job.id, second.lease, doneAt, 0)).toBe(true);
+        expect(await repo.completeRuns(sql, [{ id: job.id, lease: second.lease }], doneAt)).toEqual([job.id]);
         await repo.finishAttempt(sql, job.id, second.lease, doneAt, { exitCode: 0, error: null });
       });
 

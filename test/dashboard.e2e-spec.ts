@@ -151,7 +151,7 @@ describe('dashboard pages and forms', () => {
         const outcome = { exitCode: exit, error: exit === 0 ? null : `exit code ${exit}` };
         await db.write(async (sql) => {
           await repo.appendOutput(sql, claimed.id, claimed.lease, `run ${claimed.lease} says <hello> & bye\n`, 1_000_000, false);
-          if (exit === 0) await repo.complete(sql, claimed.id, claimed.lease, Date.now(), 0);
+          if (exit === 0) await repo.completeRuns(sql, [{ id: claimed.id, lease: claimed.lease }], Date.now());
           else await repo.scheduleRetry(sql, claimed.id, claimed.lease, Date.now(), Date.now(), outcome);
           await repo.finishAttempt(sql, claimed.id, claimed.lease, Date.now(), outcome);
         });

@@ -116,7 +116,7 @@ describe('JobsRepository', () => {
       const now = clock.now();
       const outcome = { exitCode: 0, error: null };
       const refused = await db.write(async (sql) => [
-        await repo.complete(sql, 'contested', stale.lease, now, 0),
+        (await repo.completeRuns(sql, [{ id: 'contested', lease: stale.lease }], now)).length === 1,
         await repo.scheduleRetry(sql, 'contested', stale.lease, now, now, { exitCode: 1, error: 'late' }),
         await repo.bury(sql, 'contested', stale.lease, now, { exitCode: 1, error: 'late' }),
         await repo.extendLease(sql, 'contested', stale.lease, now + LEASE),
@@ -128,7 +128,7 @@ describe('JobsRepository', () => {
 
       // The current lease is still honoured.
       expect(await db.write((sql) => repo.extendLease(sql, 'contested', current.lease, now + LEASE))).toEqual({ cancel_requested: 0 });
-      expect(await db.write((sql) => repo.complete(sql, 'contested', current.lease, now, 0))).toBe(true);
+      expect(await db.write((sql) => repo.completeRuns(sql, [{ id: 'contested', lease: current.lease }], now))).toEqual(['contested']);
       expect((await row('contested')).state).toBe('completed');
       // And a finished job takes no second report, even with its own lease.
       expect(await db.write((sql) => repo.bury(sql, 'contested', current.lease, now, { exitCode: 1, error: 'twice' }))).toBe(false);
@@ -138,7 +138,7 @@ describe('JobsRepository', () => {
       await insert(newJob('p'));
       const now = clock.now();
       // A pending job cannot be completed, retried from the DLQ, or purged.
-      expect(await db.write((sql) => repo.complete(sql, 'p', 0, now, 0))).toBe(false);
+      expect(await db.write((sql) => repo.completeRuns(sql, [{ id: 'p', lease: 0 }], now))).toEqual([]);
       expect(await db.write((sql) => repo.retryDead(sql, 'p', now))).toBeUndefined();
       expect(await db.write((sql) => repo.purgeFinished(sql, 'completed', now + SECOND))).toBe(0);
       expect(await db.write((sql) => repo.requestCancel(sql, 'p', now))).toBeUndefined();
@@ -186,7 +186,7 @@ describe('JobsRepository', () => {
           const [running] = await sql.rows<{ id: string; lease: number }>("SELECT id, lease FROM jobs WHERE state = 'processing' ORDER BY random() LIMIT 1");
           if (!running) return;
           const outcome = { exitCode: 1, error: 'exit code 1' };
-          if (op === 3) await repo.complete(sql, running.id, running.lease, now, 0);
+          if (op === 3) await repo.completeRuns(sql, [{ id: running.id, lease: running.lease }], now);
           if (op === 4) await repo.scheduleRetry(sql, running.id, running.lease, now, now + random(5) * SECOND, outcome);
           if (op === 5) await repo.bury(sql, running.id, running.lease, now, outcome);
         } else if (op === 6) {

@@ -30,7 +30,7 @@ describe('metrics agree with the job table', () => {
     const now = clock.now();
     const outcome = { exitCode, error: exitCode === 0 ? null : `exit code ${exitCode}` };
     await db.write(async (sql) => {
-      if (exitCode === 0) expect(await repo.complete(sql, job.id, job.lease, now, 0)).toBe(true);
+      if (exitCode === 0) expect(await repo.completeRuns(sql, [{ id: job.id, lease: job.lease }], now)).toEqual([job.id]);
       else if (maxRetriesLeft) expect(await repo.scheduleRetry(sql, job.id, job.lease, now, now, outcome)).toBe(true);
       else expect(await repo.bury(sql, job.id, job.lease, now, outcome)).toBe(true);
       await repo.finishAttempt(sql, job.id, job.lease, now, outcome);

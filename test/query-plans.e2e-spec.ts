@@ -52,7 +52,6 @@ describe('query plans of the hot statements', () => {
 
   it.each([
     ['nextDueAt', (r: JobsRepository) => r.nextDueAt()],
-    ['nextDueAfter', (r: JobsRepository) => r.nextDueAfter(now)],
     ['oldestDueAt', (r: JobsRepository) => r.oldestDueAt(now)],
   ])('%s reads the due index, not the waiting jobs', async (_name, call) => {
     const [plan] = await plansOf(call);

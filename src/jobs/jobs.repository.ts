@@ -262,15 +262,6 @@ export class JobsRepository implements OnModuleInit {
     return row;
   }
 
-  async complete(sql: Sql, id: string, lease: number, now: number, exitCode: number): Promise<boolean> {
-    const changed = await sql.run(
-      `UPDATE jobs SET state = 'completed', exit_code = ?, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL
-       WHERE id = ? AND lease = ? AND state IN (${sqlStates('complete')})`,
-      [exitCode, now, now, id, lease],
-    );
-    return changed === 1;
-  }
-
   /**
    * Completes the runs that exited 0, all in two statements whatever their number: the jobs still
    * held by exactly that run (id and lease) become completed, and those runs are closed. Returns
@@ -390,15 +381,6 @@ export class JobsRepository implements OnModuleInit {
     );
     if (changed === 1) await sql.run('DELETE FROM job_attempts WHERE job_id = ? AND run = ?', [id, lease]);
     return changed === 1;
-  }
-
-  /** The earliest due time still in the future, through the jobs_due index: when an idle claim should look again. */
-  async nextDueAfter(now: number): Promise<number | undefined> {
-    const [row] = await this.db.rows<{ due_at: number | null }>(
-      `SELECT MIN(due_at) AS due_at FROM jobs INDEXED BY jobs_due WHERE state IN (${sqlStates('claim')}) AND due_at > ?`,
-      [now],
-    );
-    return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
   }
 
   /** Jobs the given workers are running now. */

@@ -88,7 +88,7 @@ export async function jobIn(t: TestApp, clock: ManualClock, state: DrivenState, 
   const now = clock.now();
   await db.write(async (sql) => {
     const outcome = state === 'completed' ? { exitCode: 0, error: null } : { exitCode: 3, error: 'exit code 3' };
-    if (state === 'completed') expect(await repo.complete(sql, job.id, lease, now, 0)).toBe(true);
+    if (state === 'completed') expect(await repo.completeRuns(sql, [{ id: job.id, lease }], now)).toEqual([job.id]);
     if (state === 'failed') expect(await repo.scheduleRetry(sql, job.id, lease, now, now + 365 * 86400_000, outcome)).toBe(true);
     if (state === 'dead') expect(await repo.bury(sql, job.id, lease, now, outcome)).toBe(true);
     if (state !== 'processing') await repo.finishAttempt(sql, job.id, lease, now, outcome);
