@@ -111,6 +111,25 @@ describe('running jobs', () => {
     const status = JSON.parse(waited.stdout);
     expect(status.counts).toMatchObject({ pending: 0, processing: 0, failed: 0, completed: 5, dead: 1 });
     expect(markerLines(q.marker)).toHaveLength(5);
+    // Not a terminal: no progress bar among the messages.
+    expect(waited.stderr).not.toMatch(/waiting \[/);
+  });
+
+  it('wait draws a progress bar on a terminal', async () => {
+    for (let i = 0; i < 4; i++) await enqueue(q.svc, { id: `t${i}`, command: 'sleep 0.5' });
+    startWorker(q.home, ['--count', '2']);
+    // util-linux `script` gives the CLI a pseudo-terminal, as a person's shell would.
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${CLI}' wait`, '/dev/null'], {
+      env: cleanEnv({ QUEUECTL_HOME: q.home }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout.on('data', (c) => (screen += c));
+    child.stdin.end();
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(0);
+    expect(screen).toMatch(/waiting \[[^\]]*\] \d+\/4 done/);
+    expect((await api(q.svc, 'GET', '/api/status')).body.counts.completed).toBe(4);
   });
 });
 
