@@ -150,7 +150,7 @@ describe('dashboard pages and forms', () => {
         expect(claimed.id).toBe('ran-twice');
         const outcome = { exitCode: exit, error: exit === 0 ? null : `exit code ${exit}` };
         await db.write(async (sql) => {
-          await repo.appendOutput(sql, claimed.id, claimed.lease, `run ${claimed.lease} says <hello> & bye\n`, 1_000_000, false);
+          await repo.appendOutput(sql, claimed.id, claimed.lease, 0, Buffer.from(`run ${claimed.lease} says <hello> & bye\n`), 1_000_000, false);
           if (exit === 0) await repo.completeRuns(sql, [{ id: claimed.id, lease: claimed.lease }], Date.now());
           else await repo.scheduleRetry(sql, claimed.id, claimed.lease, Date.now(), Date.now(), outcome);
           await repo.finishAttempt(sql, claimed.id, claimed.lease, Date.now(), outcome);
@@ -203,6 +203,36 @@ describe('dashboard pages and forms', () => {
       expect(completed.text).toMatch(/data-live="\/fragments\/jobs\?state&#x3D;completed"/);
       const none = await agent.get('/jobs?state=processing').expect(200);
       expect(none.text).toContain('No job matches this filter.');
+    });
+
+    it('shows output bytes legibly: escapes, NUL and bytes that are not UTF-8 as visible escapes, HTML escaped, the end of a long output by bytes', async () => {
+      const { agent } = await loggedInAgent(t.app.getHttpServer(), t.token);
+      await api('post', '/api/jobs').send({ id: 'odd-bytes', command: 'true', priority: 1000 }).expect(201);
+      await api('post', '/api/jobs').send({ id: 'long-output', command: 'true', priority: 1000 }).expect(201);
+      const db = t.app.get(SqlDatabase);
+      const repo = t.app.get(JobsRepository);
+      const claimed = await db.write((sql) => repo.claimNext(sql, 'w-dash', Date.now(), Date.now() + 30_000, 2));
+      const lease = (id: string) => claimed.find((c) => c.id === id)!.lease;
+      const odd = Buffer.concat([Buffer.from('\u001b[31mred\u001b[0m <b>bold</b> nul:'), Buffer.from([0, 0xff, 0xfe]), Buffer.from(' ok 🚀\n')]);
+      // 70 KiB, more than the page shows: the last 64 KiB start in the middle of a 4-byte character.
+      const rocket = Buffer.from('🚀');
+      const long = Buffer.concat([Buffer.alloc(70 * 1024 - 64 * 1024 - 2, 'a'), rocket, Buffer.alloc(64 * 1024 - 2 - 5, 'b'), Buffer.from('end!\n')]);
+      await db.write(async (sql) => {
+        await repo.appendOutput(sql, 'odd-bytes', lease('odd-bytes'), 0, odd, 1_000_000, false);
+        await repo.appendOutput(sql, 'long-output', lease('long-output'), 0, long, 1_000_000, false);
+        await repo.completeRuns(sql, claimed.map((c) => ({ id: c.id, lease: c.lease })), Date.now());
+      });
+      const page = await agent.get('/jobs/odd-bytes').expect(200);
+      const shown = /<pre class="output"[^>]*>([^<]*)<\/pre>/.exec(page.text)![1];
+      expect(shown).toBe('\\x1b[31mred\\x1b[0m &lt;b&gt;bold&lt;/b&gt; nul:\\x00\\xff\\xfe ok 🚀\n');
+      expect(page.text).not.toContain('\u001b');
+      expect(page.text).not.toContain('\u0000');
+
+      const longPage = await agent.get('/jobs/long-output').expect(200);
+      const tail = /<pre class="output"[^>]*>([^<]*)<\/pre>/.exec(longPage.text)![1];
+      // 64 KiB from the end, less the last two bytes of the character it cuts, which is not shown in half.
+      expect(tail).toBe('b'.repeat(64 * 1024 - 2 - 5) + 'end!\n');
+      expect(longPage.text).toContain('showing the last 64.0 KiB of 70.0 KiB');
     });
   });
 

@@ -109,7 +109,7 @@ describe('JobsRepository', () => {
       clock.advance(SECOND);
       const [current] = await claim(1, 'new-worker');
       expect(current.lease).toBe(stale.lease + 1);
-      await db.write((sql) => repo.appendOutput(sql, 'contested', current.lease, 'new output\n', 1024, false));
+      await db.write((sql) => repo.appendOutput(sql, 'contested', current.lease, 0, Buffer.from('new output\n'), 1024, false));
       const before = { job: await row('contested'), runs: await db.rows('SELECT * FROM job_attempts ORDER BY run') };
 
       clock.advance(SECOND);
@@ -120,7 +120,7 @@ describe('JobsRepository', () => {
         await repo.scheduleRetry(sql, 'contested', stale.lease, now, now, { exitCode: 1, error: 'late' }),
         await repo.bury(sql, 'contested', stale.lease, now, { exitCode: 1, error: 'late' }),
         await repo.extendLease(sql, 'contested', stale.lease, now + LEASE),
-        await repo.appendOutput(sql, 'contested', stale.lease, 'stale output\n', 1024, false),
+        await repo.appendOutput(sql, 'contested', stale.lease, 0, Buffer.from('stale output\n'), 1024, false),
       ]);
       await db.write((sql) => repo.finishAttempt(sql, 'contested', stale.lease, now, outcome));
       expect(refused).toEqual([false, false, false, undefined, false]);

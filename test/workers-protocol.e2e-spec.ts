@@ -23,6 +23,7 @@ describe('worker protocol fencing', () => {
   const claim = async (w: string, waitMs = 0) => (await api(svc, 'POST', `/api/workers/${w}/claim`, { limit: 1, wait_ms: waitMs })).body;
   const report = (w: string, results: unknown[], extra: Record<string, unknown> = {}) =>
     api(svc, 'POST', `/api/workers/${w}/report`, { results, ...extra });
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
 
   it('refuses a stale report, heartbeat and output, and accepts those of the current lease', async () => {
     await setConfig(svc, 'heartbeat-interval', 0.25);
@@ -39,12 +40,12 @@ describe('worker protocol fencing', () => {
     const second = await claim(fast.id, 5000);
     expect(second.jobs[0]).toMatchObject({ id: 'fenced', lease: 2, attempt: 2 });
 
-    const stale = await report(slow.id, [{ id: 'fenced', lease: 1, exit_code: 0, output: 'late\n' }]);
+    const stale = await report(slow.id, [{ id: 'fenced', lease: 1, exit_code: 0, output_base64: b64('late\n'), output_offset: 0 }]);
     expect(stale.status).toBe(200);
     expect(stale.body.refused).toEqual(['fenced']);
     const beat = await api(svc, 'POST', `/api/workers/${slow.id}/heartbeat`, { running: [{ id: 'fenced', lease: 1 }] });
     expect(beat.body.lost).toEqual(['fenced']);
-    const output = await api(svc, 'POST', `/api/workers/${slow.id}/output`, { chunks: [{ id: 'fenced', lease: 1, data: 'stale output' }] });
+    const output = await api(svc, 'POST', `/api/workers/${slow.id}/output`, { chunks: [{ id: 'fenced', lease: 1, offset: 0, data_base64: b64('stale output') }] });
     expect(output.body.refused).toEqual(['fenced']);
     let j = await job(svc, 'fenced');
     expect(j.state).toBe('processing');
@@ -52,7 +53,7 @@ describe('worker protocol fencing', () => {
 
     const current = await api(svc, 'POST', `/api/workers/${fast.id}/heartbeat`, { running: [{ id: 'fenced', lease: 2 }] });
     expect(current.body.lost).toEqual([]);
-    const ok = await report(fast.id, [{ id: 'fenced', lease: 2, exit_code: 0, output: 'fresh\n' }]);
+    const ok = await report(fast.id, [{ id: 'fenced', lease: 2, exit_code: 0, output_base64: b64('fresh\n'), output_offset: 0 }]);
     expect(ok.body.refused).toEqual([]);
     j = await job(svc, 'fenced');
     expect(j.state).toBe('completed');

@@ -1,5 +1,4 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { StringDecoder } from 'node:string_decoder';
 import { OrphanGuard } from './orphan-guard';
 
 /** Why the worker ended a command itself; kept as the attempt's reason. */
@@ -20,7 +19,8 @@ export interface RunOptions {
   timeoutMs: number | null;
   /** Bytes of output passed on; the rest is read and dropped, so the command never blocks. */
   outputLimitBytes: number;
-  onOutput: (text: string) => void;
+  /** Output as the command wrote it (stdout and stderr as they come): bytes, never decoded here. */
+  onOutput: (bytes: Buffer) => void;
 }
 
 /** How long a signalled process group gets between SIGTERM and SIGKILL. */
@@ -69,8 +69,7 @@ export class RunningCommand {
 
   private watch(options: RunOptions): Promise<CommandOutcome> {
     return new Promise<CommandOutcome>((resolve) => {
-      const decoders = [new StringDecoder('utf8'), new StringDecoder('utf8')];
-      const take = (which: number) => (chunk: Buffer) => {
+      const take = (chunk: Buffer) => {
         const room = options.outputLimitBytes - this.taken;
         if (room <= 0) {
           this.truncated = true;
@@ -79,21 +78,16 @@ export class RunningCommand {
         const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
         if (part.length < chunk.length) this.truncated = true;
         this.taken += part.length;
-        const text = decoders[which].write(part);
-        if (text) options.onOutput(text);
+        options.onOutput(part);
       };
-      this.child.stdout!.on('data', take(0));
-      this.child.stderr!.on('data', take(1));
+      this.child.stdout!.on('data', take);
+      this.child.stderr!.on('data', take);
 
       let exit: { code: number | null; signal: string | null } | undefined;
       const settle = (error: string | null) => {
         if (this.settled) return;
         this.settled = true;
         clearTimeout(this.timeoutTimer);
-        for (const d of decoders) {
-          const rest = d.end();
-          if (rest && !this.truncated) options.onOutput(rest);
-        }
         const pid = this.child.pid;
         if (pid !== undefined) this.endGroup(pid);
         resolve({

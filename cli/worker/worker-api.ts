@@ -25,13 +25,16 @@ export interface RunResult extends RunRef {
   exit_code: number | null;
   signal: string | null;
   error: string | null;
-  /** Output not sent yet. */
-  output: string;
+  /** Output not sent yet (base64 of the bytes), and the byte offset of its first byte in the run's output. */
+  output_base64: string;
+  output_offset: number;
   truncated: boolean;
 }
 
+/** Output bytes (base64) from byte `offset` of the run's output: sent twice, stored once. */
 export interface OutputChunk extends RunRef {
-  data: string;
+  offset: number;
+  data_base64: string;
   truncated: boolean;
 }
 

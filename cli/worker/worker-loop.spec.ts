@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandRunner } from './command-runner';
-import { CallOptions, ClaimAnswer, ClaimedJob, HeartbeatAnswer, Registration, ReportAnswer, RunRef, RunResult, WorkerApi } from './worker-api';
+import { ServiceUnreachable } from '../http';
+import { CallOptions, ClaimAnswer, ClaimedJob, HeartbeatAnswer, OutputChunk, Registration, ReportAnswer, RunRef, RunResult, WorkerApi } from './worker-api';
 import { WorkerLoop } from './worker-loop';
 
 /**
@@ -18,6 +19,12 @@ class MemoryService implements WorkerApi {
   released: string[] = [];
   stopAsked = false;
   lost = new Set<string>();
+  outputLimit = 1024;
+  /** Output as the real service keeps it: each chunk at its byte offset, bytes already held skipped. */
+  stored = new Map<string, Buffer>();
+  outputCalls = 0;
+  /** Of every three output messages, one is stored but its answer lost, one is lost, one goes through. */
+  failOutput = false;
   private wakers: Array<() => void> = [];
 
   add(id: string, command: string): void {
@@ -26,7 +33,7 @@ class MemoryService implements WorkerApi {
   }
 
   async register(): Promise<Registration> {
-    return { id: 'w-test', heartbeat_interval_ms: 50, lease_timeout_ms: 1000, output_limit_bytes: 1024 };
+    return { id: 'w-test', heartbeat_interval_ms: 50, lease_timeout_ms: 1000, output_limit_bytes: this.outputLimit };
   }
 
   async claim(limit: number, waitMs: number): Promise<ClaimAnswer> {
@@ -47,6 +54,7 @@ class MemoryService implements WorkerApi {
       else {
         this.held.delete(r.id);
         this.results.push(r);
+        this.store(r.id, r.output_offset, Buffer.from(r.output_base64, 'base64'));
       }
     }
     for (const r of released) {
@@ -65,12 +73,22 @@ class MemoryService implements WorkerApi {
       lost: running.filter((r) => this.lost.has(r.id)).map((r) => r.id),
       heartbeat_interval_ms: 50,
       lease_timeout_ms: 1000,
-      output_limit_bytes: 1024,
+      output_limit_bytes: this.outputLimit,
     };
   }
 
-  async output(): Promise<{ refused: string[] }> {
+  async output(chunks: OutputChunk[]): Promise<{ refused: string[] }> {
+    const call = ++this.outputCalls;
+    if (this.failOutput && call % 3 === 2) throw new ServiceUnreachable('the message was lost');
+    for (const c of chunks) this.store(c.id, c.offset, Buffer.from(c.data_base64, 'base64'));
+    if (this.failOutput && call % 3 === 1) throw new ServiceUnreachable('the answer was lost');
     return { refused: [] };
+  }
+
+  private store(id: string, offset: number, data: Buffer): void {
+    const have = this.stored.get(id) ?? Buffer.alloc(0);
+    if (offset > have.length) throw new Error(`a gap in the output of ${id}: ${have.length} bytes held, a chunk at ${offset}`);
+    this.stored.set(id, Buffer.concat([have, data.subarray(have.length - offset)]));
   }
 
   async stopping(_options?: CallOptions): Promise<void> {
@@ -179,6 +197,34 @@ describe('WorkerLoop', () => {
     loop.stop('test');
     expect(await done).toBe(0);
     expect(service.results).toEqual([]);
+  });
+
+  it('sends output as bytes at their offsets: a lost message is sent again, one whose answer was lost is kept once', async () => {
+    const service = new MemoryService();
+    service.failOutput = true;
+    service.outputLimit = 1024 * 1024;
+    // NUL, a byte that is not UTF-8, and a 4-byte character split across two writes.
+    service.add('bytes', `printf 'a\\000b\\377'; sleep 0.4; printf '\\360\\237'; sleep 0.4; printf '\\232\\200 c'; sleep 0.4; printf 'end'; sleep 0.4; printf '\\n'`);
+    const loop = loopFor(service, 1);
+    const done = loop.run();
+    await until(() => service.results.length === 1);
+    loop.stop('test over');
+    expect(await done).toBe(0);
+    expect(service.stored.get('bytes')).toEqual(Buffer.concat([Buffer.from([0x61, 0, 0x62, 0xff]), Buffer.from('🚀 cend\n')]));
+    // Output went out while the command ran, and some messages were sent again.
+    expect(service.outputCalls).toBeGreaterThanOrEqual(4);
+  });
+
+  it('keeps only the output limit, in bytes, and says the rest was cut', async () => {
+    const service = new MemoryService();
+    service.add('flood', `head -c 5000 /dev/zero | tr '\\0' '\\377'`);
+    const loop = loopFor(service, 1);
+    const done = loop.run();
+    await until(() => service.results.length === 1);
+    loop.stop('test over');
+    expect(await done).toBe(0);
+    expect(service.stored.get('flood')).toEqual(Buffer.alloc(1024, 0xff));
+    expect(service.results[0].truncated).toBe(true);
   });
 
   it('kill() ends running commands at once and reports them as interrupted', async () => {

@@ -1,6 +1,7 @@
 import { CommandOutcome, CommandRunner, RunningCommand } from './command-runner';
 import { CallAborted } from './http-worker-api';
-import { ClaimAnswer, ClaimedJob, Registration, RunRef, RunResult, WorkerApi, WorkerSettings } from './worker-api';
+import { OutputBuffer, OutputPiece } from './output-buffer';
+import { ClaimAnswer, ClaimedJob, OutputChunk, Registration, RunRef, RunResult, WorkerApi, WorkerSettings } from './worker-api';
 
 export interface WorkerLoopOptions {
   concurrency: number;
@@ -19,8 +20,8 @@ export interface WorkerLoopOptions {
 const CLAIM_WAIT_MS = 25_000;
 /** Output of running commands is sent in one batch this often. */
 const OUTPUT_FLUSH_MS = 200;
-/** Most output characters of one job in one message, well below the API's body limit. */
-const OUTPUT_CHUNK_CHARS = 256 * 1024;
+/** Most output bytes of one job in one message, well below the API's body limit (base64 adds a third). */
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
 /** After a second signal, killed commands get this long to end before their reports are given up. */
 const FORCED_REPORT_MS = 4000;
 /** Grace between SIGTERM and SIGKILL for commands killed by a second signal. */
@@ -46,8 +47,8 @@ interface Spare {
 interface Slot {
   job: ClaimedJob;
   command: RunningCommand;
-  /** Output not sent yet. */
-  pending: string[];
+  /** Output not acknowledged by the service yet. */
+  pending: OutputBuffer;
   /** The command ended; its remaining output goes with the report, not with an output batch. */
   finishing: boolean;
   /** The service gave this run's lease to someone else: its result is not reported. */
@@ -228,7 +229,7 @@ export class WorkerLoop {
 
   private start(job: ClaimedJob): void {
     clearTimeout(this.idleTimer);
-    const slot: Slot = { job, pending: [], finishing: false, lost: false, startedAt: Date.now(), command: undefined as unknown as RunningCommand };
+    const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: Date.now(), command: undefined as unknown as RunningCommand };
     this.running.set(job.id, slot);
     if (this.options.verbose) this.log(`job ${job.id} (attempt ${job.attempt}) started: ${job.command}`);
     slot.command = this.runner.start({
@@ -236,7 +237,7 @@ export class WorkerLoop {
       env: this.options.environment(job),
       timeoutMs: job.timeout_seconds ? job.timeout_seconds * 1000 : null,
       outputLimitBytes: this.settings.output_limit_bytes,
-      onOutput: (text) => slot.pending.push(text),
+      onOutput: (bytes) => slot.pending.push(bytes),
     });
     void slot.command.done.then((outcome) => this.finish(slot, outcome));
   }
@@ -247,14 +248,19 @@ export class WorkerLoop {
     await this.flushing;
     const { job } = slot;
     // A large tail goes ahead in output messages of its own; the report carries the last piece.
-    let tail = slot.pending.join('');
-    slot.pending = [];
-    while (tail.length > OUTPUT_CHUNK_CHARS && !slot.lost) {
-      const data = tail.slice(0, OUTPUT_CHUNK_CHARS);
-      tail = tail.slice(OUTPUT_CHUNK_CHARS);
-      const answer = await this.api.output([{ id: job.id, lease: job.lease, data, truncated: false }], { patienceMs: 5000 }).catch(() => undefined);
-      if (answer?.refused.includes(job.id)) slot.lost = true;
+    // They are retried as long as the report would be: output given up is reported as cut.
+    let undelivered = false;
+    while (slot.pending.length > OUTPUT_CHUNK_BYTES && !slot.lost && !undelivered) {
+      const piece = slot.pending.take(OUTPUT_CHUNK_BYTES);
+      try {
+        const answer = await this.api.output([outputChunk(job, piece)], this.reportOptions());
+        if (answer.refused.includes(job.id)) slot.lost = true;
+      } catch {
+        slot.pending.putBack(piece);
+        undelivered = true;
+      }
     }
+    const tail = undelivered ? { offset: slot.pending.offset, data: Buffer.alloc(0) } : slot.pending.take(Infinity);
     if (slot.lost) {
       this.running.delete(job.id);
       this.log(`job ${job.id}: its lease was lost (the service gave it to another worker); result not reported`);
@@ -267,8 +273,9 @@ export class WorkerLoop {
       exit_code: outcome.exitCode,
       signal: outcome.signal,
       error: outcome.error,
-      output: tail,
-      truncated: outcome.truncated,
+      output_base64: tail.data.toString('base64'),
+      output_offset: tail.offset,
+      truncated: outcome.truncated || undelivered,
     };
     const took = Date.now() - slot.startedAt;
     this.describe(job, result, took);
@@ -300,9 +307,8 @@ export class WorkerLoop {
     this.reserved += claim;
     this.reportsInFlight++;
     try {
-      const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
       const sent = Date.now();
-      const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
+      const answer = await this.api.report(results, released, claim, this.reportOptions());
       this.reportMs = this.reportMs === 0 ? Date.now() - sent : 0.8 * this.reportMs + 0.2 * (Date.now() - sent);
       this.reserved -= claim;
       for (const id of answer.refused) {
@@ -319,6 +325,11 @@ export class WorkerLoop {
     }
     if (this.toReport.length > 0 || this.toRelease.length > 0) this.queueReport();
     this.afterJob();
+  }
+
+  /** Reports (and the output that goes ahead of them) retry until the worker can wait no longer. */
+  private reportOptions(): { signal: AbortSignal; patienceMs?: number } {
+    return { signal: this.abandon.signal, patienceMs: this.stopping ? this.settings.lease_timeout_ms : undefined };
   }
 
   private afterJob(): void {
@@ -363,7 +374,16 @@ export class WorkerLoop {
       const lost = new Set(answer.lost);
       const cancelled = new Set(answer.cancel);
       for (const s of this.spares.filter((x) => cancelled.has(x.job.id) && !lost.has(x.job.id))) {
-        this.toReport.push({ id: s.job.id, lease: s.job.lease, exit_code: null, signal: null, error: 'cancelled', output: '', truncated: false });
+        this.toReport.push({
+          id: s.job.id,
+          lease: s.job.lease,
+          exit_code: null,
+          signal: null,
+          error: 'cancelled',
+          output_base64: '',
+          output_offset: 0,
+          truncated: false,
+        });
         this.queueReport();
       }
       this.spares = this.spares.filter((s) => !lost.has(s.job.id) && !cancelled.has(s.job.id));
@@ -395,30 +415,35 @@ export class WorkerLoop {
   }
 
   private async flushOutput(): Promise<void> {
-    const batch: Array<{ slot: Slot; data: string }> = [];
-    for (const slot of this.running.values()) {
-      if (slot.finishing || slot.lost || slot.pending.length === 0) continue;
-      const all = slot.pending.join('');
-      batch.push({ slot, data: all.slice(0, OUTPUT_CHUNK_CHARS) });
-      slot.pending = all.length > OUTPUT_CHUNK_CHARS ? [all.slice(OUTPUT_CHUNK_CHARS)] : [];
-    }
-    if (batch.length === 0) return;
-    try {
-      const answer = await this.api.output(
-        batch.map(({ slot, data }) => ({ id: slot.job.id, lease: slot.job.lease, data, truncated: false })),
-        { patienceMs: 5000 },
-      );
-      for (const id of answer.refused) {
-        const slot = this.running.get(id);
-        if (slot && !slot.finishing && !slot.lost) {
-          slot.lost = true;
-          this.log(`job ${id}: the service refused its output (lease lost); stopping its command`);
-          slot.command.stop('lease lost');
-        }
+    for (;;) {
+      const batch: Array<{ slot: Slot; piece: OutputPiece }> = [];
+      for (const slot of this.running.values()) {
+        if (slot.finishing || slot.lost || slot.pending.length === 0) continue;
+        batch.push({ slot, piece: slot.pending.take(OUTPUT_CHUNK_BYTES) });
       }
-    } catch {
-      // Keep the output for the next batch (or the report): it is bounded by the output limit.
-      for (const { slot, data } of batch) slot.pending.unshift(data);
+      if (batch.length === 0) return;
+      try {
+        const answer = await this.api.output(
+          batch.map(({ slot, piece }) => outputChunk(slot.job, piece)),
+          { patienceMs: 5000 },
+        );
+        for (const id of answer.refused) {
+          const slot = this.running.get(id);
+          if (slot && !slot.finishing && !slot.lost) {
+            slot.lost = true;
+            this.log(`job ${id}: the service refused its output (lease lost); stopping its command`);
+            slot.command.stop('lease lost');
+          }
+        }
+      } catch {
+        // Sent again with the next batch (or the report), at the same offsets: a copy that did
+        // get through is not stored twice. What waits is bounded by the output limit.
+        for (const { slot, piece } of batch) slot.pending.putBack(piece);
+        return;
+      }
+      // A command writing faster than a chunk a flush: send on at once rather than fall behind.
+      const behind = [...this.running.values()].some((s) => !s.finishing && !s.lost && s.pending.length >= OUTPUT_CHUNK_BYTES);
+      if (!behind) return;
     }
   }
 
@@ -436,4 +461,8 @@ export class WorkerLoop {
   private log(line: string): void {
     this.options.log(line);
   }
+}
+
+function outputChunk(job: ClaimedJob, piece: OutputPiece): OutputChunk {
+  return { id: job.id, lease: job.lease, offset: piece.offset, data_base64: piece.data.toString('base64'), truncated: false };
 }

@@ -58,19 +58,19 @@ const VALID: Array<[Class, Record<string, unknown>]> = [
   [EnqueueBatchDto, { jobs: [{ command: 'true' }, { id: 'b.2', command: 'false', priority: 3 }] }],
   [ListJobsQuery, { state: 'dead', q: 'echo', limit: '10', cursor: '5' }],
   [PurgeDto, { state: 'completed', older_than_seconds: 60 }],
-  [OutputQuery, { run: '1', tail: '20' }],
-  [FollowQuery, { run: '2' }],
+  [OutputQuery, { run: '1', tail: '20', offset: '0' }],
+  [FollowQuery, { run: '2', offset: '10' }],
   [MetricsQuery, { minutes: '15' }],
   [SetConfigDto, { value: 5 }],
   [RegisterWorkerDto, { hostname: 'build-01', pid: 4242, concurrency: 4 }],
   [ClaimDto, { limit: 4, wait_ms: 1000 }],
   [HeartbeatDto, { running: [{ id: 'a', lease: 1 }] }],
-  [OutputDto, { chunks: [{ id: 'a', lease: 2, data: 'out\n', truncated: false }] }],
+  [OutputDto, { chunks: [{ id: 'a', lease: 2, offset: 0, data_base64: 'b3V0Cg==', truncated: false }] }],
   [
     ReportDto,
     {
       results: [
-        { id: 'a', lease: 1, exit_code: 0, signal: null, error: null, output: '', truncated: false },
+        { id: 'a', lease: 1, exit_code: 0, signal: null, error: null, output_base64: 'dGFpbAo=', output_offset: 4, truncated: false },
         { id: 'b', lease: 3, exit_code: null, signal: 'SIGKILL', error: 'timeout' },
       ],
       released: [{ id: 'c', lease: 2 }],

@@ -1,3 +1,4 @@
+import { VisibleText } from '../../cli/terminal-bytes';
 import { JobResponse } from '../jobs/job.mapper';
 import { JobDetail } from '../jobs/jobs.service';
 import { JOB_STATES } from '../jobs/job-state';
@@ -31,16 +32,31 @@ export function jobRowView(job: JobResponse, now: number) {
   };
 }
 
+/** The end of a run's output: bytes `offset` to `end` (all that is stored) of it. */
 export interface RunOutput {
-  output: string;
+  data: Buffer;
+  offset: number;
+  end: number;
   truncated: boolean;
+}
+
+/**
+ * Output as the page shows it: decoded as UTF-8, with bytes that are not UTF-8 and control
+ * characters (terminal escapes, NUL) shown as `\x1b`-style escapes; Handlebars then escapes it
+ * for HTML. A window that starts inside a character starts at the next one; while the run goes
+ * on, a character whose last bytes are not stored yet waits for the next refresh.
+ */
+function shownOutput(out: RunOutput, running: boolean): string {
+  let skip = 0;
+  if (out.offset > 0) while (skip < 3 && skip < out.data.length && (out.data[skip] & 0xc0) === 0x80) skip++;
+  const text = new VisibleText();
+  return text.write(out.data.subarray(skip)) + (running ? '' : text.end());
 }
 
 export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, now: number) {
   const runs = job.runs.map((r, i) => {
     const out = outputs.get(r.run);
-    const text = out?.output ?? '';
-    const cut = text.length > OUTPUT_SHOWN;
+    const cut = out !== undefined && out.offset > 0;
     return {
       run: r.run,
       attempt: r.attempt,
@@ -52,12 +68,12 @@ export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, n
       exitCode: r.exit_code ?? '—',
       ok: r.finished_at !== null && r.exit_code === 0 && !r.error,
       error: r.error,
-      output: cut ? text.slice(-OUTPUT_SHOWN) : text,
+      output: out ? shownOutput(out, r.finished_at === null) : '',
       outputNote: [
-        cut ? `showing the last ${formatBytes(OUTPUT_SHOWN)} of ${formatBytes(r.output_bytes)}; queuectl logs ${job.id} --attempt ${r.attempt} has it all` : '',
-        out?.truncated || r.output_truncated ? 'the output passed the output limit and was cut there' : '',
+        cut ? `showing the last ${formatBytes(out.end - out.offset)} of ${formatBytes(out.end)}; queuectl logs ${job.id} --attempt ${r.attempt} has it all` : '',
+        out?.truncated ? 'the output passed the output limit and was cut there' : '',
       ].filter(Boolean),
-      empty: text.length === 0,
+      empty: !out || out.end === 0,
       outputLoaded: out !== undefined,
       // The newest run is open; older ones fold away.
       open: i === job.runs.length - 1,

@@ -6,12 +6,13 @@ import { STATUS_OF } from '../common/error-envelope.filter';
 import { EnqueueJobDto } from '../jobs/dto/enqueue-job.dto';
 import { ListJobsQuery } from '../jobs/dto/list-jobs.query';
 import { JobIdPipe } from '../jobs/job-id.pipe';
+import { JobOutputService } from '../jobs/job-output.service';
 import { JobState } from '../jobs/job-state';
 import { JobsService } from '../jobs/jobs.service';
 import { DashboardController } from './dashboard-controller.decorator';
 import { DashboardSession } from './dashboard-sessions';
 import { asJson, formFields, validateAs } from './form-input';
-import { RunOutput, jobDetailView, jobPath, jobRowView, stateOptions, withQuery } from './job-views';
+import { OUTPUT_SHOWN, RunOutput, jobDetailView, jobPath, jobRowView, stateOptions, withQuery } from './job-views';
 import { CurrentSession } from './session.guard';
 
 const PAGE_SIZE = 50;
@@ -24,6 +25,7 @@ const NUMERIC = ['priority', 'max_retries', 'timeout_seconds'];
 export class JobsPagesController {
   constructor(
     private readonly jobs: JobsService,
+    private readonly output: JobOutputService,
     private readonly clock: Clock,
   ) {}
 
@@ -96,7 +98,7 @@ export class JobsPagesController {
   private async detail(id: string) {
     const job = await this.jobs.show(id);
     const outputs = new Map<number, RunOutput>();
-    for (const r of job.runs.slice(-RUNS_WITH_OUTPUT)) outputs.set(r.run, await this.jobs.output(id, r.run));
+    for (const r of job.runs.slice(-RUNS_WITH_OUTPUT)) outputs.set(r.run, await this.output.lastBytes(id, r.run, OUTPUT_SHOWN));
     return jobDetailView(job, outputs, this.clock.now());
   }
 }

@@ -7,9 +7,10 @@ import { DataSource } from 'typeorm';
 import { ENV, Env } from '../env/env';
 import { InitialSchema1732320000000 } from './migrations/1732320000000-initial-schema';
 import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
+import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
 import { SqlDatabase } from './sql';
 
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000];
+export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000];
 
 @Global()
 @Module({

@@ -1,6 +1,7 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { InvalidInput } from '../common/domain-errors';
 import { FollowQuery, OutputQuery } from './dto/output.query';
 import { JobIdPipe } from './job-id.pipe';
 import { JobOutputService, OutputEvent } from './job-output.service';
@@ -15,35 +16,77 @@ export class JobOutputController {
   constructor(private readonly output: JobOutputService) {}
 
   @Get(':id/output')
-  @ApiProduces('text/plain')
-  @ApiOperation({ summary: "A run's stdout and stderr as text (X-Queuectl-Run names the run; empty before the first run)" })
+  @ApiProduces('application/octet-stream')
+  @ApiOperation({
+    summary:
+      "A run's stdout and stderr, byte for byte. Headers: X-Queuectl-Run (absent before the first run), X-Queuectl-Offset and X-Queuectl-End (the byte range answered), X-Queuectl-Truncated, X-Queuectl-Finished",
+  })
   async read(@Param('id', JobIdPipe) id: string, @Query() query: OutputQuery, @Res() res: Response) {
-    const out = await this.output.read(id, query.run, query.tail);
+    if (query.tail !== undefined && query.offset !== undefined) throw new InvalidInput('give tail or offset, not both');
+    const out = await this.output.read(id, query);
     if (out.run !== null) res.setHeader('x-queuectl-run', String(out.run));
+    res.setHeader('x-queuectl-offset', String(out.offset));
+    res.setHeader('x-queuectl-end', String(out.end));
     res.setHeader('x-queuectl-truncated', String(out.truncated));
     res.setHeader('x-queuectl-finished', String(out.finished));
-    res.type('text/plain; charset=utf-8').send(out.text);
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('content-length', String(out.end - out.offset + Buffer.byteLength(out.mark)));
+    try {
+      for await (const page of out.pages) if (!(await write(res, page))) return;
+    } catch (e) {
+      // The status line is out: the only way left to say the answer is incomplete is to cut it.
+      res.destroy(e as Error);
+      return;
+    }
+    res.end(out.mark);
   }
 
   @Get(':id/output/stream')
   @ApiProduces('text/event-stream')
-  @ApiOperation({ summary: "Follow a run's output (SSE): events run, output (a JSON string), then end" })
-  async follow(@Param('id', JobIdPipe) id: string, @Query() query: FollowQuery, @Res() res: Response) {
+  @ApiOperation({
+    summary:
+      'Follow a run\'s output (SSE): events run ({"run"}), output ({"offset","data_base64"}: bytes from a byte offset; the event id "<run>:<next offset>" resumes with Last-Event-ID), then end',
+  })
+  async follow(@Param('id', JobIdPipe) id: string, @Query() query: FollowQuery, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response) {
+    const resume = /^(\d+):(\d+)$/.exec(lastEventId ?? '');
+    const run = resume ? Number(resume[1]) : query.run;
+    const offset = resume ? Number(resume[2]) : (query.offset ?? 0);
+    if (run === undefined && offset > 0) throw new InvalidInput('offset needs run: a byte offset belongs to one run');
     // An unknown job or run is refused before the stream starts, so the error envelope goes out.
-    await this.output.checkRun(id, query.run);
+    await this.output.checkRun(id, run);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     const closed = new Promise<void>((resolve) => res.on('close', () => resolve()));
-    const send = (event: OutputEvent) => {
-      const { type, ...rest } = event;
-      res.write(`event: ${type}\ndata: ${JSON.stringify(event.type === 'output' ? event.data : rest)}\n\n`);
+    const send = async (event: OutputEvent) => {
+      if (event.type === 'output') {
+        const { run: r, offset: at, data } = event;
+        await write(res, `event: output\nid: ${r}:${at + data.length}\ndata: ${JSON.stringify({ offset: at, data_base64: data.toString('base64') })}\n\n`);
+      } else {
+        const { type, ...rest } = event;
+        await write(res, `event: ${type}\ndata: ${JSON.stringify(rest)}\n\n`);
+      }
     };
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     try {
-      await this.output.follow(id, query.run, send, closed);
+      await this.output.follow(id, run, offset, send, closed);
     } finally {
       clearInterval(keepalive);
       res.end();
     }
   }
+}
+
+/** Writes and waits while the client's buffer is full; false once the client has gone. */
+function write(res: Response, data: Buffer | string): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve(!res.destroyed);
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -22,8 +22,9 @@ export interface ClaimedJob {
 export interface RunResult extends AttemptEnd {
   id: string;
   lease: number;
-  /** Output not yet sent with an output batch. */
-  output: string;
+  /** Output not yet sent with an output batch, and the byte offset of its first byte in the run's output. */
+  output: Buffer;
+  outputOffset: number;
   truncated: boolean;
 }
 
@@ -32,8 +33,10 @@ export interface RunRef {
   lease: number;
 }
 
+/** Bytes of a run's output from byte `offset` of it: stored once however often they are sent. */
 export interface OutputChunk extends RunRef {
-  data: string;
+  offset: number;
+  data: Buffer;
   truncated: boolean;
 }
 
@@ -73,7 +76,7 @@ export class JobRunsService {
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
       for (const r of results) {
-        if (r.output.length > 0 || r.truncated) await this.jobs.appendOutput(sql, r.id, r.lease, r.output, outputLimit, r.truncated);
+        if (r.output.length > 0 || r.truncated) await this.jobs.appendOutput(sql, r.id, r.lease, r.outputOffset, r.output, outputLimit, r.truncated);
       }
       const succeeded = results.filter((r) => !failures.includes(r));
       const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
@@ -120,7 +123,7 @@ export class JobRunsService {
     const limit = this.config.get('output-limit');
     const refused = await this.db.write(async (sql) => {
       const refused: string[] = [];
-      for (const c of chunks) if (!(await this.jobs.appendOutput(sql, c.id, c.lease, c.data, limit, c.truncated))) refused.push(c.id);
+      for (const c of chunks) if (!(await this.jobs.appendOutput(sql, c.id, c.lease, c.offset, c.data, limit, c.truncated))) refused.push(c.id);
       return refused;
     });
     for (const c of chunks) if (!refused.includes(c.id)) this.signals.jobChanged(c.id);

@@ -154,14 +154,6 @@ export class JobsRepository implements OnModuleInit {
     return this.db.rows<AttemptRow>(`SELECT ${ATTEMPT_COLUMNS} FROM job_attempts WHERE job_id = ? ORDER BY run`, [id]);
   }
 
-  async findOutput(id: string, run: number): Promise<{ output: string; output_truncated: number; finished_at: number | null } | undefined> {
-    const [row] = await this.db.rows<{ output: string; output_truncated: number; finished_at: number | null }>(
-      'SELECT output, output_truncated, finished_at FROM job_attempts WHERE job_id = ? AND run = ?',
-      [id, run],
-    );
-    return row;
-  }
-
   /**
    * Newest first, by keyset on `seq` so every page costs the same at any depth. `next` is the
    * cursor of the following page, or null after the last one.
@@ -314,17 +306,37 @@ export class JobsRepository implements OnModuleInit {
     ]);
   }
 
-  /** Appends output to a running attempt, never past `limit` characters; the rest is marked as cut. */
-  async appendOutput(sql: Sql, id: string, run: number, chunk: string, limit: number, truncated: boolean): Promise<boolean> {
-    const changed = await sql.run(
-      `UPDATE job_attempts SET
-         output = output || substr(?, 1, MAX(0, ? - output_bytes)),
-         output_truncated = CASE WHEN ? OR output_bytes + ? > ? THEN 1 ELSE output_truncated END,
-         output_bytes = MIN(?, output_bytes + ?)
-       WHERE job_id = ? AND run = ? AND finished_at IS NULL`,
-      [chunk, limit, truncated ? 1 : 0, chunk.length, limit, limit, chunk.length, id, run],
-    );
-    return changed === 1;
+  /**
+   * Stores a chunk of a running attempt's output that starts at byte `offset` of it, never past
+   * `limit` bytes; returns false when the attempt is over (or is not this run). Chunks are
+   * idempotent by offset: bytes already stored are skipped, so a chunk sent twice, or sent again
+   * with more after it, is stored once. A chunk starting past the stored end (bytes before it
+   * never arrived) is not stored and the output is marked as cut there, so no byte is ever shown
+   * at a place it was not written. Appending costs the chunk, whatever is stored already.
+   */
+  async appendOutput(sql: Sql, id: string, run: number, offset: number, data: Buffer, limit: number, truncated: boolean): Promise<boolean> {
+    for (;;) {
+      const [row] = await sql.rows<{ output_bytes: number; output_truncated: number }>(
+        'SELECT output_bytes, output_truncated FROM job_attempts WHERE job_id = ? AND run = ? AND finished_at IS NULL',
+        [id, run],
+      );
+      if (!row) return false;
+      const stored = Number(row.output_bytes);
+      const gap = offset > stored;
+      const fresh = gap ? data.subarray(0, 0) : data.subarray(Math.min(data.length, stored - offset));
+      const kept = fresh.subarray(0, Math.max(0, limit - stored));
+      const cut = truncated || gap || kept.length < fresh.length;
+      if (kept.length === 0 && (!cut || Number(row.output_truncated))) return true;
+      // Compare-and-set on the stored length: a writer that got in between makes this one look again.
+      const changed = await sql.run(
+        `UPDATE job_attempts SET output_bytes = ?, output_truncated = CASE WHEN ? THEN 1 ELSE output_truncated END
+         WHERE job_id = ? AND run = ? AND output_bytes = ? AND finished_at IS NULL`,
+        [stored + kept.length, cut ? 1 : 0, id, run, stored],
+      );
+      if (changed === 0) continue;
+      if (kept.length > 0) await sql.run('INSERT INTO job_output (job_id, run, byte_offset, data) VALUES (?, ?, ?, ?)', [id, run, stored, kept]);
+      return true;
+    }
   }
 
   async cancelWaiting(sql: Sql, id: string, now: number): Promise<JobRow | undefined> {
@@ -399,17 +411,41 @@ export class JobsRepository implements OnModuleInit {
     return row?.run === null || row?.run === undefined ? undefined : Number(row.run);
   }
 
-  /** A run's output from character `from` on (0-based), and whether the run has finished. */
-  async outputFrom(
-    id: string,
-    run: number,
-    from: number,
-  ): Promise<{ data: string; output_truncated: number; finished_at: number | null } | undefined> {
-    const [row] = await this.db.rows<{ data: string; output_truncated: number; finished_at: number | null }>(
-      'SELECT substr(output, ?) AS data, output_truncated, finished_at FROM job_attempts WHERE job_id = ? AND run = ?',
-      [from + 1, id, run],
+  /** How much of a run's output is stored (bytes), whether it was cut, and whether the run has finished. */
+  async outputState(id: string, run: number): Promise<{ output_bytes: number; output_truncated: number; finished_at: number | null } | undefined> {
+    const [row] = await this.db.rows<{ output_bytes: number; output_truncated: number; finished_at: number | null }>(
+      'SELECT output_bytes, output_truncated, finished_at FROM job_attempts WHERE job_id = ? AND run = ?',
+      [id, run],
     );
     return row;
+  }
+
+  /**
+   * The stored bytes of a run's output from byte `from` up to byte `to` (excluded). Reads the
+   * chunks that overlap the range, through the key: the cost follows the range, not the output.
+   */
+  async outputRange(id: string, run: number, from: number, to: number): Promise<Buffer> {
+    if (to <= from) return Buffer.alloc(0);
+    const rows = await this.db.rows<{ byte_offset: number; data: Buffer }>(
+      `SELECT byte_offset, data FROM job_output
+       WHERE job_id = ?1 AND run = ?2 AND byte_offset < ?4
+         AND byte_offset >= COALESCE((SELECT MAX(byte_offset) FROM job_output WHERE job_id = ?1 AND run = ?2 AND byte_offset <= ?3), 0)
+       ORDER BY byte_offset`,
+      [id, run, from, to],
+    );
+    if (rows.length === 0) return Buffer.alloc(0);
+    const first = Number(rows[0].byte_offset);
+    const all = Buffer.concat(rows.map((r) => r.data));
+    return all.subarray(Math.max(0, from - first), Math.max(0, to - first));
+  }
+
+  /** Up to `limit` chunks of a run's output that start before byte `before`, last first (for tails). */
+  async outputChunksBefore(id: string, run: number, before: number, limit: number): Promise<Array<{ byte_offset: number; data: Buffer }>> {
+    const rows = await this.db.rows<{ byte_offset: number; data: Buffer }>(
+      'SELECT byte_offset, data FROM job_output WHERE job_id = ? AND run = ? AND byte_offset < ? ORDER BY byte_offset DESC LIMIT ?',
+      [id, run, before, limit],
+    );
+    return rows.map((r) => ({ byte_offset: Number(r.byte_offset), data: r.data }));
   }
 
   async findExpiredLeases(now: number, limit: number): Promise<JobRow[]> {

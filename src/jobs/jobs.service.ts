@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
-import { DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
+import { DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
 import { SqlDatabase } from '../database/sql';
 import { ConfigService } from '../config/config.service';
 import { JobRow, NewJob } from './job-row';
@@ -86,13 +86,6 @@ export class JobsService {
     if (!row) throw new JobNotFound(id);
     const attempts = await this.jobs.findAttempts(id);
     return { ...toJobResponse(row), runs: attempts.map(toAttemptResponse) };
-  }
-
-  /** What one run of a job has written so far (stdout and stderr interleaved as they came). */
-  async output(id: string, run: number): Promise<{ output: string; truncated: boolean; finished: boolean }> {
-    const row = await this.jobs.findOutput(id, run);
-    if (!row) throw new DomainError('not_found', `job "${id}" has no run ${run}`);
-    return { output: row.output, truncated: Boolean(Number(row.output_truncated)), finished: row.finished_at !== null };
   }
 
   /** Pending and failed jobs go to the DLQ at once; a running job is marked and its worker kills it. */

@@ -64,7 +64,8 @@ export class WorkersController {
       exitCode: r.exit_code,
       signal: r.signal ?? null,
       error: r.error ?? null,
-      output: r.output ?? '',
+      output: Buffer.from(r.output_base64 ?? '', 'base64'),
+      outputOffset: r.output_offset ?? 0,
       truncated: r.truncated ?? false,
     }));
     return this.workers.report(id, results, body.released ?? [], body.claim ?? 0);
@@ -79,9 +80,11 @@ export class WorkersController {
 
   @Post(':id/output')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Worker protocol: append output of running jobs' })
+  @ApiOperation({ summary: 'Worker protocol: store output of running jobs (bytes as base64, each chunk at its byte offset: a chunk sent again is stored once)' })
   output(@Param('id', WorkerIdPipe) _id: string, @Body() body: OutputDto) {
-    return this.workers.output(body.chunks.map((c) => ({ ...c, truncated: c.truncated ?? false })));
+    return this.workers.output(
+      body.chunks.map((c) => ({ id: c.id, lease: c.lease, offset: c.offset, data: Buffer.from(c.data_base64, 'base64'), truncated: c.truncated ?? false })),
+    );
   }
 
   @Post(':id/deregister')

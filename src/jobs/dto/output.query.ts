@@ -17,6 +17,16 @@ export class OutputQuery {
   @Min(0, { message: 'tail must be 0 or more' })
   @Max(10_000_000, { message: 'tail must be at most 10000000' })
   tail?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'only the bytes from this byte offset on (X-Queuectl-End of an earlier answer continues where it stopped); the body is then exactly those bytes, without the truncation mark',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'offset must be a whole number (bytes)' })
+  @Min(0, { message: 'offset must be 0 or more' })
+  offset?: number;
 }
 
 export class FollowQuery {
@@ -26,4 +36,11 @@ export class FollowQuery {
   @IsInt({ message: 'run must be a whole number' })
   @Min(1, { message: 'run must be 1 or more' })
   run?: number;
+
+  @ApiPropertyOptional({ description: 'start at this byte offset of the run (needs run); a Last-Event-ID header does the same' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'offset must be a whole number (bytes)' })
+  @Min(0, { message: 'offset must be 0 or more' })
+  offset?: number;
 }

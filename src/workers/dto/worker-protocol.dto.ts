@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBase64,
   IsBoolean,
   IsInt,
   IsOptional,
@@ -20,8 +21,10 @@ import { JOB_ID_PATTERN } from '../../jobs/dto/enqueue-job.dto';
 export const MAX_CONCURRENCY = 256;
 /** Longest wait of a claim long-poll; the worker's own timeout must be longer. */
 export const MAX_CLAIM_WAIT_MS = 60_000;
-/** Largest piece of output in one message (the output-limit setting caps what is kept). */
+/** Largest piece of output in one message, in bytes (the output-limit setting caps what is kept). */
 export const MAX_OUTPUT_CHUNK = 4 * 1024 * 1024;
+/** The same in base64, as output travels in the JSON messages. */
+const MAX_OUTPUT_CHUNK_BASE64 = Math.ceil(MAX_OUTPUT_CHUNK / 3) * 4;
 
 export class RegisterWorkerDto {
   @ApiProperty({ example: 'build-01' })
@@ -79,10 +82,16 @@ export class HeartbeatDto {
 }
 
 export class OutputChunkDto extends RunRefDto {
-  @ApiProperty()
-  @IsString({ message: 'data must be a string' })
-  @MaxLength(MAX_OUTPUT_CHUNK)
-  data: string;
+  @ApiProperty({ description: "byte offset of the chunk's first byte in the run's output; bytes already stored are not stored again" })
+  @IsInt({ message: 'offset must be a whole number' })
+  @Min(0, { message: 'offset must be 0 or more' })
+  offset: number;
+
+  @ApiProperty({ description: 'the output bytes, base64' })
+  @IsString({ message: 'data_base64 must be a string' })
+  @MaxLength(MAX_OUTPUT_CHUNK_BASE64, { message: `data_base64 must hold at most ${MAX_OUTPUT_CHUNK} bytes` })
+  @IsBase64(undefined, { message: 'data_base64 must be base64' })
+  data_base64: string;
 
   @ApiPropertyOptional({ description: 'the worker dropped output past the limit' })
   @IsOptional()
@@ -118,11 +127,18 @@ export class RunResultDto extends RunRefDto {
   @MaxLength(1000)
   error?: string | null;
 
-  @ApiPropertyOptional({ description: 'output not sent yet' })
+  @ApiPropertyOptional({ description: 'output not sent yet: bytes, base64' })
   @IsOptional()
-  @IsString({ message: 'output must be a string' })
-  @MaxLength(MAX_OUTPUT_CHUNK)
-  output?: string;
+  @IsString({ message: 'output_base64 must be a string' })
+  @MaxLength(MAX_OUTPUT_CHUNK_BASE64, { message: `output_base64 must hold at most ${MAX_OUTPUT_CHUNK} bytes` })
+  @IsBase64(undefined, { message: 'output_base64 must be base64' })
+  output_base64?: string;
+
+  @ApiPropertyOptional({ description: "byte offset of output_base64's first byte in the run's output (needed with output)" })
+  @ValidateIf((o: RunResultDto) => o.output_offset !== undefined || Boolean(o.output_base64))
+  @IsInt({ message: 'output_offset must be a whole number (the byte offset of output_base64)' })
+  @Min(0, { message: 'output_offset must be 0 or more' })
+  output_offset?: number;
 
   @ApiPropertyOptional()
   @IsOptional()
