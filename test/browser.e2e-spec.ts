@@ -124,6 +124,20 @@ describe('dashboard in chromium', () => {
     await screenshot(page, 'overview');
   });
 
+  it("shows a running job's output live, escapes and bytes that are not UTF-8 made visible, never as markup", async () => {
+    await api(svc, 'POST', '/api/jobs', { id: 'odd-output', command: `printf '\\033[1mbold\\033[0m \\377 🚀'; sleep 3; printf ' <b>more</b>\\n'` });
+    await page.goto(`${svc.url}/jobs/odd-output`);
+    const output = page.locator('details.run pre.output');
+    await output.waitFor({ timeout: 20_000 });
+    // The first part, shown while the job still runs, refreshed in place.
+    await page.waitForFunction(() => document.querySelector('pre.output')?.textContent?.includes('🚀'), undefined, { timeout: 20_000 });
+    expect(await output.textContent()).toBe('\\x1b[1mbold\\x1b[0m \\xff 🚀');
+    expect((await api(svc, 'GET', '/api/jobs/odd-output')).body.state).toBe('processing');
+    await page.waitForSelector('.job-state .state-completed', { timeout: 20_000 });
+    expect(await output.textContent()).toBe('\\x1b[1mbold\\x1b[0m \\xff 🚀 <b>more</b>\n');
+    expect(await page.locator('pre.output b').count()).toBe(0);
+  });
+
   it('stops one worker, then all', async () => {
     await other.goto(`${svc.url}/workers`);
     await screenshot(other, 'workers');
