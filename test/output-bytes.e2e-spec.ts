@@ -174,6 +174,9 @@ describe('output chunks over the worker protocol', () => {
     const cut = await outputOf(q.svc, 'retried');
     expect(cut.body.toString()).toBe('one\ntwo\n[queuectl: output truncated after 8 bytes]\n');
     expect(cut.headers.get('x-queuectl-truncated')).toBe('true');
+    // Once cut, an output takes nothing more, even the bytes that were missing: the mark stays true.
+    expect((await send(q.svc, worker, [chunk(8, 'three\n')])).body).toEqual({ refused: [] });
+    expect((await outputOf(q.svc, 'retried')).body).toEqual(cut.body);
     // The report's tail carries its offset too: sent with bytes already stored, they are not doubled.
     const report = await api(q.svc, 'POST', `/api/workers/${worker}/report`, {
       results: [{ id: 'retried', lease, exit_code: 0, output_base64: b64('two\n'), output_offset: 4 }],

@@ -20,8 +20,14 @@ export interface WorkerLoopOptions {
 const CLAIM_WAIT_MS = 25_000;
 /** Output of running commands is sent in one batch this often. */
 const OUTPUT_FLUSH_MS = 200;
-/** Most output bytes of one job in one message, well below the API's body limit (base64 adds a third). */
+/** Most output bytes of one job in one message. */
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
+/**
+ * Most output bytes in one message of all jobs together, and most a report carries per job: with
+ * base64 (a third more) and up to 256 jobs a message, far below the API's 16 MiB body limit.
+ */
+const OUTPUT_MESSAGE_BYTES = 4 * 1024 * 1024;
+const REPORT_TAIL_BYTES = 16 * 1024;
 /** After a second signal, killed commands get this long to end before their reports are given up. */
 const FORCED_REPORT_MS = 4000;
 /** Grace between SIGTERM and SIGKILL for commands killed by a second signal. */
@@ -250,7 +256,7 @@ export class WorkerLoop {
     // A large tail goes ahead in output messages of its own; the report carries the last piece.
     // They are retried as long as the report would be: output given up is reported as cut.
     let undelivered = false;
-    while (slot.pending.length > OUTPUT_CHUNK_BYTES && !slot.lost && !undelivered) {
+    while (slot.pending.length > REPORT_TAIL_BYTES && !slot.lost && !undelivered) {
       const piece = slot.pending.take(OUTPUT_CHUNK_BYTES);
       try {
         const answer = await this.api.output([outputChunk(job, piece)], this.reportOptions());
@@ -416,12 +422,11 @@ export class WorkerLoop {
 
   private async flushOutput(): Promise<void> {
     for (;;) {
-      const batch: Array<{ slot: Slot; piece: OutputPiece }> = [];
-      for (const slot of this.running.values()) {
-        if (slot.finishing || slot.lost || slot.pending.length === 0) continue;
-        batch.push({ slot, piece: slot.pending.take(OUTPUT_CHUNK_BYTES) });
-      }
-      if (batch.length === 0) return;
+      const writing = [...this.running.values()].filter((s) => !s.finishing && !s.lost && s.pending.length > 0);
+      if (writing.length === 0) return;
+      // Many jobs writing fast share the message: each gets an equal part.
+      const share = Math.min(OUTPUT_CHUNK_BYTES, Math.floor(OUTPUT_MESSAGE_BYTES / writing.length));
+      const batch = writing.map((slot) => ({ slot, piece: slot.pending.take(share) }));
       try {
         const answer = await this.api.output(
           batch.map(({ slot, piece }) => outputChunk(slot.job, piece)),
@@ -441,9 +446,10 @@ export class WorkerLoop {
         for (const { slot, piece } of batch) slot.pending.putBack(piece);
         return;
       }
-      // A command writing faster than a chunk a flush: send on at once rather than fall behind.
-      const behind = [...this.running.values()].some((s) => !s.finishing && !s.lost && s.pending.length >= OUTPUT_CHUNK_BYTES);
-      if (!behind) return;
+      // A command writing faster than a chunk a flush: send on at once rather than fall behind,
+      // unless a job that ended waits for this flush to report.
+      const behind = writing.some((s) => !s.finishing && !s.lost && s.pending.length >= share);
+      if (!behind || [...this.running.values()].some((s) => s.finishing)) return;
     }
   }
 

@@ -312,25 +312,38 @@ export class JobsRepository implements OnModuleInit {
    * idempotent by offset: bytes already stored are skipped, so a chunk sent twice, or sent again
    * with more after it, is stored once. A chunk starting past the stored end (bytes before it
    * never arrived) is not stored and the output is marked as cut there, so no byte is ever shown
-   * at a place it was not written. Appending costs the chunk, whatever is stored already.
+   * at a place it was not written; once cut, an output takes nothing more, so the mark stays true.
+   * Appending costs the chunk, whatever is stored already.
    */
   async appendOutput(sql: Sql, id: string, run: number, offset: number, data: Buffer, limit: number, truncated: boolean): Promise<boolean> {
+    // The usual chunk starts where the stored output ends and fits: a compare-and-set, the insert.
+    if (data.length > 0 && offset + data.length <= limit && !truncated) {
+      const changed = await sql.run(
+        'UPDATE job_attempts SET output_bytes = ? WHERE job_id = ? AND run = ? AND output_bytes = ? AND output_truncated = 0 AND finished_at IS NULL',
+        [offset + data.length, id, run, offset],
+      );
+      if (changed === 1) {
+        await sql.run('INSERT INTO job_output (job_id, run, byte_offset, data) VALUES (?, ?, ?, ?)', [id, run, offset, data]);
+        return true;
+      }
+    }
     for (;;) {
       const [row] = await sql.rows<{ output_bytes: number; output_truncated: number }>(
         'SELECT output_bytes, output_truncated FROM job_attempts WHERE job_id = ? AND run = ? AND finished_at IS NULL',
         [id, run],
       );
       if (!row) return false;
+      if (Number(row.output_truncated)) return true;
       const stored = Number(row.output_bytes);
       const gap = offset > stored;
       const fresh = gap ? data.subarray(0, 0) : data.subarray(Math.min(data.length, stored - offset));
       const kept = fresh.subarray(0, Math.max(0, limit - stored));
       const cut = truncated || gap || kept.length < fresh.length;
-      if (kept.length === 0 && (!cut || Number(row.output_truncated))) return true;
+      if (kept.length === 0 && !cut) return true;
       // Compare-and-set on the stored length: a writer that got in between makes this one look again.
       const changed = await sql.run(
-        `UPDATE job_attempts SET output_bytes = ?, output_truncated = CASE WHEN ? THEN 1 ELSE output_truncated END
-         WHERE job_id = ? AND run = ? AND output_bytes = ? AND finished_at IS NULL`,
+        `UPDATE job_attempts SET output_bytes = ?, output_truncated = ?
+         WHERE job_id = ? AND run = ? AND output_bytes = ? AND output_truncated = 0 AND finished_at IS NULL`,
         [stored + kept.length, cut ? 1 : 0, id, run, stored],
       );
       if (changed === 0) continue;
