@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   try {
     await call(svc, 'PUT', '/api/config/output-limit', { value: limit });
     const wal = join(svc.home, 'queue.db-wal');
+    const rssBefore = procField(pid, 'status', 'VmHWM');
     const ioBefore = { wchar: procField(pid, 'io', 'wchar'), write: procField(pid, 'io', 'write_bytes') };
     let walPeak = 0;
     const sampler = setInterval(() => (walPeak = Math.max(walPeak, fileSize(wal))), 20);
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       truncated: job.runs[0]?.output_truncated,
       seconds,
       service_peak_rss_mb: Math.round(procField(pid, 'status', 'VmHWM') / 1024),
+      service_peak_rss_before_job_mb: Math.round(rssBefore / 1024),
       wal_peak_mb: Math.round(walPeak / MiB),
       service_wchar_mb: Math.round((procField(pid, 'io', 'wchar') - ioBefore.wchar) / MiB),
       service_write_bytes_mb: Math.round((procField(pid, 'io', 'write_bytes') - ioBefore.write) / MiB),
