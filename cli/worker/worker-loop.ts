@@ -259,7 +259,8 @@ export class WorkerLoop {
     while (slot.pending.length > REPORT_TAIL_BYTES && !slot.lost && !undelivered) {
       const piece = slot.pending.take(OUTPUT_CHUNK_BYTES);
       try {
-        const answer = await this.api.output([outputChunk(job, piece)], this.reportOptions());
+        const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
+        const answer = await this.api.output([outputChunk(job, piece)], { signal: this.abandon.signal, patienceMs });
         if (answer.refused.includes(job.id)) slot.lost = true;
       } catch {
         slot.pending.putBack(piece);
@@ -313,8 +314,9 @@ export class WorkerLoop {
     this.reserved += claim;
     this.reportsInFlight++;
     try {
+      const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
       const sent = Date.now();
-      const answer = await this.api.report(results, released, claim, this.reportOptions());
+      const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
       this.reportMs = this.reportMs === 0 ? Date.now() - sent : 0.8 * this.reportMs + 0.2 * (Date.now() - sent);
       this.reserved -= claim;
       for (const id of answer.refused) {
@@ -331,11 +333,6 @@ export class WorkerLoop {
     }
     if (this.toReport.length > 0 || this.toRelease.length > 0) this.queueReport();
     this.afterJob();
-  }
-
-  /** Reports (and the output that goes ahead of them) retry until the worker can wait no longer. */
-  private reportOptions(): { signal: AbortSignal; patienceMs?: number } {
-    return { signal: this.abandon.signal, patienceMs: this.stopping ? this.settings.lease_timeout_ms : undefined };
   }
 
   private afterJob(): void {
@@ -380,16 +377,8 @@ export class WorkerLoop {
       const lost = new Set(answer.lost);
       const cancelled = new Set(answer.cancel);
       for (const s of this.spares.filter((x) => cancelled.has(x.job.id) && !lost.has(x.job.id))) {
-        this.toReport.push({
-          id: s.job.id,
-          lease: s.job.lease,
-          exit_code: null,
-          signal: null,
-          error: 'cancelled',
-          output_base64: '',
-          output_offset: 0,
-          truncated: false,
-        });
+        const none = { output_base64: '', output_offset: 0, truncated: false };
+        this.toReport.push({ id: s.job.id, lease: s.job.lease, exit_code: null, signal: null, error: 'cancelled', ...none });
         this.queueReport();
       }
       this.spares = this.spares.filter((s) => !lost.has(s.job.id) && !cancelled.has(s.job.id));

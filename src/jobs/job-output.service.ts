@@ -169,8 +169,8 @@ export class JobOutputService {
   private async *pages(id: string, run: number, from: number, to: number): AsyncGenerator<Buffer> {
     for (let at = from; at < to; ) {
       const page = await this.jobs.outputRange(id, run, at, Math.min(to, at + PAGE_BYTES));
-      // Empty only when the run was deleted meanwhile (a purge): the answer ends short.
-      if (page.length === 0) return;
+      // Empty only when the run was deleted meanwhile (a purge): the answer cannot be completed.
+      if (page.length === 0) throw new Error(`the output of job "${id}" run ${run} was deleted while it was read`);
       yield page;
       at += page.length;
     }
