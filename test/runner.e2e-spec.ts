@@ -16,18 +16,18 @@ describe('CommandRunner', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function run(command: string, options: Partial<RunOptions> = {}) {
-    let output = '';
+    const output: Buffer[] = [];
     const running = runner.start({
       command,
       env: { PATH: '/usr/bin:/bin', ...options.env },
       timeoutMs: options.timeoutMs ?? null,
       outputLimitBytes: options.outputLimitBytes ?? 1024 * 1024,
-      onOutput: (text) => {
-        output += text;
-        options.onOutput?.(text);
+      onOutput: (bytes) => {
+        output.push(bytes);
+        options.onOutput?.(bytes);
       },
     });
-    return { running, done: running.done, output: () => output };
+    return { running, done: running.done, bytes: () => Buffer.concat(output), output: () => Buffer.concat(output).toString('utf8') };
   }
 
   const pidIn = (file: string): Promise<number> => waitFor(() => Number(readFileSync(file, 'utf8').trim()), 5000, `a pid in ${file}`);
@@ -95,9 +95,9 @@ describe('CommandRunner', () => {
     expect(calls).toBeGreaterThan(0);
   });
 
-  it('never splits a multi-byte character between chunks', async () => {
-    const r = run(`i=0; while [ $i -lt 3000 ]; do printf 'ü€'; i=$((i+1)); done`);
+  it('passes on the bytes as written, undecoded: multi-byte characters, NUL and bytes that are not UTF-8', async () => {
+    const r = run(`i=0; while [ $i -lt 3000 ]; do printf 'ü€\\000\\377'; i=$((i+1)); done`);
     await r.done;
-    expect(r.output()).toBe('ü€'.repeat(3000));
+    expect(r.bytes()).toEqual(Buffer.concat(Array.from({ length: 3000 }, () => Buffer.concat([Buffer.from('ü€\0'), Buffer.from([0xff])]))));
   });
 });
