@@ -25,8 +25,6 @@ export interface RequestOptions {
   body?: unknown;
   /** Give up after this long (default 30 s; long-polls pass their own). */
   timeoutMs?: number;
-  /** Accept a text answer (logs) instead of JSON. */
-  text?: boolean;
 }
 
 // One keep-alive pool per process: the worker's claim/report loop reuses its connection.
@@ -51,7 +49,7 @@ export function request<T>(endpoint: Endpoint, method: string, path: string, opt
         agent: agents[url.protocol as 'http:' | 'https:'],
         headers: {
           authorization: `Bearer ${endpoint.token}`,
-          accept: options.text ? 'text/plain, application/json' : 'application/json',
+          accept: 'application/json',
           ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
         },
         timeout: options.timeoutMs ?? 30_000,
