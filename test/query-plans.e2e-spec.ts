@@ -65,6 +65,23 @@ describe('query plans of the hot statements', () => {
     expect(plan).not.toContain('TEMP B-TREE');
   });
 
+  it("output: appending, reading from an offset and walking back for a tail find a run's chunks by key", async () => {
+    const plans = [
+      ...(await plansOf((r, sql) => r.appendOutput(sql, 'p1', 1, 4096, Buffer.from('chunk'), 1 << 20, false))),
+      ...(await plansOf((r) => r.outputState('p1', 1))),
+      ...(await plansOf((r) => r.outputRange('p1', 1, 4096, 8192))),
+      ...(await plansOf((r) => r.outputChunksBefore('p1', 1, 8192, 32))),
+    ];
+    expect(plans).toHaveLength(5);
+    for (const plan of plans) {
+      expect(plan).toMatch(/SEARCH (job_attempts|job_output) USING (INDEX sqlite_autoindex_\w+|PRIMARY KEY) \(job_id=\? AND run=\?/);
+      expect(plan).not.toMatch(/SCAN|TEMP B-TREE/);
+    }
+    // The range and the tail walk narrow by byte offset within the run, in key order.
+    expect(plans[3]).toMatch(/byte_offset[<>]\?/);
+    expect(plans[4]).toMatch(/byte_offset<\?/);
+  });
+
   it('status reads the counts table and listing walks an index in order', async () => {
     expect((await plansOf((r) => r.countByState()))[0]).toContain('job_counts');
     for (const plan of [
