@@ -1,7 +1,6 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { InvalidInput } from '../common/domain-errors';
 import { FollowQuery, OutputQuery } from './dto/output.query';
 import { JobIdPipe } from './job-id.pipe';
 import { JobOutputService, OutputEvent } from './job-output.service';
@@ -22,7 +21,6 @@ export class JobOutputController {
       "A run's stdout and stderr, byte for byte. Headers: X-Queuectl-Run (absent before the first run), X-Queuectl-Offset and X-Queuectl-End (the byte range answered), X-Queuectl-Truncated, X-Queuectl-Finished",
   })
   async read(@Param('id', JobIdPipe) id: string, @Query() query: OutputQuery, @Res() res: Response) {
-    if (query.tail !== undefined && query.offset !== undefined) throw new InvalidInput('give tail or offset, not both');
     const out = await this.output.read(id, query);
     if (out.run !== null) res.setHeader('x-queuectl-run', String(out.run));
     res.setHeader('x-queuectl-offset', String(out.offset));
@@ -51,9 +49,8 @@ export class JobOutputController {
     const resume = /^(\d+):(\d+)$/.exec(lastEventId ?? '');
     const run = resume ? Number(resume[1]) : query.run;
     const offset = resume ? Number(resume[2]) : (query.offset ?? 0);
-    if (run === undefined && offset > 0) throw new InvalidInput('offset needs run: a byte offset belongs to one run');
     // An unknown job or run is refused before the stream starts, so the error envelope goes out.
-    await this.output.checkRun(id, run);
+    await this.output.checkFollow(id, run, offset);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     const closed = new Promise<void>((resolve) => res.on('close', () => resolve()));

@@ -63,6 +63,7 @@ export class JobOutputService {
 
   /** The output of run `run` (default: the newest), whole, from `offset`, or its last `tail` lines. */
   async read(id: string, options: OutputReadOptions = {}): Promise<OutputRead> {
+    if (options.tail !== undefined && options.offset !== undefined) throw new InvalidInput('give tail or offset, not both');
     const run = await this.chooseRun(id, options.run);
     if (run === undefined) return { run: null, offset: 0, end: 0, truncated: false, finished: false, mark: '', pages: [] };
     const state = await this.jobs.outputState(id, run);
@@ -94,7 +95,7 @@ export class JobOutputService {
    * `send` is awaited, so a slow reader holds back reading, not memory. Stops when `closed` resolves.
    */
   async follow(id: string, run: number | undefined, offset: number, send: (event: OutputEvent) => Promise<void>, closed: Promise<void>): Promise<void> {
-    await this.checkRun(id, run);
+    await this.checkFollow(id, run, offset);
     if (run !== undefined) await send({ type: 'run', run });
     let wake: () => void = () => undefined;
     let gone = false;
@@ -135,8 +136,9 @@ export class JobOutputService {
     }
   }
 
-  /** Throws when the job, or the given run of it, does not exist. */
-  async checkRun(id: string, run?: number): Promise<void> {
+  /** Throws when the job, or the given run of it, does not exist, or an offset comes without its run. */
+  async checkFollow(id: string, run: number | undefined, offset: number): Promise<void> {
+    if (run === undefined && offset > 0) throw new InvalidInput('offset needs run: a byte offset belongs to one run');
     await this.chooseRun(id, run);
   }
 
