@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { SqlDatabase } from '../src/database/sql';
+import { JobOutputRepository } from '../src/jobs/job-output.repository';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { WorkerSupervisor } from '../src/workers/worker-supervisor';
 import { csrfOf, loggedInAgent } from './support/dashboard-client';
@@ -150,7 +151,7 @@ describe('dashboard pages and forms', () => {
         expect(claimed.id).toBe('ran-twice');
         const outcome = { exitCode: exit, error: exit === 0 ? null : `exit code ${exit}` };
         await db.write(async (sql) => {
-          await repo.appendOutput(sql, claimed.id, claimed.lease, 0, Buffer.from(`run ${claimed.lease} says <hello> & bye\n`), 1_000_000, false);
+          await t.app.get(JobOutputRepository).appendOutput(sql, claimed.id, claimed.lease, 0, Buffer.from(`run ${claimed.lease} says <hello> & bye\n`), 1_000_000, false);
           if (exit === 0) await repo.completeRuns(sql, [{ id: claimed.id, lease: claimed.lease }], Date.now());
           else await repo.scheduleRetry(sql, claimed.id, claimed.lease, Date.now(), Date.now(), outcome);
           await repo.finishAttempt(sql, claimed.id, claimed.lease, Date.now(), outcome);
@@ -211,6 +212,7 @@ describe('dashboard pages and forms', () => {
       await api('post', '/api/jobs').send({ id: 'long-output', command: 'true', priority: 1000 }).expect(201);
       const db = t.app.get(SqlDatabase);
       const repo = t.app.get(JobsRepository);
+      const output = t.app.get(JobOutputRepository);
       const claimed = await db.write((sql) => repo.claimNext(sql, 'w-dash', Date.now(), Date.now() + 30_000, 2));
       const lease = (id: string) => claimed.find((c) => c.id === id)!.lease;
       const odd = Buffer.concat([Buffer.from('\u001b[31mred\u001b[0m <b>bold</b> nul:'), Buffer.from([0, 0xff, 0xfe]), Buffer.from(' ok 🚀\n')]);
@@ -218,8 +220,8 @@ describe('dashboard pages and forms', () => {
       const rocket = Buffer.from('🚀');
       const long = Buffer.concat([Buffer.alloc(70 * 1024 - 64 * 1024 - 2, 'a'), rocket, Buffer.alloc(64 * 1024 - 2 - 5, 'b'), Buffer.from('end!\n')]);
       await db.write(async (sql) => {
-        await repo.appendOutput(sql, 'odd-bytes', lease('odd-bytes'), 0, odd, 1_000_000, false);
-        await repo.appendOutput(sql, 'long-output', lease('long-output'), 0, long, 1_000_000, false);
+        await output.appendOutput(sql, 'odd-bytes', lease('odd-bytes'), 0, odd, 1_000_000, false);
+        await output.appendOutput(sql, 'long-output', lease('long-output'), 0, long, 1_000_000, false);
         await repo.completeRuns(sql, claimed.map((c) => ({ id: c.id, lease: c.lease })), Date.now());
       });
       const page = await agent.get('/jobs/odd-bytes').expect(200);

@@ -1,6 +1,7 @@
 import { SqlDatabase } from '../src/database/sql';
 import { NewJob } from '../src/jobs/job-row';
 import { JOB_STATES } from '../src/jobs/job-state';
+import { JobOutputRepository } from '../src/jobs/job-output.repository';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
@@ -30,6 +31,7 @@ describe('JobsRepository', () => {
   const insert = (...jobs: NewJob[]) => db.write((sql) => repo.insert(sql, jobs, clock.now()));
   const claim = (limit = 1, worker = 'w1') => db.write((sql) => repo.claimNext(sql, worker, clock.now(), clock.now() + LEASE, limit));
   const row = async (id: string) => (await repo.findById(id))!;
+  const output = () => t.app.get(JobOutputRepository);
 
   describe('claimNext', () => {
     it('takes due jobs by priority, then due time, then creation; never a future one', async () => {
@@ -109,7 +111,7 @@ describe('JobsRepository', () => {
       clock.advance(SECOND);
       const [current] = await claim(1, 'new-worker');
       expect(current.lease).toBe(stale.lease + 1);
-      await db.write((sql) => repo.appendOutput(sql, 'contested', current.lease, 0, Buffer.from('new output\n'), 1024, false));
+      await db.write((sql) => output().appendOutput(sql, 'contested', current.lease, 0, Buffer.from('new output\n'), 1024, false));
       const before = { job: await row('contested'), runs: await db.rows('SELECT * FROM job_attempts ORDER BY run') };
 
       clock.advance(SECOND);
@@ -120,7 +122,7 @@ describe('JobsRepository', () => {
         await repo.scheduleRetry(sql, 'contested', stale.lease, now, now, { exitCode: 1, error: 'late' }),
         await repo.bury(sql, 'contested', stale.lease, now, { exitCode: 1, error: 'late' }),
         await repo.extendLease(sql, 'contested', stale.lease, now + LEASE),
-        await repo.appendOutput(sql, 'contested', stale.lease, 0, Buffer.from('stale output\n'), 1024, false),
+        await output().appendOutput(sql, 'contested', stale.lease, 0, Buffer.from('stale output\n'), 1024, false),
       ]);
       await db.write((sql) => repo.finishAttempt(sql, 'contested', stale.lease, now, outcome));
       expect(refused).toEqual([false, false, false, undefined, false]);

@@ -1,5 +1,6 @@
 import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
+import { JobOutputRepository } from '../src/jobs/job-output.repository';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { StatementRecorder } from '../bench/scale-plans';
 import { newJob } from './support/new-job';
@@ -29,10 +30,13 @@ describe('query plans of the hot statements', () => {
   });
   afterAll(() => t.close());
 
-  async function plansOf(call: (r: JobsRepository, sql: Sql) => Promise<unknown>): Promise<string[]> {
+  async function plansOf<R = JobsRepository>(
+    call: (r: R, sql: Sql) => Promise<unknown>,
+    repository: new (db: SqlDatabase) => R = JobsRepository as unknown as new (db: SqlDatabase) => R,
+  ): Promise<string[]> {
     const recorder = new StatementRecorder();
     // The recorder stands in for both the unit of work and the repository's own database.
-    const recording = new JobsRepository(recorder as unknown as SqlDatabase);
+    const recording = new repository(recorder as unknown as SqlDatabase);
     await call(recording, recorder);
     const plans: string[] = [];
     for (const s of recorder.statements) {
@@ -67,10 +71,10 @@ describe('query plans of the hot statements', () => {
 
   it("output: appending, reading from an offset and walking back for a tail find a run's chunks by key", async () => {
     const plans = [
-      ...(await plansOf((r, sql) => r.appendOutput(sql, 'p1', 1, 4096, Buffer.from('chunk'), 1 << 20, false))),
-      ...(await plansOf((r) => r.outputState('p1', 1))),
-      ...(await plansOf((r) => r.outputRange('p1', 1, 4096, 8192))),
-      ...(await plansOf((r) => r.outputChunksBefore('p1', 1, 8192, 32))),
+      ...(await plansOf((r, sql) => r.appendOutput(sql, 'p1', 1, 4096, Buffer.from('chunk'), 1 << 20, false), JobOutputRepository)),
+      ...(await plansOf((r) => r.outputState('p1', 1), JobOutputRepository)),
+      ...(await plansOf((r) => r.outputRange('p1', 1, 4096, 8192), JobOutputRepository)),
+      ...(await plansOf((r) => r.outputChunksBefore('p1', 1, 8192, 32), JobOutputRepository)),
     ];
     expect(plans).toHaveLength(5);
     for (const plan of plans) {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidInput, JobNotFound } from '../common/domain-errors';
+import { JobOutputRepository } from './job-output.repository';
 import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
 
@@ -58,6 +59,7 @@ const NEWLINE = 0x0a;
 export class JobOutputService {
   constructor(
     private readonly jobs: JobsRepository,
+    private readonly output: JobOutputRepository,
     private readonly signals: JobSignals,
   ) {}
 
@@ -66,7 +68,7 @@ export class JobOutputService {
     if (options.tail !== undefined && options.offset !== undefined) throw new InvalidInput('give tail or offset, not both');
     const run = await this.chooseRun(id, options.run);
     if (run === undefined) return { run: null, offset: 0, end: 0, truncated: false, finished: false, mark: '', pages: [] };
-    const state = await this.jobs.outputState(id, run);
+    const state = await this.output.outputState(id, run);
     const end = Number(state?.output_bytes ?? 0);
     const truncated = Boolean(Number(state?.output_truncated ?? 0));
     const offset = options.tail !== undefined ? await this.tailStart(id, run, end, options.tail) : Math.min(options.offset ?? 0, end);
@@ -83,10 +85,10 @@ export class JobOutputService {
 
   /** The last `bytes` bytes of a run's output at most, with where they start and how much is stored. */
   async lastBytes(id: string, run: number, bytes: number): Promise<{ data: Buffer; offset: number; end: number; truncated: boolean }> {
-    const state = await this.jobs.outputState(id, run);
+    const state = await this.output.outputState(id, run);
     const end = Number(state?.output_bytes ?? 0);
     const offset = Math.max(0, end - bytes);
-    return { data: await this.jobs.outputRange(id, run, offset, end), offset, end, truncated: Boolean(Number(state?.output_truncated ?? 0)) };
+    return { data: await this.output.outputRange(id, run, offset, end), offset, end, truncated: Boolean(Number(state?.output_truncated ?? 0)) };
   }
 
   /**
@@ -114,11 +116,11 @@ export class JobOutputService {
           if (chosen !== undefined) await send({ type: 'run', run: chosen });
         }
         if (chosen !== undefined) {
-          const state = await this.jobs.outputState(id, chosen);
+          const state = await this.output.outputState(id, chosen);
           if (!state) return;
           const end = Number(state.output_bytes);
           while (at < end && !gone) {
-            const data = await this.jobs.outputRange(id, chosen, at, Math.min(end, at + PAGE_BYTES));
+            const data = await this.output.outputRange(id, chosen, at, Math.min(end, at + PAGE_BYTES));
             if (data.length === 0) return;
             await send({ type: 'output', run: chosen, offset: at, data });
             at += data.length;
@@ -170,7 +172,7 @@ export class JobOutputService {
 
   private async *pages(id: string, run: number, from: number, to: number): AsyncGenerator<Buffer> {
     for (let at = from; at < to; ) {
-      const page = await this.jobs.outputRange(id, run, at, Math.min(to, at + PAGE_BYTES));
+      const page = await this.output.outputRange(id, run, at, Math.min(to, at + PAGE_BYTES));
       // Empty only when the run was deleted meanwhile (a purge): the answer cannot be completed.
       if (page.length === 0) throw new Error(`the output of job "${id}" run ${run} was deleted while it was read`);
       yield page;
@@ -188,7 +190,7 @@ export class JobOutputService {
     let before = end;
     let last = true;
     for (;;) {
-      const chunks = await this.jobs.outputChunksBefore(id, run, before, TAIL_STEP_CHUNKS);
+      const chunks = await this.output.outputChunksBefore(id, run, before, TAIL_STEP_CHUNKS);
       for (const chunk of chunks) {
         const data = chunk.data.subarray(0, Math.max(0, end - chunk.byte_offset));
         let pos = data.length;
@@ -210,7 +212,7 @@ export class JobOutputService {
 
   /** The line that says output was cut, after the `end` bytes that were kept. */
   private async truncationMark(id: string, run: number, end: number): Promise<string> {
-    const last = end > 0 ? await this.jobs.outputRange(id, run, end - 1, end) : Buffer.alloc(0);
+    const last = end > 0 ? await this.output.outputRange(id, run, end - 1, end) : Buffer.alloc(0);
     return `${last.length === 0 || last[0] === NEWLINE ? '' : '\n'}[queuectl: output truncated after ${end} bytes]\n`;
   }
 }

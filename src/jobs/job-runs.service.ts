@@ -4,6 +4,7 @@ import { ConfigService } from '../config/config.service';
 import { Sql, SqlDatabase } from '../database/sql';
 import { AttemptEnd, judgeAttempt } from './attempt-policy';
 import { BackoffPolicy } from './backoff';
+import { JobOutputRepository } from './job-output.repository';
 import { JobRow } from './job-row';
 import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
@@ -50,6 +51,7 @@ export class JobRunsService {
   constructor(
     private readonly db: SqlDatabase,
     private readonly jobs: JobsRepository,
+    private readonly output: JobOutputRepository,
     private readonly config: ConfigService,
     private readonly signals: JobSignals,
     private readonly clock: Clock,
@@ -76,7 +78,7 @@ export class JobRunsService {
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
       for (const r of results) {
-        if (r.output.length > 0 || r.truncated) await this.jobs.appendOutput(sql, r.id, r.lease, r.outputOffset, r.output, outputLimit, r.truncated);
+        if (r.output.length > 0 || r.truncated) await this.output.appendOutput(sql, r.id, r.lease, r.outputOffset, r.output, outputLimit, r.truncated);
       }
       const succeeded = results.filter((r) => !failures.includes(r));
       const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
@@ -123,7 +125,7 @@ export class JobRunsService {
     const limit = this.config.get('output-limit');
     const refused = await this.db.write(async (sql) => {
       const refused: string[] = [];
-      for (const c of chunks) if (!(await this.jobs.appendOutput(sql, c.id, c.lease, c.offset, c.data, limit, c.truncated))) refused.push(c.id);
+      for (const c of chunks) if (!(await this.output.appendOutput(sql, c.id, c.lease, c.offset, c.data, limit, c.truncated))) refused.push(c.id);
       return refused;
     });
     for (const c of chunks) if (!refused.includes(c.id)) this.signals.jobChanged(c.id);

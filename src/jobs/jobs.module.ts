@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '../config/config.module';
 import { DlqController } from './dlq.controller';
 import { JobOutputController } from './job-output.controller';
+import { JobOutputRepository } from './job-output.repository';
 import { JobOutputService } from './job-output.service';
 import { JobRunsService } from './job-runs.service';
 import { JobSignals } from './job-signals';
@@ -13,7 +14,7 @@ import { RetentionSweeper } from './retention-sweeper';
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
-  exports: [JobsRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  exports: [JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}
