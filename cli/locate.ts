@@ -14,6 +14,8 @@ export interface Target {
   remoteUrl?: string;
   token?: string;
   home: string;
+  /** QUEUECTL_DATABASE_URL names PostgreSQL: services are deployed replicas, never started here. */
+  postgres?: boolean;
 }
 
 export function targetFromEnv(overrides: { url?: string; token?: string } = {}, env = process.env): Target {
@@ -22,6 +24,7 @@ export function targetFromEnv(overrides: { url?: string; token?: string } = {}, 
     remoteUrl: remoteUrl?.replace(/\/+$/, ''),
     token: overrides.token ?? nonEmpty(env.QUEUECTL_TOKEN),
     home: resolve(nonEmpty(env.QUEUECTL_HOME) ?? join(homedir(), '.queuectl')),
+    postgres: /^postgres(ql)?:/.test(nonEmpty(env.QUEUECTL_DATABASE_URL) ?? ''),
   };
 }
 
@@ -74,6 +77,9 @@ export async function resolveEndpoint(target: Target, options: ResolveOptions): 
   }
   const existing = localEndpoint(target);
   if (existing && (await answers(existing))) return existing;
+  if (target.postgres) {
+    throw new ServiceUnreachable('QUEUECTL_DATABASE_URL names PostgreSQL, whose services are not started by the CLI: set QUEUECTL_URL and QUEUECTL_TOKEN');
+  }
   if (!options.autoStart) throw new ServiceUnreachable(`no queuectl service is running for ${target.home}`);
 
   const logFile = startLocalService(target.home);

@@ -32,9 +32,12 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   }
   if (options.port !== undefined) env = { ...env, port: options.port, portExplicit: true };
 
-  let releaseLock: () => void;
+  // The lock keeps two services off one SQLite file. On PostgreSQL several replicas share the
+  // database by design, and the home holds nothing they share.
+  let releaseLock: () => void = () => undefined;
   try {
-    releaseLock = acquireServiceLock(loadHome(env));
+    if (env.database.dialect === 'sqlite') releaseLock = acquireServiceLock(loadHome(env));
+    else loadHome(env);
   } catch (e) {
     if (e instanceof ServiceAlreadyRunning) {
       process.stderr.write(`queuectl: ${e.message}\n`);

@@ -2,15 +2,13 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { ENV, Env } from '../env/env';
-import { InitialSchema1732320000000 } from './migrations/1732320000000-initial-schema';
-import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
-import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
-import { SqlDatabase } from './sql';
+import { dataSourceOptions, openDataSource } from './data-source';
+import { PostgresDatabase } from './postgres-sql';
+import { SqlDatabase, SqliteDatabase } from './sql';
 
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000];
+export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
 
 @Global()
 @Module({
@@ -18,29 +16,11 @@ export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, Ou
     TypeOrmModule.forRootAsync({
       inject: [ENV],
       useFactory: (env: Env) => {
-        mkdirSync(dirname(env.sqlitePath), { recursive: true, mode: 0o700 });
-        return {
-          type: 'sqlite' as const,
-          database: env.sqlitePath,
-          // TypeORM calls driver.verbose(), which wraps every statement to build a long stack
-          // trace and util.inspect its arguments: a fifth of the service's CPU under load.
-          driver: { ...sqlite3, verbose: () => sqlite3 },
-          enableWAL: true,
-          busyTimeout: 5000,
-          migrations: MIGRATIONS,
-          migrationsRun: true,
-          migrationsTransactionMode: 'each' as const,
-          synchronize: false,
-          logging: false,
-          // No retries on boot: a database that cannot be opened is reported at once.
-          retryAttempts: 0,
-        };
+        if (env.database.dialect === 'sqlite') mkdirSync(dirname(env.database.path), { recursive: true, mode: 0o700 });
+        // No retries on boot: a database that cannot be opened is reported at once.
+        return { ...dataSourceOptions(env.database), retryAttempts: 0 };
       },
-      dataSourceFactory: async (options) => {
-        const dataSource = new DataSource(options!);
-        await dataSource.initialize();
-        return dataSource;
-      },
+      dataSourceFactory: (options) => openDataSource(options!),
     }),
   ],
   providers: [
@@ -48,8 +28,9 @@ export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, Ou
       provide: SqlDatabase,
       inject: [getDataSourceToken(), ENV],
       useFactory: async (dataSource: DataSource, env: Env) => {
+        if (env.database.dialect === 'postgres') return new PostgresDatabase(dataSource);
         await dataSource.query(`PRAGMA synchronous = ${env.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
-        return new SqlDatabase(dataSource);
+        return new SqliteDatabase(dataSource);
       },
     },
   ],

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { StorageUnavailable } from '../common/domain-errors';
-import { SqlDatabase } from './sql';
+import { SqlDatabase, SqliteDatabase } from './sql';
 
 /**
  * Commits recorded in the write-ahead log: each commit ends with a frame whose header holds the
@@ -55,7 +55,7 @@ describe('SqlDatabase on a real SQLite file', () => {
     file = join(dir, 'test.db');
     dataSource = new DataSource({ type: 'sqlite', database: file, enableWAL: true });
     await dataSource.initialize();
-    db = new SqlDatabase(dataSource);
+    db = new SqliteDatabase(dataSource);
     await db.run('CREATE TABLE items (id TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL DEFAULT 0)');
     // No checkpoint during a test, so the log holds every commit the test made.
     await db.rows('PRAGMA wal_autocheckpoint = 0');

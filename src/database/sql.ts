@@ -12,7 +12,12 @@ export interface Sql {
   run(sql: string, params?: unknown[]): Promise<number>;
 }
 
-type Work<T> = (sql: Sql) => Promise<T>;
+export type Dialect = 'sqlite' | 'postgres';
+
+/** A statement written once per dialect, side by side where they differ. */
+export type PerDialect<T = string> = Record<Dialect, T>;
+
+export type Work<T> = (sql: Sql) => Promise<T>;
 interface Pending {
   work: Work<unknown>;
   /** Runs alone and outside any transaction (VACUUM INTO, for one). */
@@ -22,7 +27,28 @@ interface Pending {
 }
 
 /**
- * The database as the repositories use it.
+ * The database as the repositories use it: reads with `rows`/`run`, writes through `write` (a
+ * group commit: each unit of work shares a transaction with the units submitted alongside it and
+ * is rolled back alone when it fails), and `exclusive` for work that must run outside any
+ * transaction. Statements are written with `?` (or `?N`) placeholders; PostgreSQL's `$N` are
+ * made from them in its implementation. A unit of work may run more than once (PostgreSQL retries
+ * a whole batch after a deadlock), so it must not change anything but the database.
+ */
+export abstract class SqlDatabase implements Sql {
+  abstract readonly dialect: Dialect;
+  abstract rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  abstract run(sql: string, params?: unknown[]): Promise<number>;
+  abstract write<T>(work: Work<T>): Promise<T>;
+  abstract exclusive<T>(work: Work<T>): Promise<T>;
+
+  /** This database's variant of a statement written per dialect. */
+  pick<T>(variants: PerDialect<T>): T {
+    return variants[this.dialect];
+  }
+}
+
+/**
+ * SQLite.
  *
  * Writes go through `write()`, a group commit: every write submitted while a transaction is
  * being written joins the next one, so one fsync acknowledges many enqueues and reports under
@@ -33,7 +59,8 @@ interface Pending {
  * SQLite allows one writer; the service is the only process that opens the file, and this
  * class is the only place in it that opens transactions, so they never interleave.
  */
-export class SqlDatabase implements Sql {
+export class SqliteDatabase extends SqlDatabase {
+  readonly dialect = 'sqlite' as const;
   private queue: Pending[] = [];
   private writing = false;
   /**
@@ -46,6 +73,7 @@ export class SqlDatabase implements Sql {
   private readonly statements: PreparedStatements;
 
   constructor(dataSource: DataSource) {
+    super();
     this.connection = (dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
     this.statements = new PreparedStatements(this.connection);
     // SQLite refuses to close a connection with statements still prepared, and TypeORM closes

@@ -1,4 +1,5 @@
-import { homedir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PORT, EnvError, loadEnv } from './env';
 
@@ -17,7 +18,7 @@ describe('loadEnv', () => {
     const env = loadEnv({ HOME: '/ignored', PATH: '/bin' });
     expect(env).toMatchObject({
       home: join(homedir(), '.queuectl'),
-      sqlitePath: join(homedir(), '.queuectl', 'queue.db'),
+      database: { dialect: 'sqlite', path: join(homedir(), '.queuectl', 'queue.db') },
       host: '127.0.0.1',
       port: DEFAULT_PORT,
       portExplicit: false,
@@ -38,7 +39,7 @@ describe('loadEnv', () => {
     });
     expect(env).toEqual({
       home: '/srv/q',
-      sqlitePath: '/srv/q/data/jobs.db',
+      database: { dialect: 'sqlite', path: '/srv/q/data/jobs.db' },
       host: '0.0.0.0',
       port: 8080,
       portExplicit: true,
@@ -54,7 +55,7 @@ describe('loadEnv', () => {
 
   it('reports every bad variable at once, one line each, naming it', () => {
     const problems = problemsOf({
-      QUEUECTL_DATABASE_URL: 'postgres://db/queue',
+      QUEUECTL_DATABASE_URL: 'mysql://db/queue',
       QUEUECTL_HOST: 'bad host!',
       QUEUECTL_PORT: '70000',
       QUEUECTL_TOKEN: 'short',
@@ -93,5 +94,43 @@ describe('loadEnv', () => {
     expect(problems.join('\n')).not.toContain(secret);
     expect(message).not.toContain(secret);
     expect(problems.join('\n')).toContain('QUEUECTL_TOKEN');
+  });
+
+  describe('PostgreSQL', () => {
+    const token = 'a-token-of-enough-length';
+
+    it('selects PostgreSQL from a postgres:// URL, the schema parameter apart', () => {
+      const env = loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://queue@db.internal:5433/jobs?schema=queue_a&sslmode=disable', QUEUECTL_TOKEN: token });
+      expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queue@db.internal:5433/jobs?sslmode=disable', schema: 'queue_a' });
+      expect(loadEnv({ QUEUECTL_DATABASE_URL: 'postgresql://db/jobs', QUEUECTL_TOKEN: token }).database).toEqual({
+        dialect: 'postgres',
+        url: 'postgresql://db/jobs',
+        schema: undefined,
+      });
+    });
+
+    it('requires a token, given or in a file', () => {
+      expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs' })).toEqual([
+        'QUEUECTL_TOKEN or QUEUECTL_TOKEN_FILE is required with a PostgreSQL QUEUECTL_DATABASE_URL',
+      ]);
+      const dir = mkdtempSync(join(tmpdir(), 'queuectl-env-'));
+      try {
+        writeFileSync(join(dir, 'token'), `${token}\n`);
+        expect(loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs', QUEUECTL_TOKEN_FILE: join(dir, 'token') }).token).toBe(token);
+        expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs', QUEUECTL_TOKEN_FILE: join(dir, 'missing') })).toEqual([
+          `QUEUECTL_TOKEN_FILE cannot be read: ENOENT (got "${join(dir, 'missing')}")`,
+        ]);
+        writeFileSync(join(dir, 'short'), 'short');
+        expect(problemsOf({ QUEUECTL_TOKEN_FILE: join(dir, 'short') })).toEqual(['QUEUECTL_TOKEN must be at least 16 characters']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a schema that is not a plain SQL name', () => {
+      expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs?schema=a;drop', QUEUECTL_TOKEN: token })).toEqual([
+        `QUEUECTL_DATABASE_URL's schema must be a lower-case SQL name (got "a;drop")`,
+      ]);
+    });
   });
 });

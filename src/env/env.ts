@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
 import { Type } from 'class-transformer';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -10,19 +11,32 @@ import { join, resolve } from 'node:path';
 export interface Env {
   /** Data directory: SQLite file, token, service record, backups. */
   home: string;
-  /** Absolute path of the SQLite database file. */
-  sqlitePath: string;
+  /** Where the queue is stored: a SQLite file (the default) or a PostgreSQL database. */
+  database: DatabaseTarget;
   host: string;
   port: number;
   /** True when the port came from the environment: a busy port is then an error, not a fallback. */
   portExplicit: boolean;
-  /** Given token, or undefined to read or generate `<home>/token`. */
+  /**
+   * Given token (QUEUECTL_TOKEN, or the file QUEUECTL_TOKEN_FILE names), or undefined to read or
+   * generate `<home>/token`. Always given on PostgreSQL: replicas share no home.
+   */
   token?: string;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
   /** SQLite `synchronous` pragma: `full` fsyncs every commit (the default), `normal` survives process crashes only. */
   sqliteSync: 'full' | 'normal';
 }
+
+export type DatabaseTarget =
+  | { dialect: 'sqlite'; /** Absolute path of the database file. */ path: string }
+  | {
+      dialect: 'postgres';
+      /** The connection URL as given, without the `schema` parameter. */
+      url: string;
+      /** The schema the tables live in (`?schema=NAME`), or undefined for the server's search_path. */
+      schema?: string;
+    };
 
 export const DEFAULT_PORT = 7411;
 export const ENV = Symbol('ENV');
@@ -32,7 +46,7 @@ class EnvVars {
   QUEUECTL_HOME?: string;
 
   @IsOptional()
-  @Matches(/^sqlite:.+/, { message: 'QUEUECTL_DATABASE_URL must be sqlite:<path> (PostgreSQL is not supported by this build yet)' })
+  @Matches(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, { message: 'QUEUECTL_DATABASE_URL must be sqlite:<path> or postgres://user@host:port/database[?schema=NAME]' })
   QUEUECTL_DATABASE_URL?: string;
 
   @IsOptional()
@@ -51,6 +65,9 @@ class EnvVars {
   // It travels as `Authorization: Bearer <token>`, which cannot carry a blank.
   @Matches(/^\S+$/, { message: 'QUEUECTL_TOKEN must not contain spaces' })
   QUEUECTL_TOKEN?: string;
+
+  @IsOptional()
+  QUEUECTL_TOKEN_FILE?: string;
 
   @IsOptional()
   @Type(() => Number)
@@ -77,22 +94,38 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(
     Object.entries(source).filter(([k, v]) => k.startsWith('QUEUECTL_') && v !== undefined && v.trim() !== ''),
   );
+  const problems: string[] = [];
+  // The token file stands for QUEUECTL_TOKEN (a Compose or Kubernetes secret), checked the same way.
+  if (present.QUEUECTL_TOKEN_FILE !== undefined) {
+    if (present.QUEUECTL_TOKEN !== undefined) problems.push('set QUEUECTL_TOKEN or QUEUECTL_TOKEN_FILE, not both');
+    else {
+      try {
+        present.QUEUECTL_TOKEN = readFileSync(present.QUEUECTL_TOKEN_FILE, 'utf8').trim();
+      } catch (e) {
+        problems.push(`QUEUECTL_TOKEN_FILE cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (got "${present.QUEUECTL_TOKEN_FILE}")`);
+      }
+    }
+  }
   const vars = plainToInstance(EnvVars, present);
   const errors = validateSync(vars);
-  if (errors.length > 0) {
-    throw new EnvError(
-      errors.map((e) => {
-        const message = Object.values(e.constraints ?? {})[0];
-        // The token is a secret: never echo it back, not even in an error.
-        return e.property === 'QUEUECTL_TOKEN' ? message : `${message} (got "${present[e.property]}")`;
-      }),
-    );
+  problems.push(
+    ...errors.map((e) => {
+      const message = Object.values(e.constraints ?? {})[0];
+      // The token is a secret: never echo it back, not even in an error.
+      return e.property === 'QUEUECTL_TOKEN' ? message : `${message} (got "${present[e.property]}")`;
+    }),
+  );
+  const database = errors.some((e) => e.property === 'QUEUECTL_DATABASE_URL') ? undefined : databaseTarget(vars.QUEUECTL_DATABASE_URL, problems);
+  if (database?.dialect === 'postgres' && vars.QUEUECTL_TOKEN === undefined && !problems.some((p) => p.includes('QUEUECTL_TOKEN'))) {
+    // Replicas share no home directory where a generated token could be found.
+    problems.push('QUEUECTL_TOKEN or QUEUECTL_TOKEN_FILE is required with a PostgreSQL QUEUECTL_DATABASE_URL');
   }
+  if (problems.length > 0) throw new EnvError(problems);
   const home = resolve(vars.QUEUECTL_HOME ?? join(homedir(), '.queuectl'));
-  const dbPath = vars.QUEUECTL_DATABASE_URL?.slice('sqlite:'.length) ?? 'queue.db';
+  const target = database!;
   return {
     home,
-    sqlitePath: resolve(home, dbPath),
+    database: target.dialect === 'sqlite' ? { dialect: 'sqlite', path: resolve(home, target.path) } : target,
     host: vars.QUEUECTL_HOST ?? '127.0.0.1',
     port: vars.QUEUECTL_PORT ?? DEFAULT_PORT,
     portExplicit: vars.QUEUECTL_PORT !== undefined,
@@ -102,3 +135,23 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   };
 }
 
+
+/** The database a valid QUEUECTL_DATABASE_URL names (a SQLite path still relative to the home). */
+function databaseTarget(raw: string | undefined, problems: string[]): DatabaseTarget | undefined {
+  if (raw === undefined) return { dialect: 'sqlite', path: 'queue.db' };
+  if (raw.startsWith('sqlite:')) return { dialect: 'sqlite', path: raw.slice('sqlite:'.length) };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push('QUEUECTL_DATABASE_URL is not a valid URL (the password is not shown)');
+    return undefined;
+  }
+  const schema = url.searchParams.get('schema') ?? undefined;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    problems.push(`QUEUECTL_DATABASE_URL's schema must be a lower-case SQL name (got "${schema.slice(0, 80)}")`);
+    return undefined;
+  }
+  url.searchParams.delete('schema');
+  return { dialect: 'postgres', url: url.toString(), schema };
+}

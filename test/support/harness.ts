@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { databaseEnv, dropDatabaseOf } from './database';
 
 /** Shared test plumbing: temp homes, waiting on conditions, the built service and CLI. */
 
@@ -14,6 +15,7 @@ export function tempHome(prefix = 'queuectl-test-'): string {
 }
 
 export function removeHome(home: string): void {
+  dropDatabaseOf(home);
   rmSync(home, { recursive: true, force: true });
 }
 
@@ -65,6 +67,9 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
   return env;
 }
 
+/** The token of a spawned service in PostgreSQL mode, which generates none. */
+export const SERVICE_TEST_TOKEN = 'service-test-token-0123456789';
+
 export interface RunningService {
   home: string;
   url: string;
@@ -85,8 +90,10 @@ export async function startService(
   /** The built program to run: the service's main, or the CLI with `serve` in `args`. */
   program = SERVICE_MAIN,
 ): Promise<RunningService> {
+  // On PostgreSQL (see ./database) the home's schema, and the token that mode requires.
+  const env = { ...databaseEnv(home, SERVICE_TEST_TOKEN), ...extraEnv };
   const child = spawn(process.execPath, [program, ...args], {
-    env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0', ...extraEnv }),
+    env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -102,7 +109,7 @@ export async function startService(
     20_000,
     'the service to start',
   );
-  const token = extraEnv.QUEUECTL_TOKEN ?? readFileSync(join(home, 'token'), 'utf8').trim();
+  const token = env.QUEUECTL_TOKEN ?? readFileSync(join(home, 'token'), 'utf8').trim();
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createApp } from '../../src/app.factory';
 import { Clock } from '../../src/common/clock';
 import { loadEnv } from '../../src/env/env';
+import { TEST_DIALECT, postgresUrlOf } from './database';
 import { removeHome, tempHome } from './harness';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -16,10 +17,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real AppModule on a fresh SQLite file in a temp dir, not listening (use supertest). */
+/**
+ * The real AppModule on a fresh database, not listening (use supertest): a SQLite file in a temp
+ * dir, or on PostgreSQL (see ./database) a schema of its own.
+ */
 export async function createTestApp(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
   const home = tempHome();
-  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: `sqlite:${join(home, 'queue.db')}`, QUEUECTL_TOKEN: TEST_TOKEN, ...options.env });
+  const database = TEST_DIALECT === 'postgres' ? postgresUrlOf(home) : `sqlite:${join(home, 'queue.db')}`;
+  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: database, QUEUECTL_TOKEN: TEST_TOKEN, ...options.env });
   const state = { shutdownRequests: 0 };
   const app = await createApp({ env, token: TEST_TOKEN, clock: options.clock, onShutdown: () => state.shutdownRequests++ });
   await app.init();

@@ -1,0 +1,13 @@
+import { EntitySchema } from 'typeorm';
+import { settingEntity } from '../../config/setting.entity';
+import { jobAttemptEntity } from '../../jobs/job-attempt.entity';
+import { jobCountEntity } from '../../jobs/job-count.entity';
+import { jobOutputEntity } from '../../jobs/job-output.entity';
+import { jobEntity } from '../../jobs/job.entity';
+import { workerEntity } from '../../workers/worker.entity';
+import { Dialect } from '../sql';
+
+/** Every table, as TypeORM sees it in one dialect. */
+export function entitiesFor(dialect: Dialect): EntitySchema<any>[] {
+  return [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, workerEntity, settingEntity].map((e) => e(dialect));
+}

@@ -1,0 +1,231 @@
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import { DataSource } from 'typeorm';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { DuplicateJob, StorageUnavailable } from '../common/domain-errors';
+import { Sql, SqlDatabase, Work } from './sql';
+
+/** Units of work one transaction takes at most; the rest wait for the next one. */
+export const MAX_BATCH = 256;
+/** Times a batch is tried when PostgreSQL aborts it for a deadlock or a serialization failure. */
+const ATTEMPTS = 5;
+/** deadlock_detected, serialization_failure: the transaction was chosen as the victim, and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+interface Pending {
+  work: Work<unknown>;
+  exclusive: boolean;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * PostgreSQL, through the `pg` pool TypeORM opened (and migrated).
+ *
+ * Writes keep SQLite's group commit, per replica: the units submitted while a transaction is
+ * being written join the next one (at most MAX_BATCH), each inside its own SAVEPOINT so one
+ * failing unit is rolled back alone; an idle replica commits at once. Other replicas write at
+ * the same time, so PostgreSQL may abort a batch for a deadlock or a serialization failure: the
+ * whole batch then runs again (its units are functions of the database only). Reads go straight
+ * to the pool, beside the batch.
+ *
+ * Statements arrive with SQLite's `?` / `?N` placeholders and are sent with `$N` ones.
+ */
+export class PostgresDatabase extends SqlDatabase {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: Pool;
+  private queue: Pending[] = [];
+  private writing = false;
+
+  constructor(dataSource: DataSource) {
+    super();
+    this.pool = (dataSource.driver as PostgresDriver).master as Pool;
+  }
+
+  rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return query(this.pool, sql, params).then((r) => r.rows as T[]);
+  }
+
+  run(sql: string, params: unknown[] = []): Promise<number> {
+    return query(this.pool, sql, params).then((r) => r.rowCount ?? 0);
+  }
+
+  write<T>(work: Work<T>): Promise<T> {
+    return this.submit(work, false);
+  }
+
+  /** Runs `work` between write transactions, on a connection of its own with no transaction open. */
+  exclusive<T>(work: Work<T>): Promise<T> {
+    return this.submit(work, true);
+  }
+
+  private submit<T>(work: Work<T>, exclusive: boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work as Work<unknown>, exclusive, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.queue[0].exclusive) {
+          const alone = this.queue.shift()!;
+          await this.withClient((client) => alone.work(on(client))).then(alone.resolve, alone.reject);
+          continue;
+        }
+        const end = this.queue.findIndex((p) => p.exclusive);
+        const size = Math.min(MAX_BATCH, end < 0 ? this.queue.length : end);
+        await this.commit(this.queue.splice(0, size));
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async withClient<T>(use: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw storageError(e);
+    }
+    let broken: Error | undefined;
+    try {
+      return await use(client);
+    } catch (e) {
+      if (lostConnection(e)) broken = e as Error;
+      throw e;
+    } finally {
+      // A connection that failed is not given back to the pool for another request to find dead.
+      client.release(broken);
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: Array<{ ok: boolean; value: unknown }>;
+      try {
+        outcomes = await this.withClient((client) => this.transaction(client, batch));
+      } catch (e) {
+        if (RETRYABLE.has(code(e)) && attempt < ATTEMPTS) {
+          // Apart a little, so the batch that won finishes first.
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        const error = storageError(e);
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      batch.forEach((p, i) => (outcomes[i].ok ? p.resolve(outcomes[i].value) : p.reject(outcomes[i].value)));
+      return;
+    }
+  }
+
+  /**
+   * One transaction over the batch. A unit that fails for itself is rolled back to its savepoint
+   * and answered alone; a failure of the transaction (deadlock, lost connection) rolls back
+   * everything and is thrown, for the whole batch.
+   */
+  private async transaction(client: PoolClient, batch: Pending[]): Promise<Array<{ ok: boolean; value: unknown }>> {
+    const sql = on(client);
+    const alone = batch.length === 1;
+    await client.query(alone ? 'BEGIN' : 'BEGIN; SAVEPOINT unit');
+    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          outcomes.push({ ok: true, value: await batch[i].work(sql) });
+        } catch (e) {
+          if (alone || RETRYABLE.has(code(e)) || lostConnection(e)) throw e;
+          outcomes.push({ ok: false, value: mapError(e) });
+          await client.query('ROLLBACK TO SAVEPOINT unit');
+        }
+        if (i < batch.length - 1) await client.query('RELEASE SAVEPOINT unit; SAVEPOINT unit');
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // A unit alone that failed for itself is answered with its own error, like any other.
+      if (alone && !RETRYABLE.has(code(e)) && !lostConnection(e)) return [{ ok: false, value: mapError(e) }];
+      throw e;
+    }
+    return outcomes;
+  }
+}
+
+/** The `Sql` of one connection (a unit of work's, inside the batch's transaction). */
+function on(client: PoolClient): Sql {
+  return {
+    rows: <T>(sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rows as T[]),
+    run: (sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rowCount ?? 0),
+  };
+}
+
+function query(target: Pool | PoolClient, sql: string, params: unknown[]): Promise<QueryResult> {
+  return target.query(placeholders(sql), params).catch((e: unknown) => {
+    throw mapError(e);
+  });
+}
+
+const translated = new Map<string, string>();
+
+/**
+ * `?` becomes `$1`, `$2`… in order, and `?N` becomes `$N`, outside quoted text. Statements are
+ * mostly the same few texts, so translations are kept (a bounded number).
+ */
+export function placeholders(sql: string): string {
+  const known = translated.get(sql);
+  if (known !== undefined) return known;
+  let out = '';
+  let n = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      out += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (c === '?') {
+      const digits = /^\d+/.exec(sql.slice(i + 1))?.[0];
+      if (digits) {
+        out += `$${digits}`;
+        i += digits.length;
+      } else out += `$${++n}`;
+    } else out += c;
+  }
+  if (translated.size < 1024) translated.set(sql, out);
+  return out;
+}
+
+function code(e: unknown): string {
+  return String((e as { code?: unknown } | undefined)?.code ?? '');
+}
+
+/** The connection is gone (the server went away, a network fault, an administrator's kill). */
+function lostConnection(e: unknown): boolean {
+  const c = code(e);
+  if (c.startsWith('08') || c === '57P01' || c === '57P02' || c === '57P03') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(c)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(String((e as Error)?.message));
+}
+
+function storageError(e: unknown): unknown {
+  if (e instanceof StorageUnavailable) return e;
+  if (lostConnection(e)) return new StorageUnavailable(`PostgreSQL: ${String((e as Error).message).split('\n')[0]}`);
+  return e;
+}
+
+/**
+ * Errors the service answers as such: a duplicate job id (23505 on the jobs key, as SQLite's
+ * UNIQUE failure) and a lost database (503). The rest pass unchanged.
+ */
+function mapError(e: unknown): unknown {
+  if (code(e) === '23505' && (e as { constraint?: string }).constraint === 'jobs_pkey') {
+    const id = /\(id\)=\((.*)\)/.exec(String((e as { detail?: string }).detail))?.[1];
+    return new DuplicateJob([id ?? '?']);
+  }
+  return storageError(e);
+}
