@@ -4,6 +4,7 @@ import * as sqlite3 from 'sqlite3';
 import request from 'supertest';
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { TEST_DIALECT, databaseUrlOf, sqlHexOf } from './support/database';
 import { FIRST, ISO_UTC, SEVEN_FIELDS, claimOne, enqueue, expectError, expectJobShape, http, jobIn } from './support/api-helpers';
 import { removeHome, tempHome, waitFor } from './support/harness';
 import { ManualClock } from './support/manual-clock';
@@ -99,7 +100,7 @@ describe('REST API', () => {
       expect(shown.body.command).toBe(command);
       const listed = await http(t).get('/api/jobs').set(t.auth);
       expect(listed.body.jobs.find((j: { id: string }) => j.id === created.id).command).toBe(command);
-      const [row] = await t.app.get(SqlDatabase).rows<{ hex: string }>('SELECT hex(command) AS hex FROM jobs WHERE id = ?', [created.id]);
+      const [row] = await t.app.get(SqlDatabase).rows<{ hex: string }>(`SELECT ${sqlHexOf('command')} AS hex FROM jobs WHERE id = ?`, [created.id]);
       expect(row.hex.toLowerCase()).toBe(Buffer.from(command, 'utf8').toString('hex'));
     });
 
@@ -413,7 +414,7 @@ describe('REST API', () => {
 
     it('reads and writes a key with dashes or underscores, and keeps it across a restart', async () => {
       const home = tempHome();
-      const env = { QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: `sqlite:${join(home, 'queue.db')}` };
+      const env = { QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: databaseUrlOf(home) };
       let app = await createTestApp({ env });
       try {
         expect((await http(app).get('/api/config/max_retries').set(app.auth)).body).toEqual({ key: 'max-retries', value: 3 });
@@ -479,6 +480,8 @@ describe('REST API', () => {
     });
   });
 
+  // On SQLite reset copies the file first; PostgreSQL has its own backups, and reset refuses.
+  if (TEST_DIALECT === 'sqlite') {
   describe('POST /api/reset', () => {
     it('backs the database up to a valid SQLite file holding the old jobs, then empties the queue', async () => {
       const ids = ['keep-1', 'keep-2', 'keep-3'];
@@ -527,6 +530,18 @@ describe('REST API', () => {
       expect(answer.body.deleted).toBe(backedUp.size);
     });
   });
+  }
+
+  if (TEST_DIALECT === 'postgres') {
+    it('POST /api/reset refuses on PostgreSQL, pointing at pg_dump, and deletes nothing', async () => {
+      await enqueue(t, { id: 'stays', command: 'true' });
+      const res = await http(t).post('/api/reset').set(t.auth);
+      expect(res.status).toBe(409);
+      expect(res.body.error.message).toMatch(/^reset is for the embedded SQLite queue; on PostgreSQL back up the database with pg_dump/);
+      expect(res.body.error.message).not.toMatch(/\n/);
+      expect((await http(t).get('/api/jobs/stays').set(t.auth)).status).toBe(200);
+    });
+  }
 
   describe('server routes', () => {
     it('POST /api/shutdown answers 202 and asks the service to stop', async () => {

@@ -2,6 +2,7 @@ import { DuplicateJob } from '../src/common/domain-errors';
 import { SqlDatabase } from '../src/database/sql';
 import { JobRow, NewJob } from '../src/jobs/job-row';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { TEST_DIALECT, sqlHexOf } from './support/database';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 import { newJob } from './support/new-job';
@@ -55,11 +56,11 @@ describe('JobsRepository.insertGroups', () => {
   it('stores a lone surrogate as U+FFFD, and answers with what it stored', async () => {
     const [answer] = (await insertGroups([newJob('surrogate', { command: 'echo \ud800 end' })])) as JobRow[][];
     expect(answer[0].command).toBe('echo \ufffd end');
-    const [{ hex }] = await db.rows<{ hex: string }>(`SELECT hex(command) AS hex FROM jobs WHERE id = 'surrogate'`);
+    const [{ hex }] = await db.rows<{ hex: string }>(`SELECT ${sqlHexOf('command')} AS hex FROM jobs WHERE id = 'surrogate'`);
     expect(hex).toBe(Buffer.from('echo \ufffd end').toString('hex').toUpperCase());
   });
 
-  it('refuses only the groups with a taken id; the others go in, in order, with no gap in seq', async () => {
+  it('refuses only the groups with a taken id; the others go in, in order (with no gap in seq on SQLite)', async () => {
     await insertGroups([newJob('taken-1'), newJob('taken-2')]);
     const outcomes = await insertGroups(
       [newJob('g1-a'), newJob('g1-b')],
@@ -77,7 +78,10 @@ describe('JobsRepository.insertGroups', () => {
     expect(outcomes[4]).toEqual([expect.objectContaining({ id: 'g5-a' })]);
     const rows = await stored();
     expect(rows.map((r) => r.id)).toEqual(['taken-1', 'taken-2', 'g1-a', 'g1-b', 'g5-a']);
-    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5]);
+    const seqs = rows.map((r) => Number(r.seq));
+    // PostgreSQL's identity keeps no value an undone insert drew: creation order, with gaps.
+    if (TEST_DIALECT === 'sqlite') expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    else expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(await pending()).toBe(5);
   });
 

@@ -1,7 +1,10 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { InvalidInput } from '../common/domain-errors';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { SqlDatabase } from '../database/sql';
+import { SettingRow } from './setting.entity';
 import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
 
 /**
@@ -17,10 +20,12 @@ export class ConfigService implements OnModuleInit {
   constructor(
     private readonly db: SqlDatabase,
     private readonly clock: Clock,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const rows = await this.db.rows<{ key: string; value: string }>('SELECT key, value FROM settings');
+    // A cold read, once at start: TypeORM's repository.
+    const rows = await this.dataSource.getRepository<SettingRow>('settings').find();
     for (const row of rows) {
       const key = normaliseKey(row.key);
       const value = key ? parseSetting(key, row.value) : undefined;

@@ -41,6 +41,8 @@ export class JobsRepository implements OnModuleInit {
   constructor(private readonly db: SqlDatabase) {}
 
   async onModuleInit(): Promise<void> {
+    // PostgreSQL numbers jobs with an identity: replicas share no counter.
+    if (this.db.dialect === 'postgres') return;
     const [row] = await this.db.rows<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM jobs');
     this.lastSeq = Number(row?.seq ?? 0);
   }
@@ -63,6 +65,7 @@ export class JobsRepository implements OnModuleInit {
    * be undone alone.)
    */
   async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DuplicateJob>> {
+    if (this.db.dialect === 'postgres') return this.insertGroupsPostgres(sql, groups, now);
     const seqBefore = this.lastSeq;
     const hopeful = this.admit(groups, new Set(), now);
     const chunks = insertChunks(hopeful.rows);
@@ -81,6 +84,43 @@ export class JobsRepository implements OnModuleInit {
     const checked = this.admit(groups, await this.existingIds(sql, groups.flat().map((j) => j.id)), now);
     for (const chunk of insertChunks(checked.rows)) await this.insertRows(sql, chunk, now);
     return checked.outcomes;
+  }
+
+  /**
+   * PostgreSQL: one INSERT of every row, with ON CONFLICT DO NOTHING finding the ids already
+   * taken (a failed statement would abort the whole transaction, so the key may not refuse). When
+   * some were taken (rare), the INSERT is undone to a savepoint and the groups are decided again
+   * against them; another replica may take an id in between, so this repeats, boundedly.
+   */
+  private async insertGroupsPostgres(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DuplicateJob>> {
+    const taken = new Set<string>();
+    for (let round = 0; ; round++) {
+      const admitted = this.admit(groups, new Set(taken), now);
+      const chunks = insertChunks(admitted.rows);
+      if (chunks.length === 0) return admitted.outcomes;
+      await sql.run('SAVEPOINT insert_jobs');
+      const stored = new Map<string, number>();
+      for (const chunk of chunks) {
+        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base]));
+        const rows = await sql.rows<{ id: string; seq: number }>(
+          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at)
+           SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer, (v ->> 4)::bigint, (v ->> 5)::bigint,
+             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (v, n) ORDER BY n
+           ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
+          [data, now],
+        );
+        for (const r of rows) stored.set(r.id, r.seq);
+      }
+      if (stored.size === admitted.rows.length) {
+        await sql.run('RELEASE SAVEPOINT insert_jobs');
+        for (const r of admitted.rows) r.seq = stored.get(r.id)!;
+        return admitted.outcomes;
+      }
+      await sql.run('ROLLBACK TO SAVEPOINT insert_jobs');
+      if (round >= 3) throw new Error('job ids kept being taken by concurrent inserts');
+      for (const id of await this.existingIds(sql, groups.flat().map((j) => j.id))) taken.add(id);
+    }
   }
 
   /** Decides each group against the ids taken before it, and builds the rows of those let in. */
@@ -115,14 +155,21 @@ export class JobsRepository implements OnModuleInit {
   }
 
   private async existingIds(sql: Sql, ids: string[]): Promise<Set<string>> {
-    const rows = await sql.rows<{ id: string }>('SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(ids)]);
+    const rows = await sql.rows<{ id: string }>(
+      this.db.pick({
+        sqlite: 'SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))',
+        postgres: 'SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))',
+      }),
+      [JSON.stringify(ids)],
+    );
     return new Set(rows.map((r) => r.id));
   }
 
   private newRow(j: NewJob, now: number): JobRow {
     return {
       id: j.id,
-      seq: ++this.lastSeq,
+      // On PostgreSQL the identity's value, once stored.
+      seq: this.db.dialect === 'sqlite' ? ++this.lastSeq : 0,
       command: wellFormed(j.command),
       state: 'pending',
       attempts: 0,
@@ -183,14 +230,16 @@ export class JobsRepository implements OnModuleInit {
     const pattern = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const window = `SELECT seq FROM jobs ${scope} ORDER BY seq DESC LIMIT ${SEARCH_WINDOW}`;
     const rows = await this.db.rows<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM jobs WHERE seq IN (${window}) AND id <> ? AND command LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+      // SQLite's LIKE ignores case (of ASCII letters); PostgreSQL's ILIKE does.
+      `SELECT ${JOB_COLUMNS} FROM jobs WHERE seq IN (${window}) AND id <> ? AND command ${this.db.pick({ sqlite: 'LIKE', postgres: 'ILIKE' })} ? ESCAPE '\\'
+       ORDER BY seq DESC LIMIT ?`,
       [...params, filter.search, pattern, filter.limit],
     );
     let next: number | null = null;
     if (rows.length === filter.limit) {
       next = Number(rows[rows.length - 1].seq);
     } else {
-      const [edge] = await this.db.rows<{ seq: number | null; n: number }>(`SELECT MIN(seq) AS seq, COUNT(*) AS n FROM (${window})`, params);
+      const [edge] = await this.db.rows<{ seq: number | null; n: number }>(`SELECT MIN(seq) AS seq, COUNT(*) AS n FROM (${window}) AS w`, params);
       if (Number(edge?.n ?? 0) === SEARCH_WINDOW) next = Number(edge.seq);
     }
     if (filter.beforeSeq === undefined) {
@@ -201,7 +250,9 @@ export class JobsRepository implements OnModuleInit {
   }
 
   async countByState(): Promise<Record<JobState, number>> {
-    const rows = await this.db.rows<{ state: JobState; n: number }>('SELECT state, n FROM job_counts');
+    const rows = await this.db.rows<{ state: JobState; n: number }>(
+      this.db.pick({ sqlite: 'SELECT state, n FROM job_counts', postgres: 'SELECT state, SUM(n) AS n FROM job_counts GROUP BY state' }),
+    );
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of rows) counts[r.state] = Number(r.n);
     return counts;
@@ -218,14 +269,23 @@ export class JobsRepository implements OnModuleInit {
    * update finds its rows by primary key. test/query-plans.e2e-spec.ts holds these plans.
    */
   async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number): Promise<JobRow[]> {
+    const set = `SET state = 'processing', attempts = attempts + 1, lease = lease + 1, worker_id = ?,
+         lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL`;
     const rows = await sql.rows<JobRow>(
-      `UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease = lease + 1, worker_id = ?,
-         lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL
-       WHERE id IN (
-         SELECT id FROM jobs INDEXED BY jobs_claimable WHERE state IN (${sqlStates('claim')}) AND due_at <= ?
-         ORDER BY priority DESC, due_at, seq LIMIT ?)
-       AND +state IN (${sqlStates('claim')})
-       RETURNING ${JOB_COLUMNS}`,
+      this.db.pick({
+        sqlite: `UPDATE jobs ${set}
+          WHERE id IN (
+            SELECT id FROM jobs INDEXED BY jobs_claimable WHERE state IN (${sqlStates('claim')}) AND due_at <= ?
+            ORDER BY priority DESC, due_at, seq LIMIT ?)
+          AND +state IN (${sqlStates('claim')})
+          RETURNING ${JOB_COLUMNS}`,
+        // Rows another replica is claiming are locked: skipped, not waited for.
+        postgres: `UPDATE jobs ${set}
+          WHERE id IN (
+            SELECT id FROM jobs WHERE state IN (${sqlStates('claim')}) AND due_at <= ?
+            ORDER BY priority DESC, due_at, seq LIMIT ? FOR UPDATE SKIP LOCKED)
+          RETURNING ${JOB_COLUMNS}`,
+      }),
       [workerId, leaseUntil, now, now, now, limit],
     );
     if (rows.length === 0) return rows;
@@ -240,7 +300,7 @@ export class JobsRepository implements OnModuleInit {
   /** The earliest time a job becomes due, or undefined when none waits. */
   async nextDueAt(): Promise<number | undefined> {
     const [row] = await this.db.rows<{ due_at: number | null }>(
-      `SELECT MIN(due_at) AS due_at FROM jobs INDEXED BY jobs_due WHERE state IN (${sqlStates('claim')})`,
+      `SELECT MIN(due_at) AS due_at FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_due', postgres: '' })} WHERE state IN (${sqlStates('claim')})`,
     );
     return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
   }
@@ -261,19 +321,38 @@ export class JobsRepository implements OnModuleInit {
    */
   async completeRuns(sql: Sql, runs: Array<{ id: string; lease: number }>, now: number): Promise<string[]> {
     if (runs.length === 0) return [];
-    const ids = runs.map(() => '?').join(', ');
-    const pairs = runs.map(() => '(?, ?)').join(', ');
+    const set = `SET state = 'completed', exit_code = 0, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL`;
     const done = await sql.rows<{ id: string; lease: number }>(
-      `UPDATE jobs SET state = 'completed', exit_code = 0, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL
-       WHERE id IN (${ids}) AND (id, lease) IN (VALUES ${pairs}) AND state IN (${sqlStates('complete')})
-       RETURNING id, lease`,
-      [now, now, ...runs.map((r) => r.id), ...runs.flatMap((r) => [r.id, r.lease])],
+      ...this.db.pick<[string, unknown[]]>({
+        sqlite: [
+          `UPDATE jobs ${set}
+           WHERE id IN (${runs.map(() => '?').join(', ')}) AND (id, lease) IN (VALUES ${runs.map(() => '(?, ?)').join(', ')})
+             AND state IN (${sqlStates('complete')})
+           RETURNING id, lease`,
+          [now, now, ...runs.map((r) => r.id), ...runs.flatMap((r) => [r.id, r.lease])],
+        ],
+        postgres: [
+          `UPDATE jobs ${set}
+           WHERE (id, lease) IN (SELECT * FROM unnest(?::varchar[], ?::integer[])) AND state IN (${sqlStates('complete')})
+           RETURNING id, lease`,
+          [now, now, runs.map((r) => r.id), runs.map((r) => r.lease)],
+        ],
+      }),
     );
     if (done.length === 0) return [];
     await sql.run(
-      `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
-       WHERE (job_id, run) IN (VALUES ${done.map(() => '(?, ?)').join(', ')}) AND finished_at IS NULL`,
-      [now, ...done.flatMap((r) => [r.id, r.lease])],
+      ...this.db.pick<[string, unknown[]]>({
+        sqlite: [
+          `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
+           WHERE (job_id, run) IN (VALUES ${done.map(() => '(?, ?)').join(', ')}) AND finished_at IS NULL`,
+          [now, ...done.flatMap((r) => [r.id, r.lease])],
+        ],
+        postgres: [
+          `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
+           WHERE (job_id, run) IN (SELECT * FROM unnest(?::varchar[], ?::integer[])) AND finished_at IS NULL`,
+          [now, done.map((r) => r.id), done.map((r) => r.lease)],
+        ],
+      }),
     );
     return done.map((r) => r.id);
   }
@@ -380,7 +459,7 @@ export class JobsRepository implements OnModuleInit {
 
   async findExpiredLeases(now: number, limit: number): Promise<JobRow[]> {
     return this.db.rows<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM jobs INDEXED BY jobs_lease_expiry WHERE state = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
+      `SELECT ${JOB_COLUMNS} FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_lease_expiry', postgres: '' })} WHERE state = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
       [now, limit],
     );
   }
@@ -420,7 +499,7 @@ export class JobsRepository implements OnModuleInit {
    */
   async recentFirstStartDelays(since: number, limit: number): Promise<number[]> {
     const rows = await this.db.rows<{ v: number }>(
-      `SELECT MAX(0, a.started_at - COALESCE(j.run_at, j.created_at)) AS v
+      `SELECT ${this.db.pick({ sqlite: 'MAX', postgres: 'GREATEST' })}(0, a.started_at - COALESCE(j.run_at, j.created_at)) AS v
        FROM job_attempts a JOIN jobs j ON j.id = a.job_id
        WHERE a.finished_at >= ? AND a.run = 1 ORDER BY a.finished_at DESC LIMIT ?`,
       [since, limit],
@@ -431,7 +510,7 @@ export class JobsRepository implements OnModuleInit {
   /** The due time of the job that has waited longest among those due now, or undefined. */
   async oldestDueAt(now: number): Promise<number | undefined> {
     const [row] = await this.db.rows<{ due_at: number | null }>(
-      `SELECT MIN(due_at) AS due_at FROM jobs INDEXED BY jobs_due WHERE state IN (${sqlStates('claim')}) AND due_at <= ?`,
+      `SELECT MIN(due_at) AS due_at FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_due', postgres: '' })} WHERE state IN (${sqlStates('claim')}) AND due_at <= ?`,
       [now],
     );
     return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);

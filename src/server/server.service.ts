@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
+import { DomainError } from '../common/domain-errors';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
@@ -47,6 +48,14 @@ export class ServerService {
    * after the copy and be deleted with the rest, an acknowledged job kept nowhere.
    */
   async reset(): Promise<{ backup: string; deleted: number }> {
+    // A copy of the database a replica could write to its own disk would be one replica's file
+    // of everyone's queue; PostgreSQL has its own backups (pg_dump, base backups) for that.
+    if (this.db.dialect === 'postgres') {
+      throw new DomainError(
+        'invalid_state',
+        'reset is for the embedded SQLite queue; on PostgreSQL back up the database with pg_dump, then delete jobs with `queuectl purge`',
+      );
+    }
     const dir = join(this.env.home, 'backups');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stamp = new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-');

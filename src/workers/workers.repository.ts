@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
 import { Sql, SqlDatabase } from '../database/sql';
 
 export interface WorkerRow {
@@ -12,12 +14,21 @@ export interface WorkerRow {
   stopped_at: number | null;
 }
 
-const WORKER_COLUMNS = 'id, hostname, pid, concurrency, started_at, heartbeat_at, stop_requested, stopped_at';
-
-/** Every statement about worker registrations. A worker is live while its heartbeat is fresh. */
+/**
+ * Every statement about worker registrations. A worker is live while its heartbeat is fresh.
+ * Registration, heartbeats and stops are writes of the group commit (hand-written SQL, portable
+ * as written); the reads for listings and the dashboard go through TypeORM's repository.
+ */
 @Injectable()
 export class WorkersRepository {
-  constructor(private readonly db: SqlDatabase) {}
+  private readonly entities: Repository<WorkerRow>;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    @InjectDataSource() dataSource: DataSource,
+  ) {
+    this.entities = dataSource.getRepository<WorkerRow>('workers');
+  }
 
   async insert(sql: Sql, row: Omit<WorkerRow, 'stop_requested' | 'stopped_at'>): Promise<void> {
     await sql.run(`INSERT INTO workers (id, hostname, pid, concurrency, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)`, [
@@ -31,22 +42,15 @@ export class WorkersRepository {
   }
 
   async findLive(freshAfter: number): Promise<WorkerRow[]> {
-    return this.db.rows<WorkerRow>(
-      `SELECT ${WORKER_COLUMNS} FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ? ORDER BY started_at`,
-      [freshAfter],
-    );
+    return this.entities.find({ where: { stopped_at: IsNull(), heartbeat_at: MoreThan(freshAfter) }, order: { started_at: 'ASC' } });
   }
 
   async countLive(freshAfter: number): Promise<number> {
-    const [row] = await this.db.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ?`, [
-      freshAfter,
-    ]);
-    return Number(row?.n ?? 0);
+    return this.entities.countBy({ stopped_at: IsNull(), heartbeat_at: MoreThan(freshAfter) });
   }
 
   async findById(id: string): Promise<WorkerRow | undefined> {
-    const [row] = await this.db.rows<WorkerRow>(`SELECT ${WORKER_COLUMNS} FROM workers WHERE id = ?`, [id]);
-    return row;
+    return (await this.entities.findOneBy({ id })) ?? undefined;
   }
 
   /** Ids of registered workers that were asked to stop and have not said goodbye yet. */

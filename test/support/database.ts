@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { Dialect } from '../../src/database/sql';
 
 /**
@@ -39,4 +39,14 @@ export function dropDatabaseOf(home: string): void {
     env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
   });
   if (r.status !== 0) throw new Error(`could not drop the test schema ${schemaOf(home)}: ${r.stderr}`);
+}
+
+/** SQL for the upper-case hex of a text column's UTF-8 bytes, in the test dialect. */
+export function sqlHexOf(column: string): string {
+  return TEST_DIALECT === 'postgres' ? `upper(encode(convert_to(${column}, 'UTF8'), 'hex'))` : `hex(${column})`;
+}
+
+/** QUEUECTL_DATABASE_URL for a home's database in the test dialect. */
+export function databaseUrlOf(home: string): string {
+  return TEST_DIALECT === 'postgres' ? postgresUrlOf(home) : `sqlite:${join(home, 'queue.db')}`;
 }

@@ -1,9 +1,8 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { join } from 'node:path';
 import { createApp } from '../../src/app.factory';
 import { Clock } from '../../src/common/clock';
 import { loadEnv } from '../../src/env/env';
-import { TEST_DIALECT, postgresUrlOf } from './database';
+import { databaseUrlOf } from './database';
 import { removeHome, tempHome } from './harness';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -23,8 +22,7 @@ export interface TestApp {
  */
 export async function createTestApp(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
   const home = tempHome();
-  const database = TEST_DIALECT === 'postgres' ? postgresUrlOf(home) : `sqlite:${join(home, 'queue.db')}`;
-  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: database, QUEUECTL_TOKEN: TEST_TOKEN, ...options.env });
+  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: databaseUrlOf(home), QUEUECTL_TOKEN: TEST_TOKEN, ...options.env });
   const state = { shutdownRequests: 0 };
   const app = await createApp({ env, token: TEST_TOKEN, clock: options.clock, onShutdown: () => state.shutdownRequests++ });
   await app.init();
