@@ -5,10 +5,41 @@ const common = {
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
 };
 
-module.exports = {
-  testTimeout: 60000,
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
-  ],
-};
+/**
+ * The specs that run again on PostgreSQL when QUEUECTL_TEST_DATABASE_URL names a database: the
+ * repositories, the REST API, the CLI and the workers. Those that check SQLite itself (its query
+ * plans, the file's durability, VACUUM backups, the service lock, the output migration) and those
+ * that never touch the database (browser, runner, proxy) run on SQLite only; the PostgreSQL
+ * counterparts of the first kind are their own specs (*.pg-spec.ts), run in this project only.
+ */
+const POSTGRES_SPECS = [
+  'jobs-repository',
+  'jobs-insert',
+  'search',
+  'api',
+  'api-errors',
+  'metrics',
+  'retention',
+  'output-bytes',
+  'workers-protocol',
+  'workers-jobs',
+  'workers',
+  'workers-crash',
+  'workers-shutdown',
+  'cli',
+];
+
+const projects = [
+  { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts'] },
+  { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+];
+if (process.env.QUEUECTL_TEST_DATABASE_URL) {
+  projects.push({
+    ...common,
+    displayName: 'e2e-pg',
+    setupFiles: ['<rootDir>/test/support/postgres-dialect.ts'],
+    testMatch: [...POSTGRES_SPECS.map((name) => `<rootDir>/test/${name}.e2e-spec.ts`), '<rootDir>/test/**/*.pg-spec.ts'],
+  });
+}
+
+module.exports = { testTimeout: 60000, projects };

@@ -1,6 +1,9 @@
 import request from 'supertest';
 import { SqlDatabase } from '../src/database/sql';
 import { enqueue, expectError, http, jobIn, snapshot } from './support/api-helpers';
+import { startTcpProxy } from '../chaos/tcp-proxy';
+import { TEST_DATABASE_URL, TEST_DIALECT, postgresUrlOf } from './support/database';
+import { removeHome, tempHome, waitFor } from './support/harness';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 
@@ -282,6 +285,43 @@ describe('REST API body limit', () => {
   });
 });
 
+if (TEST_DIALECT === 'postgres') {
+  describe('REST API with PostgreSQL out of reach', () => {
+    it('answers 503 while the database cannot be reached, stores nothing, and works again once it can', async () => {
+      const target = new URL(TEST_DATABASE_URL!);
+      let proxy = await startTcpProxy(Number(target.port || 5432));
+      const port = proxy.port;
+      const home = tempHome();
+      const via = new URL(postgresUrlOf(home));
+      via.port = String(port);
+      const t = await createTestApp({ env: { QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: via.toString() } });
+      try {
+        await enqueue(t, { id: 'before', command: 'true' });
+        await proxy.close();
+        for (const attempt of [
+          http(t).post('/api/jobs').set(t.auth).send({ id: 'lost', command: 'true' }),
+          http(t).get('/api/jobs').set(t.auth),
+        ]) {
+          const res = await attempt;
+          expect(res.status).toBe(503);
+          expect(res.body.error.code).toBe('storage_unavailable');
+          expect(res.body.error.message).not.toMatch(/\n/);
+        }
+        proxy = await startTcpProxy(Number(target.port || 5432), { port });
+        await waitFor(async () => (await http(t).get('/api/jobs/before').set(t.auth)).status === 200, 20_000, 'the database again');
+        expect((await http(t).get('/api/jobs/lost').set(t.auth)).status).toBe(404);
+        expect((await http(t).post('/api/jobs').set(t.auth).send({ id: 'after', command: 'true' })).status).toBe(201);
+      } finally {
+        await t.close();
+        await proxy.close();
+        removeHome(home);
+      }
+    });
+  });
+}
+
+// SQLite's own full-disk fault; PostgreSQL's counterpart (the database out of reach) is above.
+if (TEST_DIALECT === 'sqlite')
 describe('REST API with storage unavailable', () => {
   let t: TestApp;
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLI, RunningService, api, cleanEnv } from './support/harness';
+import { CLI, RunningService, api, cleanEnv, clientEnv } from './support/harness';
 import { enqueue, job, setConfig, startWorker, useQueue, waitForState } from './support/workers';
 
 /** A job's output is bytes: stored, answered, printed and followed byte for byte, in byte offsets. */
@@ -14,7 +14,7 @@ interface ByteResult {
 /** The built CLI, its stdout kept as bytes (a pipe, as in a script). */
 function cliBytes(args: string[], home: string): Promise<ByteResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv({ QUEUECTL_HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv({ QUEUECTL_HOME: home, ...clientEnv() }), stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -27,7 +27,7 @@ function cliBytes(args: string[], home: string): Promise<ByteResult> {
 function cliOnTerminal(args: string[], home: string): Promise<{ code: number | null; screen: Buffer }> {
   const line = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
   return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', line, '/dev/null'], { env: cleanEnv({ QUEUECTL_HOME: home }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', line, '/dev/null'], { env: cleanEnv({ QUEUECTL_HOME: home, ...clientEnv() }), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stdin.end();
@@ -47,7 +47,7 @@ describe('output bytes', () => {
 
   /** `logs --follow` attached before the job starts: what it prints while the job writes. */
   function followFromStart(id: string): Promise<{ code: number | null; events: number; stdout: Buffer }> {
-    const follower = spawn(process.execPath, [CLI, 'logs', id, '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home }) });
+    const follower = spawn(process.execPath, [CLI, 'logs', id, '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home, ...clientEnv() }) });
     const out: Buffer[] = [];
     follower.stdout.on('data', (c: Buffer) => out.push(c));
     return new Promise((resolve) => follower.once('close', (code) => resolve({ code, events: out.length, stdout: Buffer.concat(out) })));

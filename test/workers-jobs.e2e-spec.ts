@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, RunningService, api, cleanEnv, markerLines, removeHome, runCli, tempHome, waitFor } from './support/harness';
+import { CLI, RunningService, api, cleanEnv, clientEnv, markerLines, removeHome, runCli, tempHome, waitFor } from './support/harness';
 import { enqueue, job, pidFrom, setConfig, startServeCommand, startWorker, waitForState, waitForWorkers, useQueue, running } from './support/workers';
 
 /** What a running job can go through: timeouts, cancel, huge output; and the commands that show it: logs, wait. */
@@ -82,7 +82,7 @@ describe('running jobs', () => {
 
     // Follow a job that has not started yet: it waits, then prints lines as they come, then ends.
     await enqueue(q.svc, { id: 'ticker', command: 'for i in 1 2 3 4; do echo tick-$i; sleep 0.4; done', run_at: new Date(Date.now() + 1000).toISOString() });
-    const follower = spawn(process.execPath, [CLI, 'logs', 'ticker', '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home }) });
+    const follower = spawn(process.execPath, [CLI, 'logs', 'ticker', '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home, ...clientEnv() }) });
     let out = '';
     const seenAt: number[] = [];
     follower.stdout.on('data', (c) => {
@@ -120,7 +120,7 @@ describe('running jobs', () => {
     startWorker(q.home, ['--count', '2']);
     // util-linux `script` gives the CLI a pseudo-terminal, as a person's shell would.
     const child = spawn('script', ['-qec', `'${process.execPath}' '${CLI}' wait`, '/dev/null'], {
-      env: cleanEnv({ QUEUECTL_HOME: q.home }),
+      env: cleanEnv({ QUEUECTL_HOME: q.home, ...clientEnv() }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let screen = '';

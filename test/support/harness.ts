@@ -2,7 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { databaseEnv, dropDatabaseOf } from './database';
+import { TEST_DIALECT, databaseEnv, dropDatabaseOf } from './database';
 
 /** Shared test plumbing: temp homes, waiting on conditions, the built service and CLI. */
 
@@ -47,7 +47,7 @@ export interface CliResult {
 export function runCli(args: string[], home: string, extraEnv: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: cleanEnv({ QUEUECTL_HOME: home, ...extraEnv }),
+      env: cleanEnv({ QUEUECTL_HOME: home, ...clientEnv(), ...extraEnv }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -69,6 +69,14 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
 
 /** The token of a spawned service in PostgreSQL mode, which generates none. */
 export const SERVICE_TEST_TOKEN = 'service-test-token-0123456789';
+
+/**
+ * What the CLI and workers of a test need besides the home: on PostgreSQL the token (the service
+ * keeps none in the home); they find the service through the home's record as on SQLite.
+ */
+export function clientEnv(): Record<string, string> {
+  return TEST_DIALECT === 'postgres' ? { QUEUECTL_TOKEN: SERVICE_TEST_TOKEN } : {};
+}
 
 export interface RunningService {
   home: string;

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, RunningService, api, cleanEnv, removeHome, runCli, startService, tempHome, waitFor } from './harness';
+import { CLI, RunningService, api, cleanEnv, clientEnv, removeHome, runCli, startService, tempHome, waitFor } from './harness';
 
 /** Worker processes for tests: `queuectl worker start` in a process group of its own, so tests can signal the group. */
 
@@ -18,7 +18,7 @@ const started = new Set<WorkerProcess>();
 
 export function startWorker(home: string, args: string[] = [], extraEnv: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, [CLI, 'worker', 'start', ...args], {
-    env: cleanEnv({ QUEUECTL_HOME: home, ...extraEnv }),
+    env: cleanEnv({ QUEUECTL_HOME: home, ...clientEnv(), ...extraEnv }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
