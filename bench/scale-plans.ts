@@ -7,7 +7,7 @@
  */
 import 'reflect-metadata';
 import sqlite3 from 'sqlite3';
-import type { Sql, SqlDatabase } from '../src/database/sql';
+import type { Dialect, PerDialect, Sql, SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { median } from './bench-support';
 
@@ -32,6 +32,13 @@ export interface QueryPlan {
 /** Stands in for the database: remembers statements, answers nothing. */
 export class StatementRecorder implements Sql {
   readonly statements: Statement[] = [];
+
+  /** Records the statements of one dialect (a repository asks its database which one). */
+  constructor(readonly dialect: Dialect = 'sqlite') {}
+
+  pick<T>(variants: PerDialect<T>): T {
+    return variants[this.dialect];
+  }
 
   async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     this.statements.push({ sql, params });

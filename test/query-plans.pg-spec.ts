@@ -1,0 +1,64 @@
+import type { Sql } from '../src/database/sql';
+import { SqlDatabase } from '../src/database/sql';
+import { JobsRepository } from '../src/jobs/jobs.repository';
+import { StatementRecorder } from '../bench/scale-plans';
+import { newJob } from './support/new-job';
+import { TestApp, createTestApp } from './support/test-app';
+
+/**
+ * The PostgreSQL counterpart of query-plans.e2e-spec.ts: the hot statements, as the repository
+ * issues them on PostgreSQL (recorded, then explained with their parameters on the real schema
+ * with a queue long enough that a scan would cost more than the index). The claim walks the
+ * claim index in order and locks what it takes (LockRows, for FOR UPDATE SKIP LOCKED).
+ */
+describe('query plans of the hot statements on PostgreSQL', () => {
+  let t: TestApp;
+  let repo: JobsRepository;
+  let db: SqlDatabase;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    repo = t.app.get(JobsRepository);
+    db = t.app.get(SqlDatabase);
+    for (let b = 0; b < 4; b++) {
+      const jobs = Array.from({ length: 5000 }, (_, i) => newJob(`p${b}-${i}`, { command: 'true', priority: i % 3 }));
+      await db.write((sql) => repo.insert(sql, jobs, now));
+    }
+    await db.write((sql) => repo.claimNext(sql, 'w-plan', now, now + 30_000, 50));
+    await db.run('ANALYZE');
+  });
+  afterAll(() => t.close());
+
+  async function plansOf<R = JobsRepository>(
+    call: (r: R, sql: Sql) => Promise<unknown>,
+    repository: new (db: SqlDatabase) => R = JobsRepository as unknown as new (db: SqlDatabase) => R,
+  ): Promise<string[]> {
+    const recorder = new StatementRecorder('postgres');
+    const recording = new repository(recorder as unknown as SqlDatabase);
+    await call(recording, recorder);
+    const plans: string[] = [];
+    for (const s of recorder.statements) {
+      const rows = await db.rows<{ 'QUERY PLAN': string }>(`EXPLAIN ${s.sql}`, s.params);
+      plans.push(rows.map((r) => r['QUERY PLAN'].trim()).join(' | '));
+    }
+    return plans;
+  }
+
+  it('claims by walking the claim index in order, locking the rows it takes, and updating by primary key', async () => {
+    const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 1));
+    expect(claim).toMatch(/LockRows/);
+    expect(claim).toMatch(/Index Scan using jobs_claimable on jobs/);
+    expect(claim).not.toMatch(/Sort|Seq Scan on jobs/);
+    expect(claim).toMatch(/Index Scan using jobs_pkey on jobs/);
+  });
+
+  it('finds expired leases, due times and the runs a report completes by their indexes', async () => {
+    const [reaper] = await plansOf((r) => r.findExpiredLeases(now, 500));
+    expect(reaper).toMatch(/Index Scan using jobs_lease_expiry on jobs/);
+    const [due] = await plansOf((r) => r.nextDueAt());
+    expect(due).toMatch(/Index (Only )?Scan using jobs_due on jobs/);
+    const [complete] = await plansOf((r, sql) => r.completeRuns(sql, [{ id: 'p0-1', lease: 1 }], now));
+    expect(complete).toMatch(/Index Scan using jobs_pkey on jobs/);
+  });
+});
