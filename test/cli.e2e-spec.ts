@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import { FIRST, ISO_UTC, SEVEN_FIELDS, claimOne, http, jobIn, snapshot } from './support/api-helpers';
-import { CLI, CliResult, RunningService, alive, cleanEnv, killDetachedService, removeHome, runCli, startService, tempHome, waitFor } from './support/harness';
+import { CLI, CliResult, RunningService, SERVICE_TEST_TOKEN, alive, cleanEnv, killDetachedService, removeHome, runCli, startService, tempHome, waitFor } from './support/harness';
+import { TEST_DIALECT, databaseEnv } from './support/database';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 import { JobsRepository } from '../src/jobs/jobs.repository';
@@ -449,6 +450,20 @@ describe('queuectl against a service named by QUEUECTL_URL and QUEUECTL_TOKEN', 
     });
   });
 
+  if (TEST_DIALECT === 'postgres') {
+    it('reset on PostgreSQL says in one line why it refuses, and changes nothing', async () => {
+      ok(await q(['enqueue', '{"command":"echo one"}']));
+      const before = await snapshot(t);
+      const r = await q(['reset', '--yes']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/^queuectl: reset is for the embedded SQLite queue; on PostgreSQL back up the database with pg_dump.*\n$/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(await snapshot(t)).toEqual(before);
+    });
+  }
+
+  // SQLite's reset; on PostgreSQL it refuses (above).
+  if (TEST_DIALECT === 'sqlite')
   it('reset asks on a terminal, refuses without --yes off one, then backs up and empties the queue', async () => {
     ok(await q(['enqueue', '[{"command":"echo one"},{"command":"echo two"}]']));
     ok(await q(['config', 'set', 'backoff-max', '1234']));
@@ -534,6 +549,16 @@ describe('queuectl and the local service of QUEUECTL_HOME', () => {
     }
   });
 
+  it('starts no service when QUEUECTL_DATABASE_URL names PostgreSQL, and says what to set instead', async () => {
+    const home = newHome();
+    const r = await runCli(['list'], home, { QUEUECTL_DATABASE_URL: 'postgres://queue@127.0.0.1:1/jobs', QUEUECTL_TOKEN: SERVICE_TEST_TOKEN });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toBe(
+      'queuectl: QUEUECTL_DATABASE_URL names PostgreSQL, whose services are not started by the CLI: set QUEUECTL_URL and QUEUECTL_TOKEN\n',
+    );
+    expect(existsSync(join(home, 'service.json'))).toBe(false);
+  });
+
   it('starts the service on first use, says so once on stderr, and keeps two homes apart', async () => {
     const a = newHome();
     const b = newHome();
@@ -601,7 +626,10 @@ describe('queuectl and the local service of QUEUECTL_HOME', () => {
     const home = newHome();
     expectFailure(await runCli(['serve', '--port', 'http'], home), 2, /--port/);
 
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: cleanEnv({ QUEUECTL_HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env: cleanEnv({ QUEUECTL_HOME: home, ...databaseEnv(home, SERVICE_TEST_TOKEN) }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let output = '';
     child.stdout!.on('data', (c) => (output += c));

@@ -3,6 +3,7 @@ import { Clock } from '../common/clock';
 import { InvalidInput } from '../common/domain-errors';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { Notifications } from '../database/notifications';
 import { SqlDatabase } from '../database/sql';
 import { SettingRow } from './setting.entity';
 import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
@@ -21,10 +22,20 @@ export class ConfigService implements OnModuleInit {
     private readonly db: SqlDatabase,
     private readonly clock: Clock,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly replicas: Notifications,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    // A cold read, once at start: TypeORM's repository.
+    await this.load();
+    // A change made through another replica: read the settings again (behind any change of ours).
+    this.replicas.subscribe('settings', () => {
+      const reload = this.changes.then(() => this.load());
+      this.changes = reload.catch(() => undefined);
+    });
+  }
+
+  /** Reads every stored setting (a cold read: TypeORM's repository). */
+  private async load(): Promise<void> {
     const rows = await this.dataSource.getRepository<SettingRow>('settings').find();
     for (const row of rows) {
       const key = normaliseKey(row.key);
@@ -71,6 +82,7 @@ export class ConfigService implements OnModuleInit {
       ),
     );
     this.current = next;
+    this.replicas.publish('settings', key);
     return { key, value };
   }
 

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ENV, Env } from '../env/env';
 import { dataSourceOptions, openDataSource } from './data-source';
+import { Notifications } from './notifications';
 import { PostgresDatabase } from './postgres-sql';
 import { SqlDatabase, SqliteDatabase } from './sql';
 
@@ -33,7 +34,12 @@ export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
         return new SqliteDatabase(dataSource);
       },
     },
+    {
+      provide: Notifications,
+      inject: [SqlDatabase, getDataSourceToken()],
+      useFactory: (db: SqlDatabase, dataSource: DataSource) => new Notifications(db, dataSource),
+    },
   ],
-  exports: [SqlDatabase],
+  exports: [SqlDatabase, Notifications],
 })
 export class DatabaseModule {}

@@ -1,20 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
+import { Notifications } from '../database/notifications';
 
 /**
- * In-process notifications about jobs: "work may be due" wakes waiting claim long-polls at
- * once, "job changed" feeds live views. Losing a signal is harmless: waiters also poll.
+ * Notifications about jobs: "work may be due" wakes waiting claim long-polls at once, "job
+ * changed" feeds live views. Raised in this process and, on PostgreSQL, passed to and heard from
+ * the other replicas (Notifications). Losing a signal is harmless: waiters also poll.
  */
 @Injectable()
 export class JobSignals {
   private readonly emitter = new EventEmitter();
 
-  constructor() {
+  constructor(private readonly replicas: Notifications) {
     this.emitter.setMaxListeners(0);
+    replicas.subscribe('work', () => this.emitter.emit('work'));
+    replicas.subscribe('job', (id) => this.emitter.emit('job', id));
   }
 
   workAvailable(): void {
     this.emitter.emit('work');
+    this.replicas.publish('work');
   }
 
   onWorkAvailable(listener: () => void): () => void {
@@ -24,6 +29,7 @@ export class JobSignals {
 
   jobChanged(id: string): void {
     this.emitter.emit('job', id);
+    this.replicas.publish('job', id);
   }
 
   onJobChanged(listener: (id: string) => void): () => void {

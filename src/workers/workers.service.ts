@@ -6,6 +6,7 @@ import { WorkerNotFound } from '../common/domain-errors';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ClaimedJob, JobRunsService, OutputChunk, RunRef, RunResult } from '../jobs/job-runs.service';
+import { Notifications } from '../database/notifications';
 import { JobSignals } from '../jobs/job-signals';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { WorkersRepository } from './workers.repository';
@@ -58,8 +59,18 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     private readonly signals: JobSignals,
     private readonly config: ConfigService,
     private readonly clock: Clock,
+    private readonly replicas: Notifications,
   ) {
     this.stopEvents.setMaxListeners(0);
+    // A worker asked to stop through another replica: its claims here answer `stop` at once.
+    replicas.subscribe('stop', (ids) => this.stopping(ids.split(',')));
+  }
+
+  private stopping(ids: string[]): void {
+    for (const w of ids) {
+      this.stopRequested.add(w);
+      this.stopEvents.emit(w);
+    }
   }
 
   async onModuleInit(): Promise<void> {
@@ -159,10 +170,8 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
   async requestStop(id?: string): Promise<{ stopping: number; ids: string[] }> {
     const ids = await this.db.write((sql) => this.workers.requestStop(sql, this.freshAfter(), id));
     if (id !== undefined && ids.length === 0) throw new WorkerNotFound(id);
-    for (const w of ids) {
-      this.stopRequested.add(w);
-      this.stopEvents.emit(w);
-    }
+    this.stopping(ids);
+    if (ids.length > 0) this.replicas.publish('stop', ids.join(','));
     return { stopping: ids.length, ids };
   }
 

@@ -1,0 +1,66 @@
+import { ConfigService } from '../src/config/config.service';
+import { JobSignals } from '../src/jobs/job-signals';
+import { enqueue, http } from './support/api-helpers';
+import { postgresUrlOf } from './support/database';
+import { waitFor } from './support/harness';
+import { TestApp, createTestApp } from './support/test-app';
+
+/**
+ * Two services on one PostgreSQL database, as replicas run: what one is told, the other hears
+ * through LISTEN/NOTIFY at once — a claim long-polling on one is woken by an enqueue through the
+ * other, a worker long-polling on one is stopped through the other, and a setting changed
+ * through one holds on the other without a restart.
+ */
+describe('replicas on one PostgreSQL database', () => {
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeEach(async () => {
+    a = await createTestApp();
+    b = await createTestApp({ env: { QUEUECTL_DATABASE_URL: postgresUrlOf(a.home) } });
+  });
+  afterEach(async () => {
+    // b first: a's home names the shared schema, dropped when a closes.
+    await b?.close();
+    await a?.close();
+  });
+
+  const register = async (t: TestApp) =>
+    (await http(t).post('/api/workers/register').set(t.auth).send({ hostname: 'test', pid: process.pid, concurrency: 1 }).expect(201)).body.id as string;
+  /** A long-poll claim of up to a minute: it answers at once only if something wakes it. */
+  const longPoll = (t: TestApp, worker: string) => http(t).post(`/api/workers/${worker}/claim`).set(t.auth).send({ limit: 1, wait_ms: 60_000 });
+
+  it('an enqueue through one wakes a claim long-polling on the other', async () => {
+    const heard: number[] = [];
+    b.app.get(JobSignals).onWorkAvailable(() => heard.push(Date.now()));
+    const worker = await register(b);
+    const claim = longPoll(b, worker).then((r) => ({ r, at: Date.now() }));
+    // Let the claim find the queue empty and start waiting.
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = Date.now();
+    await enqueue(a, { id: 'across', command: 'true' });
+    const { r, at } = await claim;
+    expect(r.status).toBe(200);
+    expect(r.body.jobs.map((j: { id: string }) => j.id)).toEqual(['across']);
+    expect(heard.length).toBeGreaterThan(0);
+    process.stdout.write(`enqueue through replica a → claimed on replica b: ${at - sent} ms\n`);
+  });
+
+  it('a worker long-polling on one is stopped through the other', async () => {
+    const worker = await register(b);
+    const claim = longPoll(b, worker);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await http(a).post('/api/workers/stop').set(a.auth).send({ id: worker })).body).toEqual({ stopping: 1, ids: [worker] });
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([claim.then((r) => r.body), new Promise((r) => (timer = setTimeout(() => r('still waiting'), 20_000)))]);
+    clearTimeout(timer);
+    expect(answered).toEqual({ jobs: [], stop: true });
+  });
+
+  it('a setting changed through one holds on the other', async () => {
+    expect(b.app.get(ConfigService).get('max-retries')).toBe(3);
+    await http(a).put('/api/config/max-retries').set(a.auth).send({ value: 7 }).expect(200);
+    await waitFor(() => b.app.get(ConfigService).get('max-retries') === 7, 10_000, 'the setting on replica b');
+    expect((await enqueue(b, { id: 'seven', command: 'true' })).max_retries).toBe(7);
+  });
+});
