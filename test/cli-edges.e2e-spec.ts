@@ -1,0 +1,42 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliResult } from './support/harness';
+import { job, runCli, startWorker, useQueue, waitForState } from './support/workers';
+
+/**
+ * The CLI at the edges a new user meets first: how `run` passes words, long timeouts, spellings
+ * from other tools, help, the DLQ, worker processes and terminal escapes. Real service, real
+ * workers, real shell commands.
+ */
+
+function ok(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`queuectl exited ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+describe('queuectl run', () => {
+  const q = useQueue('queuectl-cli-edges-');
+  const cli = (args: string[]) => runCli(args, q.home);
+
+  it('gives the command each word after -- as the same word, and shows the command it stored', async () => {
+    const script = join(q.home, 'args.sh');
+    writeFileSync(script, '#!/bin/sh\necho "$#"\nfor a in "$@"; do echo "[$a]"; done\n');
+    chmodSync(script, 0o755);
+
+    const words = ok(await cli(['run', '--', script, '--full', 'my db']));
+    const id = words.stdout.trim();
+    expect(words.stderr).toBe(`queuectl: enqueued ${id}: ${script} --full 'my db'\n`);
+    const apostrophe = ok(await cli(['run', '--', 'echo', "it's"])).stdout.trim();
+    // One argument is still a whole command line for the shell.
+    const pipeline = ok(await cli(['run', 'echo a | tr a A'])).stdout.trim();
+
+    startWorker(q.home);
+    await waitForState(q.svc, id, 'completed');
+    await waitForState(q.svc, apostrophe, 'completed');
+    await waitForState(q.svc, pipeline, 'completed');
+    expect(ok(await cli(['logs', id])).stdout).toBe('2\n[--full]\n[my db]\n');
+    expect((await job(q.svc, apostrophe)).command).toBe(`echo 'it'\\''s'`);
+    expect(ok(await cli(['logs', apostrophe])).stdout).toBe("it's\n");
+    expect(ok(await cli(['logs', pipeline])).stdout).toBe('A\n');
+  });
+});
