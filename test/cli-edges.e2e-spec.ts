@@ -1,7 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliResult } from './support/harness';
-import { job, runCli, startWorker, useQueue, waitForState } from './support/workers';
+import { CliResult, markerLines, waitFor } from './support/harness';
+import { enqueue, job, runCli, startWorker, useQueue, waitForState } from './support/workers';
 
 /**
  * The CLI at the edges a new user meets first: how `run` passes words, long timeouts, spellings
@@ -38,5 +38,18 @@ describe('queuectl run', () => {
     expect((await job(q.svc, apostrophe)).command).toBe(`echo 'it'\\''s'`);
     expect(ok(await cli(['logs', apostrophe])).stdout).toBe("it's\n");
     expect(ok(await cli(['logs', pipeline])).stdout).toBe('A\n');
+  });
+});
+
+describe('a long timeout', () => {
+  const q = useQueue('queuectl-long-timeout-');
+
+  it('a 30-day timeout_seconds lets the command run (past the 24.8 days a single Node timer holds)', async () => {
+    await enqueue(q.svc, { id: 'month', command: `echo started >> '${q.marker}'; sleep 60`, timeout_seconds: 30 * 86_400, max_retries: 0 });
+    startWorker(q.home);
+    await waitFor(() => markerLines(q.marker).length === 1, 20_000, 'the command to start');
+    await new Promise((r) => setTimeout(r, 1500));
+    const now = await job(q.svc, 'month');
+    expect({ state: now.state, last_error: now.last_error }).toEqual({ state: 'processing', last_error: null });
   });
 });
