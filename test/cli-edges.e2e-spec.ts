@@ -1,6 +1,6 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliResult, markerLines, waitFor } from './support/harness';
+import { CliResult, api, markerLines, waitFor } from './support/harness';
 import { enqueue, job, runCli, startWorker, useQueue, waitForState } from './support/workers';
 
 /**
@@ -51,5 +51,50 @@ describe('a long timeout', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const now = await job(q.svc, 'month');
     expect({ state: now.state, last_error: now.last_error }).toEqual({ state: 'processing', last_error: null });
+  });
+});
+
+/** A refused command: exit code, nothing on stdout, one `queuectl: …` line on stderr. */
+function expectRefused(r: CliResult, code: number, message: RegExp): void {
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code, stdout: '' });
+  expect(r.stderr).toMatch(/^queuectl: [^\n]+\n$/);
+  expect(r.stderr).toMatch(message);
+}
+
+describe('spellings of other queuectl tools, and help', () => {
+  const q = useQueue('queuectl-spellings-');
+  const cli = (args: string[]) => runCli(args, q.home);
+
+  it('takes the unambiguous aliases', async () => {
+    const id = ok(await cli(['run', '--max-retries', '5', '--', 'true'])).stdout.trim();
+    expect((await job(q.svc, id)).max_retries).toBe(5);
+    expect(ok(await cli(['config', 'set', 'base_backoff', '3'])).stdout).toBe('backoff-base = 3\n');
+    expect(ok(await cli(['config', 'set', 'max_retries', '4'])).stdout).toBe('max-retries = 4\n');
+    expect(ok(await cli(['config', 'get', 'base-backoff'])).stdout).toBe('3\n');
+    expectRefused(await cli(['run', '--max-retries', '5', '--retries', '4', '--', 'true']), 2, /same option/);
+  });
+
+  it('answers the others with exit 2 and a "did you mean" naming the right command, key or option', async () => {
+    const before = (await api(q.svc, 'GET', '/api/jobs')).body;
+    expectRefused(await cli(['enqueue', 'echo hi', '--id', 'X']), 2, /unknown option '--id' \(did you mean queuectl run --id <value> -- <command…>\? .*"id"/);
+    expectRefused(await cli(['worker', 'start', '--timeout', '5000']), 2, /unknown option '--timeout' \(did you mean --idle-timeout .*queuectl run --timeout 5s.*config set job-timeout/);
+    expectRefused(await cli(['dashboard', '--port', '8000']), 2, /unknown command 'dashboard' \(.*queuectl serve --port 8000/);
+    expectRefused(await cli(['config', 'set', 'retries', '5']), 2, /unknown config key "retries" \(did you mean max-retries\?\); known keys: max-retries, /);
+    expectRefused(await cli(['config', 'get', 'timeout']), 2, /did you mean job-timeout or lease-timeout\?/);
+    expectRefused(await cli(['lsit']), 2, /unknown command 'lsit' \(Did you mean list\?\)/);
+    expect((await api(q.svc, 'GET', '/api/jobs')).body).toEqual(before);
+    expect(ok(await cli(['config', 'get', 'max-retries'])).stdout).toBe('3\n');
+  });
+
+  it('help and help <command> print help on stdout and exit 0', async () => {
+    const help = await cli(['help']);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: queuectl \[options\] \[command\]\n/);
+    expect(help.stdout).toContain('Exit codes:');
+    const run = await cli(['help', 'run']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^Usage: queuectl run \[options\] <command\.\.\.>\n/);
+    // No command at all is still a usage error.
+    expect((await cli([])).code).toBe(2);
   });
 });

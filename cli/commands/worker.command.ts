@@ -5,6 +5,7 @@ import { CommandFailed } from '../exit-codes';
 import { ServiceUnreachable } from '../http';
 import { integerParser, parseDuration } from '../input';
 import { duration, note, plural, relativeTime, render, shorten, table } from '../render';
+import { addUsageHint, workerStartHint } from '../usage-hints';
 import { startWorkers } from '../worker/worker-main';
 
 /** `worker start|stop|list`: run workers in the foreground, stop them from anywhere, see them. */
@@ -67,7 +68,7 @@ export async function stopWorkers(ctx: CliContext, options: { id?: string; wait:
 export function registerWorkerCommands(program: Command, ctx: CliContext): void {
   const worker = program.command('worker').description('run workers, stop them, list them');
 
-  worker
+  const start = worker
     .command('start')
     .description('run a worker in the foreground until stopped: Ctrl+C or SIGTERM lets running jobs finish, a second one kills them')
     .option('--count <n>', 'jobs run at once by this worker', integerParser(1, 256), 1)
@@ -83,6 +84,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         verbose: Boolean(options.verbose),
       });
     });
+  addUsageHint(start, workerStartHint);
 
   worker
     .command('stop')
