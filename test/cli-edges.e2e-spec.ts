@@ -1,7 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CliResult, api, markerLines, waitFor } from './support/harness';
-import { enqueue, job, runCli, startWorker, useQueue, waitForState } from './support/workers';
+import { enqueue, job, runCli, setConfig, startWorker, useQueue, waitForState, waitForWorkers } from './support/workers';
 
 /**
  * The CLI at the edges a new user meets first: how `run` passes words, long timeouts, spellings
@@ -96,5 +97,50 @@ describe('spellings of other queuectl tools, and help', () => {
     expect(run.stdout).toMatch(/^Usage: queuectl run \[options\] <command\.\.\.>\n/);
     // No command at all is still a usage error.
     expect((await cli([])).code).toBe(2);
+  });
+});
+
+describe('the DLQ as people see it', () => {
+  const q = useQueue('queuectl-dlq-view-');
+  const cli = (args: string[]) => runCli(args, q.home);
+
+  it('dlq list shows each dead job\'s last error; the worker says when a failure sends a job there', async () => {
+    await setConfig(q.svc, 'backoff-base', 1);
+    ok(await cli(['run', '--id', 'twice', '--retries', '1', '--', 'exit 3']));
+    ok(await cli(['run', '--id', 'missing', '--retries', '0', '--', 'no-such-program-here']));
+    const worker = startWorker(q.home);
+    await waitForState(q.svc, 'twice', 'dead');
+    await waitForState(q.svc, 'missing', 'dead');
+
+    const table = ok(await cli(['dlq', 'list'])).stdout.split('\n');
+    expect(table[0]).toMatch(/^ID\s+STATE\s+ATTEMPTS\s+UPDATED\s+LAST ERROR\s+COMMAND$/);
+    expect(table).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^twice\s+dead\s+2\/2\s+.*\s+exit code 3\s+exit 3$/),
+      expect.stringMatching(/^missing\s+dead\s+1\/1\s+.*\s+command not found \(exit code 127\)\s+no-such-program-here$/),
+    ]));
+
+    await waitFor(() => /job missing .* moved to the DLQ/.test(worker.output()), 10_000, 'the worker\'s line');
+    const lines = worker.output().split('\n');
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/job twice \(attempt 1\) failed: exit code 3 after \d+ ms; will be retried$/),
+      expect.stringMatching(/job twice \(attempt 2\) failed: exit code 3 after \d+ ms; no retries left: moved to the DLQ \(queuectl dlq list\)$/),
+      expect.stringMatching(/job missing \(attempt 1\) failed: exit code 127 after \d+ ms; no retries left: moved to the DLQ/),
+    ]));
+  });
+});
+
+describe('worker start --count', () => {
+  const q = useQueue('queuectl-count-');
+
+  it('says in its first line how many processes it starts for --count and why, and starts that many', async () => {
+    const processes = Math.min(4, availableParallelism());
+    const worker = startWorker(q.home, ['--count', '4']);
+    await waitForWorkers(q.svc, processes);
+    const first = worker.output().split('\n')[0];
+    expect(first).toMatch(new RegExp(`queuectl worker \\d+: running up to 4 job\\(s\\) at once in ${processes} worker process\\(es\\) of \\d(–\\d)? job\\(s\\) each`));
+    if (processes > 1) expect(first).toContain(`(one per CPU, ${availableParallelism()} CPUs, at most one per job: a process starts one command at a time`);
+    const workers = (await api(q.svc, 'GET', '/api/workers')).body.workers as Array<{ pid: number; concurrency: number }>;
+    expect(new Set(workers.map((w) => w.pid)).size).toBe(processes);
+    expect(workers.reduce((sum, w) => sum + w.concurrency, 0)).toBe(4);
   });
 });
