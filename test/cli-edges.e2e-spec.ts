@@ -1,7 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CliResult, api, markerLines, waitFor } from './support/harness';
+import { CliResult, api, markerLines, runOnTerminal, waitFor } from './support/harness';
 import { enqueue, job, runCli, setConfig, startWorker, useQueue, waitForState, waitForWorkers } from './support/workers';
 
 /**
@@ -142,5 +142,26 @@ describe('worker start --count', () => {
     const workers = (await api(q.svc, 'GET', '/api/workers')).body.workers as Array<{ pid: number; concurrency: number }>;
     expect(new Set(workers.map((w) => w.pid)).size).toBe(processes);
     expect(workers.reduce((sum, w) => sum + w.concurrency, 0)).toBe(4);
+  });
+});
+
+describe('terminal escapes in list and show', () => {
+  const q = useQueue('queuectl-escapes-');
+
+  it('are shown escaped on a terminal, and passed on raw with --json and through a pipe', async () => {
+    const command = "printf done # \x1b[2J\x1b]0;owned\x07";
+    await enqueue(q.svc, { id: 'esc', command });
+    const env = { QUEUECTL_HOME: q.home };
+    for (const args of [['list'], ['show', 'esc'], ['list', '--search', 'printf']]) {
+      const { code, screen } = await runOnTerminal(args, env);
+      expect(code).toBe(0);
+      expect(screen.toString()).toContain('printf done # \\x1b[2J\\x1b]0;owned\\x07');
+      expect(screen.includes(0x1b)).toBe(false);
+      expect(screen.includes(0x07)).toBe(false);
+    }
+    const json = await runOnTerminal(['show', 'esc', '--json'], env);
+    expect(JSON.parse(json.screen.toString()).command).toBe(command);
+    expect(ok(await runCli(['list'], q.home)).stdout).toContain(command);
+    expect(ok(await runCli(['show', 'esc'], q.home)).stdout).toContain(command);
   });
 });

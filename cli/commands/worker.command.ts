@@ -71,7 +71,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
   const start = worker
     .command('start')
     .description('run a worker in the foreground until stopped: Ctrl+C or SIGTERM lets running jobs finish, a second one kills them')
-    .option('--count <n>', 'jobs run at once by this worker', integerParser(1, 256), 1)
+    .option('--count <n>', 'jobs run at once, by one worker process per CPU (at most N), each taking a share', integerParser(1, 256), 1)
     .option('--idle-timeout <duration>', 'exit when there was nothing to run for this long (30s, 5m…)', parseDuration)
     .option('--verbose', 'log every job, not only failures')
     .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean }) => {
