@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CliResult, api, markerLines, runOnTerminal, waitFor } from './support/harness';
+import { CliResult, api, markerLines, runOnTerminal, startService, waitFor } from './support/harness';
 import { enqueue, job, runCli, setConfig, startWorker, useQueue, waitForState, waitForWorkers } from './support/workers';
 
 /**
@@ -163,5 +164,31 @@ describe('terminal escapes in list and show', () => {
     expect(JSON.parse(json.screen.toString()).command).toBe(command);
     expect(ok(await runCli(['list'], q.home)).stdout).toContain(command);
     expect(ok(await runCli(['show', 'esc'], q.home)).stdout).toContain(command);
+  });
+});
+
+describe('restoring a reset backup', () => {
+  const q = useQueue('queuectl-restore-');
+  const cli = (args: string[]) => runCli(args, q.home);
+
+  it('the README\'s steps bring back every job the reset deleted', async () => {
+    ok(await cli(['run', '--id', 'kept-1', '--delay', '1h', '--', 'echo', 'one']));
+    ok(await cli(['run', '--id', 'kept-2', '--delay', '1h', '--', 'echo', "it's two"]));
+    const { backup, deleted } = JSON.parse(ok(await cli(['reset', '--yes', '--json'])).stdout);
+    expect(deleted).toBe(2);
+    expect(backup).toMatch(/\/backups\/queue-[0-9T-]+Z\.db$/);
+    ok(await cli(['run', '--id', 'after-reset', '--', 'true']));
+
+    // The README's commands, with the service stopped.
+    await q.svc.stop();
+    const restore = spawnSync('/bin/sh', ['-ec', 'mkdir -p backups/replaced && mv -f queue.db* backups/replaced/ && cp "$1" queue.db && chmod 600 queue.db', 'sh', backup], { cwd: q.home, encoding: 'utf8' });
+    expect(restore).toMatchObject({ status: 0, stderr: '' });
+    q.svc = await startService(q.home);
+
+    const jobs = JSON.parse(ok(await cli(['list', '--json'])).stdout) as Array<{ id: string; command: string; state: string }>;
+    expect(jobs.map((j) => [j.id, j.command, j.state]).sort()).toEqual([
+      ['kept-1', 'echo one', 'pending'],
+      ['kept-2', "echo 'it'\\''s two'", 'pending'],
+    ]);
   });
 });
