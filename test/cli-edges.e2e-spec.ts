@@ -54,6 +54,10 @@ describe('a long timeout', () => {
     const now = await job(q.svc, 'month');
     expect({ state: now.state, last_error: now.last_error }).toEqual({ state: 'processing', last_error: null });
   });
+
+  it('worker start refuses an idle timeout longer than a timer holds, instead of exiting at once', async () => {
+    expectRefused(await runCli(['worker', 'start', '--idle-timeout', '30d'], q.home), 2, /--idle-timeout.*at most 24d/);
+  });
 });
 
 /** A refused command: exit code, nothing on stdout, one `queuectl: …` line on stderr. */
