@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
 import { StorageUnavailable } from '../common/domain-errors';
+import { REPLICA } from '../common/replica';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
@@ -30,7 +31,7 @@ export class ServerService {
   }
 
   health() {
-    return { status: 'ok', pid: process.pid, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+    return { status: 'ok', pid: process.pid, replica: REPLICA, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
   }
 
   /**
