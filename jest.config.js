@@ -42,4 +42,10 @@ if (process.env.QUEUECTL_TEST_DATABASE_URL) {
   });
 }
 
-module.exports = { testTimeout: 60000, projects };
+module.exports = {
+  testTimeout: 60000,
+  // A test run leaves the work tree as it found it: no rewritten docs, no files left behind.
+  globalSetup: '<rootDir>/test/support/work-tree-setup.js',
+  globalTeardown: '<rootDir>/test/support/work-tree-teardown.js',
+  projects,
+};

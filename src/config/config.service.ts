@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Notifications } from '../database/notifications';
 import { SqlDatabase } from '../database/sql';
 import { SettingRow } from './setting.entity';
-import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
+import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting, similarKeys } from './settings';
 
 /**
  * Settings live in the database and are cached here: the service is the only writer, so the
@@ -55,7 +55,11 @@ export class ConfigService implements OnModuleInit {
   resolveKey(key: string): SettingKey {
     const k = normaliseKey(key);
     // JSON quoting keeps the message on one line whatever the path held.
-    if (!k) throw new InvalidInput(`unknown config key ${JSON.stringify(key.slice(0, 100))}; known keys: ${SETTING_KEYS.join(', ')}`);
+    if (!k) {
+      const similar = similarKeys(key);
+      const guess = similar.length > 0 ? ` (did you mean ${similar.join(' or ')}?)` : '';
+      throw new InvalidInput(`unknown config key ${JSON.stringify(key.slice(0, 100))}${guess}; known keys: ${SETTING_KEYS.join(', ')}`);
+    }
     return k;
   }
 
