@@ -2,7 +2,7 @@ import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
 import { JobOutputRepository } from '../src/jobs/job-output.repository';
 import { JobsRepository } from '../src/jobs/jobs.repository';
-import { StatementRecorder } from '../bench/scale-plans';
+import { plansOf as recordedPlans } from './support/plans';
 import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
 
@@ -30,21 +30,8 @@ describe('query plans of the hot statements', () => {
   });
   afterAll(() => t.close());
 
-  async function plansOf<R = JobsRepository>(
-    call: (r: R, sql: Sql) => Promise<unknown>,
-    repository: new (db: SqlDatabase) => R = JobsRepository as unknown as new (db: SqlDatabase) => R,
-  ): Promise<string[]> {
-    const recorder = new StatementRecorder();
-    // The recorder stands in for both the unit of work and the repository's own database.
-    const recording = new repository(recorder as unknown as SqlDatabase);
-    await call(recording, recorder);
-    const plans: string[] = [];
-    for (const s of recorder.statements) {
-      const rows = await db.rows<{ detail: string }>(`EXPLAIN QUERY PLAN ${s.sql}`, s.params);
-      plans.push(rows.map((r) => r.detail).join(' | '));
-    }
-    return plans;
-  }
+  const plansOf = <R = JobsRepository>(call: (r: R, sql: Sql) => Promise<unknown>, repository?: new (db: SqlDatabase) => R) =>
+    recordedPlans<R>(db, call, repository);
 
   it('claims by walking the claim index in order and updating by primary key', async () => {
     const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 1));

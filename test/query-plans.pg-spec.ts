@@ -1,7 +1,7 @@
 import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
-import { StatementRecorder } from '../bench/scale-plans';
+import { plansOf as recordedPlans } from './support/plans';
 import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
 
@@ -30,20 +30,8 @@ describe('query plans of the hot statements on PostgreSQL', () => {
   });
   afterAll(() => t.close());
 
-  async function plansOf<R = JobsRepository>(
-    call: (r: R, sql: Sql) => Promise<unknown>,
-    repository: new (db: SqlDatabase) => R = JobsRepository as unknown as new (db: SqlDatabase) => R,
-  ): Promise<string[]> {
-    const recorder = new StatementRecorder('postgres');
-    const recording = new repository(recorder as unknown as SqlDatabase);
-    await call(recording, recorder);
-    const plans: string[] = [];
-    for (const s of recorder.statements) {
-      const rows = await db.rows<{ 'QUERY PLAN': string }>(`EXPLAIN ${s.sql}`, s.params);
-      plans.push(rows.map((r) => r['QUERY PLAN'].trim()).join(' | '));
-    }
-    return plans;
-  }
+  const plansOf = <R = JobsRepository>(call: (r: R, sql: Sql) => Promise<unknown>, repository?: new (db: SqlDatabase) => R) =>
+    recordedPlans<R>(db, call, repository);
 
   it('claims by walking the claim index in order, locking the rows it takes, and updating by primary key', async () => {
     const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 1));

@@ -2,7 +2,7 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DuplicateJob, StorageUnavailable } from '../common/domain-errors';
-import { Sql, SqlDatabase, Work } from './sql';
+import { Pending, Sql, SqlDatabase, Work } from './sql';
 
 /** Units of work one transaction takes at most; the rest wait for the next one. */
 export const MAX_BATCH = 256;
@@ -10,13 +10,6 @@ export const MAX_BATCH = 256;
 const ATTEMPTS = 5;
 /** deadlock_detected, serialization_failure: the transaction was chosen as the victim, and may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
-
-interface Pending {
-  work: Work<unknown>;
-  exclusive: boolean;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
 
 /**
  * PostgreSQL, through the `pg` pool TypeORM opened (and migrated).
@@ -33,8 +26,7 @@ interface Pending {
 export class PostgresDatabase extends SqlDatabase {
   readonly dialect = 'postgres' as const;
   private readonly pool: Pool;
-  private queue: Pending[] = [];
-  private writing = false;
+  protected override readonly maxBatch = MAX_BATCH;
 
   constructor(dataSource: DataSource) {
     super();
@@ -49,38 +41,8 @@ export class PostgresDatabase extends SqlDatabase {
     return query(this.pool, sql, params).then((r) => r.rowCount ?? 0);
   }
 
-  write<T>(work: Work<T>): Promise<T> {
-    return this.submit(work, false);
-  }
-
-  /** Runs `work` between write transactions, on a connection of its own with no transaction open. */
-  exclusive<T>(work: Work<T>): Promise<T> {
-    return this.submit(work, true);
-  }
-
-  private submit<T>(work: Work<T>, exclusive: boolean): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work: work as Work<unknown>, exclusive, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.writing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        if (this.queue[0].exclusive) {
-          const alone = this.queue.shift()!;
-          await this.withClient((client) => alone.work(on(client))).then(alone.resolve, alone.reject);
-          continue;
-        }
-        const end = this.queue.findIndex((p) => p.exclusive);
-        const size = Math.min(MAX_BATCH, end < 0 ? this.queue.length : end);
-        await this.commit(this.queue.splice(0, size));
-      }
-    } finally {
-      this.writing = false;
-    }
+  protected alone<T>(work: Work<T>): Promise<T> {
+    return this.withClient((client) => work(on(client)));
   }
 
   private async withClient<T>(use: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -102,7 +64,7 @@ export class PostgresDatabase extends SqlDatabase {
     }
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
+  protected async commit(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let outcomes: Array<{ ok: boolean; value: unknown }>;
       try {

@@ -18,7 +18,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export type PerDialect<T = string> = Record<Dialect, T>;
 
 export type Work<T> = (sql: Sql) => Promise<T>;
-interface Pending {
+export interface Pending {
   work: Work<unknown>;
   /** Runs alone and outside any transaction (VACUUM INTO, for one). */
   exclusive: boolean;
@@ -38,12 +38,52 @@ export abstract class SqlDatabase implements Sql {
   abstract readonly dialect: Dialect;
   abstract rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   abstract run(sql: string, params?: unknown[]): Promise<number>;
-  abstract write<T>(work: Work<T>): Promise<T>;
-  abstract exclusive<T>(work: Work<T>): Promise<T>;
+  /** Units of work one transaction takes at most; the rest wait for the next one. */
+  protected readonly maxBatch: number = Infinity;
+  private queue: Pending[] = [];
+  private writing = false;
 
   /** This database's variant of a statement written per dialect. */
   pick<T>(variants: PerDialect<T>): T {
     return variants[this.dialect];
+  }
+
+  write<T>(work: Work<T>): Promise<T> {
+    return this.submit(work, false);
+  }
+
+  /** Runs `work` between write transactions, with no transaction open. */
+  exclusive<T>(work: Work<T>): Promise<T> {
+    return this.submit(work, true);
+  }
+
+  /** Writes one batch in one transaction, settling each unit's promise. */
+  protected abstract commit(batch: Pending[]): Promise<void>;
+  /** Runs an exclusive unit, outside any transaction. */
+  protected abstract alone<T>(work: Work<T>): Promise<T>;
+
+  private submit<T>(work: Work<T>, exclusive: boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work as Work<unknown>, exclusive, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        if (this.queue[0].exclusive) {
+          const unit = this.queue.shift()!;
+          await this.alone(unit.work).then(unit.resolve, unit.reject);
+          continue;
+        }
+        const end = this.queue.findIndex((p) => p.exclusive);
+        await this.commit(this.queue.splice(0, Math.min(this.maxBatch, end < 0 ? this.queue.length : end)));
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 }
 
@@ -61,8 +101,6 @@ export abstract class SqlDatabase implements Sql {
  */
 export class SqliteDatabase extends SqlDatabase {
   readonly dialect = 'sqlite' as const;
-  private queue: Pending[] = [];
-  private writing = false;
   /**
    * The one SQLite connection TypeORM opened (and migrated). Statements go to it directly: the
    * query runner's per-statement bookkeeping (logger, broadcaster, a promise chain) cost more
@@ -117,37 +155,8 @@ export class SqliteDatabase extends SqlDatabase {
     return params.length > 0 ? this.statements.get(sql) : undefined;
   }
 
-  write<T>(work: Work<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work: work as Work<unknown>, exclusive: false, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.writing) void this.flush();
-    });
-  }
-
-  /** Runs `work` between write transactions, with no transaction open. */
-  exclusive<T>(work: Work<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work: work as Work<unknown>, exclusive: true, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.writing) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        if (this.queue[0].exclusive) {
-          const alone = this.queue.shift()!;
-          await alone.work(this).then(alone.resolve, alone.reject);
-          continue;
-        }
-        const end = this.queue.findIndex((p) => p.exclusive);
-        const batch = end < 0 ? this.queue.splice(0) : this.queue.splice(0, end);
-        await this.commit(batch);
-      }
-    } finally {
-      this.writing = false;
-    }
+  protected alone<T>(work: Work<T>): Promise<T> {
+    return work(this);
   }
 
   /** Runs several statements without parameters in one trip to SQLite's thread. */
@@ -161,7 +170,7 @@ export class SqliteDatabase extends SqlDatabase {
    * allows: a unit alone needs no SAVEPOINT at all (the transaction is its undo), and between
    * units one trip releases the last savepoint and opens the next.
    */
-  private async commit(batch: Pending[]): Promise<void> {
+  protected async commit(batch: Pending[]): Promise<void> {
     const alone = batch.length === 1;
     try {
       await this.exec(alone ? 'BEGIN IMMEDIATE' : 'BEGIN IMMEDIATE; SAVEPOINT unit');
