@@ -1,0 +1,88 @@
+import { DataSource } from 'typeorm';
+import { DuplicateJob } from '../src/common/domain-errors';
+import { dataSourceOptions, openDataSource } from '../src/database/data-source';
+import { PostgresDatabase, placeholders } from '../src/database/postgres-sql';
+import { Sql } from '../src/database/sql';
+import { TEST_DATABASE_URL, dropDatabaseOf, schemaOf } from './support/database';
+import { removeHome, tempHome } from './support/harness';
+
+/**
+ * The group commit on PostgreSQL, against a real server: units share a transaction and fail
+ * alone; a batch PostgreSQL aborts for a deadlock with another replica's batch runs again whole;
+ * a duplicate job id is the same error as on SQLite.
+ */
+describe('PostgresDatabase', () => {
+  let home: string;
+  const sources: DataSource[] = [];
+  const replica = async () => {
+    const ds = await openDataSource(dataSourceOptions({ dialect: 'postgres', url: TEST_DATABASE_URL!, schema: schemaOf(home) }));
+    sources.push(ds);
+    return new PostgresDatabase(ds);
+  };
+  let db: PostgresDatabase;
+
+  beforeEach(async () => {
+    home = tempHome();
+    db = await replica();
+    await db.run('CREATE TABLE items (id text PRIMARY KEY, n integer NOT NULL DEFAULT 0)');
+    await db.run(`INSERT INTO items (id) VALUES ('a'), ('b')`);
+  });
+  afterEach(async () => {
+    for (const ds of sources.splice(0)) await ds.destroy();
+    dropDatabaseOf(home);
+    removeHome(home);
+  });
+
+  const ids = async () => (await db.rows<{ id: string }>('SELECT id FROM items ORDER BY id')).map((r) => r.id);
+
+  it('answers each unit of a shared transaction alone: a failing unit is undone, the others commit', async () => {
+    const results = await Promise.allSettled([
+      db.write((sql) => sql.run('INSERT INTO items (id) VALUES (?)', ['c'])),
+      db.write(async (sql) => {
+        await sql.run('INSERT INTO items (id) VALUES (?)', ['half']);
+        return sql.run('INSERT INTO items (id) VALUES (?)', ['a']);
+      }),
+      db.write((sql) => sql.run('INSERT INTO items (id) VALUES (?)', ['d'])),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason.message)).toMatch(/duplicate key/);
+    expect(await ids()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('runs a batch again whole when PostgreSQL aborts it for a deadlock with another replica', async () => {
+    const other = await replica();
+    let release!: () => void;
+    const bothHoldOne = new Promise<void>((r) => (release = r));
+    let holding = 0;
+    const runs = { first: 0, second: 0 };
+    // Each takes one row, waits until the other holds the other row, then asks for it.
+    const crossing = (name: 'first' | 'second', order: [string, string]) => async (sql: Sql) => {
+      runs[name] += 1;
+      await sql.run('UPDATE items SET n = n + 1 WHERE id = ?', [order[0]]);
+      if (++holding === 2) release();
+      await bothHoldOne;
+      await sql.run('UPDATE items SET n = n + 10 WHERE id = ?', [order[1]]);
+      return name;
+    };
+    const answers = await Promise.all([db.write(crossing('first', ['a', 'b'])), other.write(crossing('second', ['b', 'a']))]);
+    expect(answers).toEqual(['first', 'second']);
+    // One of them was the deadlock's victim and ran twice; its first run left nothing behind.
+    expect(runs.first + runs.second).toBe(3);
+    expect(await db.rows('SELECT id, n FROM items ORDER BY id')).toEqual([
+      { id: 'a', n: 11 },
+      { id: 'b', n: 11 },
+    ]);
+  });
+
+  it('answers a duplicate job id as DuplicateJob, as on SQLite', async () => {
+    const insert = `INSERT INTO jobs (id, command, state, max_retries, due_at, created_at, updated_at) VALUES (?, 'true', 'pending', 3, 0, 0, 0)`;
+    await db.write((sql) => sql.run(insert, ['taken']));
+    const refused = await db.write((sql) => sql.run(insert, ['taken'])).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DuplicateJob);
+    expect((refused as DuplicateJob).message).toBe('a job with id "taken" already exists');
+  });
+
+  it('turns ? and ?N into $N outside quoted text', () => {
+    expect(placeholders(`SELECT ?, '?', "a?", ?2, ? WHERE x = '?1'`)).toBe(`SELECT $1, '?', "a?", $2, $2 WHERE x = '?1'`);
+  });
+});
