@@ -57,6 +57,27 @@ describe('replicas on one PostgreSQL database', () => {
     expect(answered).toEqual({ jobs: [], stop: true });
   });
 
+  it('claims on both at once take every job exactly once, and the counts of both add up', async () => {
+    const jobs = Array.from({ length: 300 }, (_, i) => ({ id: `j-${i}`, command: 'true' }));
+    await http(a).post('/api/jobs/batch').set(a.auth).send({ jobs }).expect(201);
+    const claimers = [a, b, a, b, a, b].map(async (t) => {
+      const worker = await register(t);
+      const got: string[] = [];
+      for (let round = 0; round < 200; round++) {
+        const r = await http(t).post(`/api/workers/${worker}/claim`).set(t.auth).send({ limit: 5, wait_ms: 0 }).expect(200);
+        if (r.body.jobs.length === 0) break;
+        got.push(...r.body.jobs.map((j: { id: string }) => j.id));
+      }
+      return got;
+    });
+    const claimed = (await Promise.all(claimers)).flat();
+    expect(claimed).toHaveLength(300);
+    expect(new Set(claimed).size).toBe(300);
+    for (const t of [a, b]) {
+      expect((await http(t).get('/api/status').set(t.auth)).body.counts).toEqual({ pending: 0, processing: 300, completed: 0, failed: 0, dead: 0 });
+    }
+  });
+
   it('a setting changed through one holds on the other', async () => {
     expect(b.app.get(ConfigService).get('max-retries')).toBe(3);
     await http(a).put('/api/config/max-retries').set(a.auth).send({ value: 7 }).expect(200);
