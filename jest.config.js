@@ -27,6 +27,7 @@ const POSTGRES_SPECS = [
   'workers-crash',
   'workers-shutdown',
   'cli',
+  'dashboard',
 ];
 
 const projects = [
