@@ -28,6 +28,13 @@ export class InvalidInput extends DomainError {
   }
 }
 
+/** More than the service takes in one request, told before any of it is looked at. */
+export class PayloadTooLarge extends DomainError {
+  constructor(message: string) {
+    super('payload_too_large', message);
+  }
+}
+
 export class JobNotFound extends DomainError {
   constructor(id: string) {
     super('not_found', `job "${id}" not found`);

@@ -1,6 +1,6 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidatorOptions } from 'class-validator';
-import { InvalidInput } from './domain-errors';
+import { InvalidInput, PayloadTooLarge } from './domain-errors';
 import { ValidityCheck } from './validity-check';
 
 function messages(errors: ValidationError[], path = ''): string[] {
@@ -26,6 +26,8 @@ class StrictValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.metatype && this.toValidate(metadata)) {
+      const oversized = this.validity.oversizedArray(metadata.metatype, value);
+      if (oversized) throw new PayloadTooLarge(oversized);
       const entity = this.validity.fromPlain(metadata.metatype, value);
       if (entity !== undefined && this.validity.passes(entity)) return entity;
     }
