@@ -1,17 +1,24 @@
 import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import { AppModule, AppOptions } from './app.module';
 import { toEnvelope } from './common/error-envelope.filter';
+import { allowedHostNames, hostCheck } from './common/host-check';
 import { setupDashboard } from './dashboard/dashboard.setup';
 
 /**
  * Builds the configured application without listening, so tests drive exactly what `serve` runs.
  */
 export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['error', 'warn']): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+  // Routes match case-sensitively: `/API/jobs` is not the API (and must not reach it through the
+  // dashboard's form parser). Set before Express builds its router, so on an instance of our own.
+  const server = express();
+  server.set('case sensitive routing', true);
+  // First of all: a request for another host name (DNS rebinding) gets no further.
+  server.use(hostCheck(allowedHostNames(options.env.host, options.env.allowedHosts)));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), new ExpressAdapter(server), {
     bodyParser: false,
     logger: logLevels,
     abortOnError: false,

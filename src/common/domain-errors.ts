@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'duplicate_job'
   | 'invalid_state'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'wrong_host'
+  | 'too_many_attempts'
   | 'storage_unavailable'
   | 'internal';
 

@@ -10,6 +10,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   duplicate_job: 409,
   invalid_state: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  // Misdirected Request: the Host names a server this one is not.
+  wrong_host: 421,
+  too_many_attempts: 429,
   storage_unavailable: 503,
   internal: 500,
 };

@@ -20,6 +20,8 @@ export interface Env {
   token?: string;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** Host names (and addresses) the service answers besides loopback and the bind address. */
+  allowedHosts: string[];
   /** SQLite `synchronous` pragma: `full` fsyncs every commit (the default), `normal` survives process crashes only. */
   sqliteSync: 'full' | 'normal';
 }
@@ -30,6 +32,12 @@ export const ENV = Symbol('ENV');
 class EnvVars {
   @IsOptional()
   QUEUECTL_HOME?: string;
+
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z0-9.\-:[\]]+\s*(,\s*[A-Za-z0-9.\-:[\]]+\s*)*,?\s*$/, {
+    message: 'QUEUECTL_ALLOWED_HOSTS must be a comma-separated list of host names or IP addresses, without ports',
+  })
+  QUEUECTL_ALLOWED_HOSTS?: string;
 
   @IsOptional()
   @Matches(/^sqlite:.+/, { message: 'QUEUECTL_DATABASE_URL must be sqlite:<path> (PostgreSQL is not supported by this build yet)' })
@@ -98,6 +106,10 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     portExplicit: vars.QUEUECTL_PORT !== undefined,
     token: vars.QUEUECTL_TOKEN,
     bodyLimitBytes: vars.QUEUECTL_BODY_LIMIT ?? 16 * 1024 * 1024,
+    allowedHosts: (vars.QUEUECTL_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
     sqliteSync: vars.QUEUECTL_SQLITE_SYNC === 'normal' ? 'normal' : 'full',
   };
 }
