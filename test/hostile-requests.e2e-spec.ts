@@ -1,3 +1,5 @@
+import request from 'supertest';
+import { csrfOf } from './support/dashboard-client';
 import { RunningService, api, removeHome, startService, tempHome } from './support/harness';
 
 /**
@@ -66,4 +68,55 @@ describe('an oversized batch', () => {
     expect(slowestMs).toBeLessThan(1000);
     expect((await api(svc, 'GET', '/api/status')).body.counts.pending).toBe(0);
   }, 180_000);
+});
+
+describe('failed logins', () => {
+  let own: RunningService;
+  let ownHome: string;
+  beforeAll(async () => {
+    ownHome = tempHome();
+    own = await startService(ownHome);
+  });
+  afterAll(async () => {
+    await own?.stop();
+    removeHome(ownHome);
+  });
+
+  it('wrong tokens on the API and the login form are counted per address; past 10 every login gets 429 with Retry-After; each is logged without the token', async () => {
+    const guesses = Array.from({ length: 6 }, (_, i) => `guess-${i}-${'x'.repeat(30)}`);
+    for (const guess of guesses) {
+      const res = await api({ url: own.url, token: guess }, 'GET', '/api/status');
+      expect(res.status).toBe(401);
+    }
+    const browser = request.agent(own.url);
+    for (let i = 0; i < 4; i++) {
+      const form = await browser.get('/login').expect(200);
+      const res = await browser.post('/login').type('form').send({ _csrf: csrfOf(form.text), token: `form-guess-${i}-${'y'.repeat(30)}`, next: '/' });
+      expect(res.status).toBe(401);
+    }
+
+    const refused = await fetch(`${own.url}/api/status`, { headers: { authorization: `Bearer ${own.token}` } });
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const body = await refused.json();
+    expect(body.error).toEqual({ code: 'too_many_attempts', message: expect.stringMatching(/^too many failed logins from this address; try again in \d+ s$/), details: null });
+
+    const form = await browser.get('/login').expect(200);
+    const page = await browser.post('/login').type('form').send({ _csrf: csrfOf(form.text), token: own.token, next: '/' });
+    expect(page.status).toBe(429);
+    expect(page.headers['retry-after']).toMatch(/^\d+$/);
+    expect(page.text).toContain('Too many failed logins');
+
+    // The health check needs no login and is never throttled.
+    expect((await fetch(`${own.url}/api/health`)).status).toBe(200);
+
+    const log = own.output();
+    expect(log.match(/failed login from \S+: wrong API token on GET \/api\/status/g)).toHaveLength(6);
+    expect(log.match(/failed login from \S+: wrong token in the dashboard login form on POST \/login/g)).toHaveLength(4);
+    for (const guess of guesses) expect(log).not.toContain(guess);
+    expect(log).not.toContain('form-guess');
+    expect(log).not.toContain(own.token);
+  });
 });
