@@ -36,3 +36,68 @@ describe('the Host header', () => {
     expect(page.status).toBe(200);
   });
 });
+
+describe('bodies the API does not read', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('deeply nested JSON is a 400 with the envelope, not a stack overflow', async () => {
+    const before = await snapshot(t);
+    for (const depth of [33, 100_000]) {
+      const body = `{"command":"true","id":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      const res = await http(t).post('/api/jobs').set(t.auth).set('Content-Type', 'application/json').send(body);
+      expectError(res, 400, 'invalid_input', /^request body nests arrays and objects deeper than 32 levels$/);
+    }
+    const batch = `{"jobs":[${'{"command":"true","x":'.repeat(50_000)}1${'}'.repeat(50_000)}]}`;
+    expectError(await http(t).post('/api/jobs/batch').set(t.auth).set('Content-Type', 'application/json').send(batch), 400, 'invalid_input', /deeper than 32/);
+    // Brackets inside strings are not nesting.
+    const command = `echo '${'['.repeat(100)}'`;
+    const ok = await http(t).post('/api/jobs').set(t.auth).send({ command });
+    expect(ok.status).toBe(201);
+    expect(ok.body.command).toBe(command);
+    expect((await snapshot(t)).jobs).toHaveLength(before.jobs.length + 1);
+  });
+
+  it.each([
+    ['text/plain', '{"command":"echo hi"}'],
+    ['application/x-www-form-urlencoded', 'command=echo+hi'],
+    ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="command"\r\n\r\necho hi\r\n--x--\r\n'],
+  ])('a %s body is refused with 415 naming the header', async (type, body) => {
+    const before = await snapshot(t);
+    const res = await http(t).post('/api/jobs').set(t.auth).set('Content-Type', type).send(body);
+    expectError(res, 415, 'unsupported_media_type', /Content-Type: application\/json/);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('a body without any Content-Type is refused with 415 too; no body at all is still a missing command', async () => {
+    const before = await snapshot(t);
+    const res = await http(t).post('/api/jobs').set(t.auth).set('Content-Length', '21').serialize((b) => b).send('{"command":"echo hi"}' as never).unset('Content-Type');
+    expectError(res, 415, 'unsupported_media_type', /none was sent/);
+    expectError(await http(t).post('/api/jobs').set(t.auth), 400, 'invalid_input', /command/);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('/API/jobs in upper case does not reach the API, with a form body or a JSON one', async () => {
+    const before = await snapshot(t);
+    const form = await http(t).post('/API/jobs').set(t.auth).type('form').send({ command: 'touch /tmp/queuectl-upper-case' });
+    expect(form.status).not.toBe(201);
+    expect([404, 415]).toContain(form.status);
+    const mixed = await http(t).post('/Api/Jobs').set(t.auth).send({ command: 'true' });
+    expect(mixed.status).toBe(404);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('a command with bytes that are not UTF-8 is refused, not stored with U+FFFD', async () => {
+    const before = await snapshot(t);
+    const body = Buffer.concat([Buffer.from('{"command":"echo '), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('"}')]);
+    const res = await http(t).post('/api/jobs').set(t.auth).set('Content-Type', 'application/json').serialize((b) => b).send(body as never);
+    expectError(res, 400, 'invalid_input', /^request body is not valid UTF-8: commands and every other text must be UTF-8$/);
+    expect(await snapshot(t)).toEqual(before);
+    const emoji = await http(t).post('/api/jobs').set(t.auth).set('Content-Type', 'application/json').serialize((b) => b).send(Buffer.from('{"command":"echo 🙂 é"}') as never);
+    expect(emoji.status).toBe(201);
+    expect(emoji.body.command).toBe('echo 🙂 é');
+  });
+});
