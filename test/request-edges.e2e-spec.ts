@@ -101,3 +101,37 @@ describe('bodies the API does not read', () => {
     expect(emoji.body.command).toBe('echo 🙂 é');
   });
 });
+
+describe('a worker id that is not registered', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('gets 404 on claim, heartbeat, output and report, and no lease is extended, no job claimed or finished', async () => {
+    const w = (await http(t).post('/api/workers/register').set(t.auth).send({ hostname: 'h', pid: 1, concurrency: 1 })).body;
+    await http(t).post('/api/jobs').set(t.auth).send({ id: 'held', command: 'sleep 60' }).expect(201);
+    const claimed = await http(t).post(`/api/workers/${w.id}/claim`).set(t.auth).send({ limit: 1 }).expect(200);
+    const { lease } = claimed.body.jobs[0];
+    await http(t).post('/api/jobs').set(t.auth).send({ id: 'waiting', command: 'true' }).expect(201);
+    const gone = (await http(t).post('/api/workers/register').set(t.auth).send({ hostname: 'h', pid: 2, concurrency: 1 })).body;
+    await http(t).post(`/api/workers/${gone.id}/deregister`).set(t.auth).expect(200);
+    const before = await snapshot(t);
+    const chunk = { id: 'held', lease, offset: 0, data_base64: Buffer.from('forged').toString('base64') };
+
+    for (const id of ['w-ffffffffffff', gone.id]) {
+      const calls = [
+        http(t).post(`/api/workers/${id}/heartbeat`).set(t.auth).send({ running: [{ id: 'held', lease }] }),
+        http(t).post(`/api/workers/${id}/claim`).set(t.auth).send({ limit: 5 }),
+        http(t).post(`/api/workers/${id}/output`).set(t.auth).send({ chunks: [chunk] }),
+        http(t).post(`/api/workers/${id}/report`).set(t.auth).send({ results: [{ id: 'held', lease, exit_code: 0 }], claim: 5 }),
+      ];
+      for (const res of await Promise.all(calls)) expectError(res, 404, 'not_found', new RegExp(`^worker "${id}" not found$`));
+    }
+    // lease_expires_at included: nothing was extended, claimed, stored or finished.
+    expect(await snapshot(t)).toEqual(before);
+    const output = await http(t).get('/api/jobs/held/output').set(t.auth);
+    expect(output.headers['x-queuectl-end']).toBe('0');
+  });
+});
