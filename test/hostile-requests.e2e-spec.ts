@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import { csrfOf } from './support/dashboard-client';
 import { RunningService, api, removeHome, startService, tempHome } from './support/harness';
@@ -118,5 +121,39 @@ describe('failed logins', () => {
     for (const guess of guesses) expect(log).not.toContain(guess);
     expect(log).not.toContain('form-guess');
     expect(log).not.toContain(own.token);
+  });
+});
+
+describe('reset when the backup cannot be written', () => {
+  let own: RunningService;
+  let ownHome: string;
+  afterAll(async () => {
+    await own?.stop();
+    if (ownHome) removeHome(ownHome);
+  });
+
+  it('leaves no partial backup and deletes nothing; with room again it backs up and resets', async () => {
+    ownHome = tempHome();
+    own = await startService(ownHome);
+    const jobs = Array.from({ length: 400 }, (_, i) => ({ id: `keep-${i}`, command: `echo ${'k'.repeat(8000)}` }));
+    expect((await api(own, 'POST', '/api/jobs/batch', { jobs })).status).toBe(201);
+    const dbBytes = statSync(join(ownHome, 'queue.db')).size + statSync(join(ownHome, 'queue.db-wal')).size;
+    expect(dbBytes).toBeGreaterThan(3_000_000);
+    // Files this process writes may not grow past 1 MB from now on: the copy runs out of room
+    // as it would on a full disk (Node ignores SIGXFSZ, so the write fails with EFBIG).
+    execFileSync('prlimit', ['--pid', String(own.pid), '--fsize=1000000:unlimited']);
+    const refused = await api(own, 'POST', '/api/reset');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toEqual({ code: 'storage_unavailable', message: expect.stringMatching(/^storage unavailable: [^\n]+$/), details: null });
+    expect(existsSync(join(ownHome, 'backups')) ? readdirSync(join(ownHome, 'backups')) : []).toEqual([]);
+    expect((await api(own, 'GET', '/api/status')).body.counts.pending).toBe(400);
+
+    execFileSync('prlimit', ['--pid', String(own.pid), '--fsize=unlimited:unlimited']);
+    const reset = await api(own, 'POST', '/api/reset');
+    expect(reset.status).toBe(200);
+    expect(reset.body.deleted).toBe(400);
+    expect(readdirSync(join(ownHome, 'backups'))).toHaveLength(1);
+    expect(statSync(reset.body.backup).size).toBeGreaterThan(3_000_000);
+    expect(statSync(reset.body.backup).mode & 0o777).toBe(0o600);
   });
 });
