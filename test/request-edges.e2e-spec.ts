@@ -135,3 +135,29 @@ describe('a worker id that is not registered', () => {
     expect(output.headers['x-queuectl-end']).toBe('0');
   });
 });
+
+describe('run_at', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it.each(['2030-01-01T09:00:00', '2030-01-01T09:00', '2030-01-01', '2030-01-01T09:00:00.250'])('%s, without a time zone, is refused as ambiguous', async (runAt) => {
+    const before = await snapshot(t);
+    expectError(await http(t).post('/api/jobs').set(t.auth).send({ command: 'true', run_at: runAt }), 400, 'invalid_input', /^run_at must give a time and its time zone/);
+    expectError(await http(t).post('/api/jobs/batch').set(t.auth).send({ jobs: [{ command: 'true', run_at: runAt }] }), 400, 'invalid_input', /run_at must give a time and its time zone/);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it.each([
+    ['2030-01-01T09:00:00Z', '2030-01-01T09:00:00.000Z'],
+    ['2030-01-01T09:00:00+02:00', '2030-01-01T07:00:00.000Z'],
+    ['2030-01-01T09:00-0130', '2030-01-01T10:30:00.000Z'],
+    ['2030-01-01T09:00:00.5z', '2030-01-01T09:00:00.500Z'],
+  ])('%s is taken in its own zone', async (runAt, stored) => {
+    const res = await http(t).post('/api/jobs').set(t.auth).send({ command: 'true', run_at: runAt });
+    expect(res.status).toBe(201);
+    expect(res.body.run_at).toBe(stored);
+  });
+});

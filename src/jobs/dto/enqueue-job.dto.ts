@@ -24,6 +24,8 @@ import {
 export const JOB_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_COMMAND_LENGTH = 128 * 1024;
 export const MAX_BATCH = 10_000;
+/** A calendar date, a time, and a zone: Z or an offset. */
+export const RUN_AT_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 /** A job to enqueue: the seven-field form of SPEC §1 plus the optional fields. */
 export class EnqueueJobDto {
@@ -56,9 +58,16 @@ export class EnqueueJobDto {
   @Max(1_000_000, { message: 'priority must be at most 1000000' })
   priority?: number;
 
-  @ApiPropertyOptional({ description: 'ISO-8601 time before which the job does not run', example: '2030-01-01T00:00:00Z' })
+  @ApiPropertyOptional({
+    description:
+      'ISO-8601 date and time before which the job does not run, with its time zone (Z or ±hh:mm); a value without one (2030-01-01T09:00, or a date alone) is refused as ambiguous',
+    example: '2030-01-01T00:00:00Z',
+  })
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'run_at must be an ISO-8601 time, such as 2030-01-01T00:00:00Z' })
+  // JavaScript would read a time without a zone in the service's local zone and a date alone as
+  // UTC: two different guesses. The caller says which zone it means.
+  @Matches(RUN_AT_WITH_ZONE, { message: 'run_at must give a time and its time zone, such as 2030-01-01T09:00:00Z or 2030-01-01T09:00:00+02:00' })
   run_at?: string;
 
   @ApiPropertyOptional({ description: 'seconds the command may run; 0 = config job-timeout' })
