@@ -13,6 +13,7 @@ import { registerStatusCommands } from './commands/status.command';
 import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
 import { CliContext, GlobalOptions } from './context';
+import { argumentNotUtf8 } from './argv-encoding';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
 
 /** Adds one group of commands (a cli/commands/<group>.command.ts) to the program. */
@@ -91,7 +92,13 @@ if (require.main === module) {
     if (e.code === 'EPIPE') process.exit(EXIT.ok);
     crash(e);
   });
-  void main().then((code) => {
-    process.exitCode = code;
-  });
+  const notUtf8 = argumentNotUtf8();
+  if (notUtf8) {
+    process.stderr.write(`queuectl: ${notUtf8}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    void main().then((code) => {
+      process.exitCode = code;
+    });
+  }
 }

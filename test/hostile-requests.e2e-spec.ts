@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { csrfOf } from './support/dashboard-client';
-import { RunningService, api, removeHome, startService, tempHome } from './support/harness';
+import { CLI, RunningService, api, cleanEnv, removeHome, startService, tempHome } from './support/harness';
 
 /**
  * Requests an attacker (with or without the token) would send to a running service: each is
@@ -155,5 +155,29 @@ describe('reset when the backup cannot be written', () => {
     expect(readdirSync(join(ownHome, 'backups'))).toHaveLength(1);
     expect(statSync(reset.body.backup).size).toBeGreaterThan(3_000_000);
     expect(statSync(reset.body.backup).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('a command that is not UTF-8', () => {
+  /** Runs the CLI through /bin/sh so that printf can put raw bytes into its arguments. */
+  function cliViaShell(script: string): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('/bin/sh', ['-c', script], { env: cleanEnv({ QUEUECTL_HOME: home, CLI }), encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('is refused by the CLI with a clear line, as enqueue JSON or run words, and nothing is stored', async () => {
+    const before = (await api(svc, 'GET', '/api/jobs')).body.jobs.length;
+    const asJson = cliViaShell(`exec "${process.execPath}" "$CLI" enqueue "$(printf '{"id":"latin1","command":"echo caf\\351"}')"`);
+    expect(asJson.status).toBe(2);
+    expect(asJson.stderr).toMatch(/^queuectl: argument 2 \(.*\) holds bytes that are not UTF-8: commands and every other argument must be UTF-8 [^\n]*\n$/);
+    const asWords = cliViaShell(`exec "${process.execPath}" "$CLI" run -- echo "$(printf 'caf\\351')"`);
+    expect(asWords.status).toBe(2);
+    expect(asWords.stderr).toMatch(/^queuectl: argument 4 \("caf\uFFFD"\) holds bytes that are not UTF-8/);
+    expect((await api(svc, 'GET', '/api/jobs')).body.jobs.length).toBe(before);
+
+    // UTF-8, and a U+FFFD typed on purpose, pass.
+    const utf8 = cliViaShell(`exec "${process.execPath}" "$CLI" enqueue '{"id":"utf8","command":"echo café 🙂 \uFFFD"}'`);
+    expect(utf8).toMatchObject({ status: 0, stderr: '' });
+    expect((await api(svc, 'GET', '/api/jobs/utf8')).body.command).toBe('echo café 🙂 \uFFFD');
   });
 });

@@ -35,7 +35,7 @@ export class EnqueueJobDto {
   @Matches(JOB_ID_PATTERN, { message: 'id must be 1–128 characters of A-Za-z0-9._:- (not dots alone)' })
   id?: string;
 
-  @ApiProperty({ description: 'run with /bin/sh -c, stored byte for byte', example: 'echo hello' })
+  @ApiProperty({ description: 'UTF-8 text run with /bin/sh -c, stored exactly as sent; a body that is not UTF-8 is refused', example: 'echo hello' })
   @IsDefined({ message: 'command is required' })
   @IsString({ message: 'command must be a string' })
   @Matches(/\S/, { message: 'command must not be blank' })
