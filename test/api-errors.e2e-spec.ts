@@ -186,7 +186,8 @@ describe('REST API authorisation', () => {
 
   beforeAll(async () => {
     const clock = new ManualClock();
-    t = await createTestApp({ clock });
+    // Every route is tried with six wrong tokens: far past the failed-login limit of one address.
+    t = await createTestApp({ clock, env: { QUEUECTL_LOGIN_FAILURES: '100000' } });
     await enqueue(t, { id: 'guarded', command: 'echo secret' });
     await jobIn(t, clock, 'dead', { id: 'guarded-dead', command: 'false' });
     // The routes come from the OpenAPI description, so a route added later is checked too.

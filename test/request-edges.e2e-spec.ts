@@ -161,3 +161,40 @@ describe('run_at', () => {
     expect(res.body.run_at).toBe(stored);
   });
 });
+
+describe('field names of other queue tools', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('base_backoff is taken as backoff_base, alone or in a batch', async () => {
+    const one = await http(t).post('/api/jobs').set(t.auth).send({ id: 'alias-1', command: 'true', base_backoff: 3 });
+    expect(one.status).toBe(201);
+    expect(one.body.backoff_base).toBe(3);
+    expect(one.body).not.toHaveProperty('base_backoff');
+    const batch = await http(t).post('/api/jobs/batch').set(t.auth).send({ jobs: [{ id: 'alias-2', command: 'true', base_backoff: 1.5 }, { id: 'plain', command: 'true' }] });
+    expect(batch.status).toBe(201);
+    expect(batch.body.jobs.map((j: { backoff_base: number | null }) => j.backoff_base)).toEqual([1.5, null]);
+  });
+
+  it.each([
+    [{ command: 'true', base_backoff: 2, backoff_base: 2 }, /^backoff_base and base_backoff are the same field: give one of them$/],
+    [{ command: 'true', base_backoff: 'x' }, /^base_backoff must be a number$/],
+    [{ command: 'true', base_backoff: 1000 }, /^base_backoff must be at most 100$/],
+    [{ command: 'true', max_retires: 3 }, /^unknown field "max_retires" \(did you mean "max_retries"\?\)$/],
+    [{ command: 'true', retries_max: 3 }, /^unknown field "retries_max" \(did you mean "max_retries"\?\)$/],
+    [{ command: 'true', timeout: 3 }, /^unknown field "timeout"$/],
+    [{ command: 'true', colour: 'red' }, /^unknown field "colour"$/],
+  ])('%j is refused with one line', async (body, message) => {
+    const before = await snapshot(t);
+    expectError(await http(t).post('/api/jobs').set(t.auth).send(body), 400, 'invalid_input', message);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('a near miss inside a batch names the job and the field', async () => {
+    const res = await http(t).post('/api/jobs/batch').set(t.auth).send({ jobs: [{ command: 'true' }, { command: 'true', priorty: 2 }] });
+    expectError(res, 400, 'invalid_input', /^unknown field "jobs\[1\]\.priorty" \(did you mean "priority"\?\)$/);
+  });
+});

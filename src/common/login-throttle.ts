@@ -1,10 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { ENV, Env } from '../env/env';
 import { DomainError } from './domain-errors';
 
-/** Failed logins a client address may make in one window before it is refused for the rest of it. */
-export const LOGIN_FAILURES_ALLOWED = 10;
+/** The window failed logins are counted in; QUEUECTL_LOGIN_FAILURES of them are allowed in it. */
 export const LOGIN_WINDOW_SECONDS = 60;
 
 export class TooManyAttempts extends DomainError {
@@ -21,13 +21,19 @@ export class TooManyAttempts extends DomainError {
  */
 @Injectable()
 export class LoginThrottle {
-  private readonly failures = new RateLimiterMemory({ points: LOGIN_FAILURES_ALLOWED, duration: LOGIN_WINDOW_SECONDS });
+  private readonly allowed: number;
+  private readonly failures: RateLimiterMemory;
   private readonly logger = new Logger('queuectl');
+
+  constructor(@Inject(ENV) env: Env) {
+    this.allowed = env.loginFailuresPerMinute;
+    this.failures = new RateLimiterMemory({ points: this.allowed, duration: LOGIN_WINDOW_SECONDS });
+  }
 
   /** Throws TooManyAttempts while `req`'s address is over the limit. */
   async check(req: Request): Promise<void> {
     const state = await this.failures.get(clientOf(req));
-    if (state && state.consumedPoints >= LOGIN_FAILURES_ALLOWED) throw new TooManyAttempts(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+    if (state && state.consumedPoints >= this.allowed) throw new TooManyAttempts(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
   }
 
   async failed(req: Request, what: string): Promise<void> {

@@ -36,6 +36,7 @@ describe('loadEnv', () => {
       QUEUECTL_BODY_LIMIT: '4096',
       QUEUECTL_SQLITE_SYNC: 'normal',
       QUEUECTL_ALLOWED_HOSTS: 'queue.example, 10.0.0.5,::1,',
+      QUEUECTL_LOGIN_FAILURES: '50',
     });
     expect(env).toEqual({
       home: '/srv/q',
@@ -47,6 +48,7 @@ describe('loadEnv', () => {
       bodyLimitBytes: 4096,
       sqliteSync: 'normal',
       allowedHosts: ['queue.example', '10.0.0.5', '::1'],
+      loginFailuresPerMinute: 50,
     });
   });
 

@@ -20,6 +20,8 @@ export interface Env {
   token?: string;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** Failed logins one client address may make in a minute before it gets 429. */
+  loginFailuresPerMinute: number;
   /** Host names (and addresses) the service answers besides loopback and the bind address. */
   allowedHosts: string[];
   /** SQLite `synchronous` pragma: `full` fsyncs every commit (the default), `normal` survives process crashes only. */
@@ -67,6 +69,12 @@ class EnvVars {
   QUEUECTL_BODY_LIMIT?: number;
 
   @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'QUEUECTL_LOGIN_FAILURES must be a whole number of failed logins a minute' })
+  @Min(1, { message: 'QUEUECTL_LOGIN_FAILURES must be at least 1' })
+  QUEUECTL_LOGIN_FAILURES?: number;
+
+  @IsOptional()
   @IsIn(['full', 'normal'], { message: 'QUEUECTL_SQLITE_SYNC must be full or normal' })
   QUEUECTL_SQLITE_SYNC?: string;
 }
@@ -106,6 +114,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     portExplicit: vars.QUEUECTL_PORT !== undefined,
     token: vars.QUEUECTL_TOKEN,
     bodyLimitBytes: vars.QUEUECTL_BODY_LIMIT ?? 16 * 1024 * 1024,
+    loginFailuresPerMinute: vars.QUEUECTL_LOGIN_FAILURES ?? 10,
     allowedHosts: (vars.QUEUECTL_ALLOWED_HOSTS ?? '')
       .split(',')
       .map((h) => h.trim())

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -26,6 +27,17 @@ export const MAX_COMMAND_LENGTH = 128 * 1024;
 export const MAX_BATCH = 10_000;
 /** A calendar date, a time, and a zone: Z or an offset. */
 export const RUN_AT_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+function BackoffBaseRules(field: string) {
+  // In the order stacked decorators take effect (bottom up), so the type check stays the rule
+  // reported first.
+  return applyDecorators(
+    Max(100, { message: `${field} must be at most 100` }),
+    Min(1, { message: `${field} must be at least 1` }),
+    IsNumber({ allowNaN: false, allowInfinity: false }, { message: `${field} must be a number` }),
+    IsOptional(),
+  );
+}
 
 /** A job to enqueue: the seven-field form of SPEC §1 plus the optional fields. */
 export class EnqueueJobDto {
@@ -78,11 +90,12 @@ export class EnqueueJobDto {
   timeout_seconds?: number;
 
   @ApiPropertyOptional({ description: 'retry n waits backoff_base^n seconds; default: config backoff-base' })
-  @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'backoff_base must be a number' })
-  @Min(1, { message: 'backoff_base must be at least 1' })
-  @Max(100, { message: 'backoff_base must be at most 100' })
+  @BackoffBaseRules('backoff_base')
   backoff_base?: number;
+
+  @ApiPropertyOptional({ description: 'the same as backoff_base, as other queue tools spell it; give one of the two' })
+  @BackoffBaseRules('base_backoff')
+  base_backoff?: number;
 
   @ApiPropertyOptional({ description: 'accepted for the seven-field form; a new job is always pending', enum: ['pending'] })
   @IsOptional()
