@@ -6,10 +6,10 @@ import { csrfOf } from './support/dashboard-client';
 import { CLI, RunningService, api, cleanEnv, removeHome, startService, tempHome } from './support/harness';
 
 /**
- * Requests an attacker (with or without the token) would send to a running service: each is
- * refused with the error envelope, changes nothing, and leaves the service answering others.
- * Runs the built service in its own process, so a blocked event loop shows in the time
- * `/api/health` takes to answer this process.
+ * What an attacker (with or without the token) or a hostile environment does to a running
+ * service: an oversized batch, wrong tokens, a disk that fills during reset, a command that is
+ * not UTF-8. Each is refused with one line and changes nothing. Runs the built service in its
+ * own process, so a blocked event loop shows in the time `/api/health` takes to answer.
  */
 
 let svc: RunningService;
