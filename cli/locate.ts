@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processAlive, readServiceRecord } from '../src/common/service-record';
+import { readTokenFile } from '../src/common/token';
 import { Endpoint, ServiceUnreachable, request } from './http';
 
 /**
@@ -39,12 +40,9 @@ export function localEndpoint(target: Target): Endpoint | undefined {
   return { url: record.url, token: target.token ?? readToken(target.home) };
 }
 
+/** The local token; a token file others may read, or a short one, is refused (TokenFileRefused). */
 function readToken(home: string): string {
-  try {
-    return readFileSync(join(home, 'token'), 'utf8').trim();
-  } catch {
-    return '';
-  }
+  return readTokenFile(join(home, 'token')) ?? '';
 }
 
 async function answers(endpoint: Endpoint): Promise<boolean> {
@@ -81,6 +79,8 @@ export async function resolveEndpoint(target: Target, options: ResolveOptions): 
     throw new ServiceUnreachable('QUEUECTL_DATABASE_URL names PostgreSQL, whose services are not started by the CLI: set QUEUECTL_URL and QUEUECTL_TOKEN');
   }
   if (!options.autoStart) throw new ServiceUnreachable(`no queuectl service is running for ${target.home}`);
+  // A service started over a bad token file would only refuse it in its log: say so here.
+  if (!target.token) readToken(target.home);
 
   const logFile = startLocalService(target.home);
   options.onStart?.(logFile);

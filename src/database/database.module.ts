@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ENV, Env } from '../env/env';
@@ -17,7 +17,12 @@ export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
     TypeOrmModule.forRootAsync({
       inject: [ENV],
       useFactory: (env: Env) => {
-        if (env.database.dialect === 'sqlite') mkdirSync(dirname(env.database.path), { recursive: true, mode: 0o700 });
+        if (env.database.dialect === 'sqlite') {
+          mkdirSync(dirname(env.database.path), { recursive: true, mode: 0o700 });
+          // Created here, 0600, before SQLite would create it 0644: it holds every command and its
+          // output. SQLite gives the -wal and -shm files the database file's mode.
+          closeSync(openSync(env.database.path, 'a', 0o600));
+        }
         // No retries on boot: a database that cannot be opened is reported at once.
         return { ...dataSourceOptions(env.database), retryAttempts: 0 };
       },

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
 import { DomainError, StorageUnavailable } from '../common/domain-errors';
@@ -83,7 +83,15 @@ export class ServerService {
     let backup = join(dir, `queue-${stamp}.db`);
     for (let n = 2; existsSync(backup); n++) backup = join(dir, `queue-${stamp}-${n}.db`);
     const deleted = await this.db.exclusive(async (sql) => {
-      await sql.run('VACUUM INTO ?', [backup]);
+      try {
+        await sql.run('VACUUM INTO ?', [backup]);
+        chmodSync(backup, 0o600);
+      } catch (e) {
+        // A copy cut short (the disk filled up) is no backup: leave none rather than a file
+        // that looks like one, nor the journal SQLite leaves beside it. Nothing is deleted yet.
+        for (const file of [backup, `${backup}-journal`]) rmSync(file, { force: true });
+        throw e;
+      }
       // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).
       const n = await sql.run('DELETE FROM jobs');
       await sql.run('DELETE FROM workers WHERE stopped_at IS NOT NULL');
