@@ -1,5 +1,7 @@
 import { ConfigService } from '../src/config/config.service';
+import { SqlDatabase } from '../src/database/sql';
 import { JobSignals } from '../src/jobs/job-signals';
+import { RetentionSweeper } from '../src/jobs/retention-sweeper';
 import { enqueue, http } from './support/api-helpers';
 import { postgresUrlOf } from './support/database';
 import { waitFor } from './support/harness';
@@ -83,5 +85,33 @@ describe('replicas on one PostgreSQL database', () => {
     await http(a).put('/api/config/max-retries').set(a.auth).send({ value: 7 }).expect(200);
     await waitFor(() => b.app.get(ConfigService).get('max-retries') === 7, 10_000, 'the setting on replica b');
     expect((await enqueue(b, { id: 'seven', command: 'true' })).max_retries).toBe(7);
+  });
+
+  it('sweeps retention on one replica at a time', async () => {
+    await http(a).put('/api/config/retention-seconds').set(a.auth).send({ value: 60 }).expect(200);
+    await waitFor(() => b.app.get(ConfigService).get('retention-seconds') === 60, 10_000, 'the setting on replica b');
+    const jobs = Array.from({ length: 3 }, (_, i) => ({ id: `done-${i}`, command: 'true' }));
+    await http(a).post('/api/jobs/batch').set(a.auth).send({ jobs }).expect(201);
+    // Finished long ago, as far as retention is concerned.
+    await a.app.get(SqlDatabase).write((sql) => sql.run(`UPDATE jobs SET state = 'completed', finished_at = 1`));
+    // Replica a is sweeping (it holds the lock) while replica b's sweep comes round.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const first = a.app.get(SqlDatabase).asLeader('retention', async () => {
+      entered();
+      await held;
+      return 'a swept';
+    });
+    await inside;
+    try {
+      expect(await b.app.get(RetentionSweeper).sweep()).toBe(0);
+      expect((await http(b).get('/api/status').set(b.auth)).body.counts.completed).toBe(3);
+    } finally {
+      release();
+    }
+    expect(await first).toBe('a swept');
+    expect(await b.app.get(RetentionSweeper).sweep()).toBe(3);
   });
 });

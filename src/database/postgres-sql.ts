@@ -45,6 +45,25 @@ export class PostgresDatabase extends SqlDatabase {
     return this.withClient((client) => work(on(client)));
   }
 
+  /**
+   * A session advisory lock, per schema and name, taken without waiting on a connection held for
+   * the work: another replica's sweep in progress means this one is skipped. Dies with the
+   * connection, so a killed replica's lock is free again at once.
+   */
+  override asLeader<T>(name: string, work: () => Promise<T>): Promise<T | undefined> {
+    return this.withClient(async (client) => {
+      const key = `SELECT hashtext(current_schema() || '.' || $1) AS k`;
+      const [{ k }] = (await client.query(key, [`queuectl.${name}`])).rows as Array<{ k: number }>;
+      const [{ ok }] = (await client.query('SELECT pg_try_advisory_lock($1) AS ok', [k])).rows as Array<{ ok: boolean }>;
+      if (!ok) return undefined;
+      try {
+        return await work();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [k]);
+      }
+    });
+  }
+
   private async withClient<T>(use: (client: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {

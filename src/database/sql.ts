@@ -57,6 +57,15 @@ export abstract class SqlDatabase implements Sql {
     return this.submit(work, true);
   }
 
+  /**
+   * Runs `work` if no other service on this database is running work of the same name, and
+   * answers undefined (without running it) otherwise: for periodic sweeps that one replica at a
+   * time should make. On SQLite there is one service, so it always runs.
+   */
+  asLeader<T>(_name: string, work: () => Promise<T>): Promise<T | undefined> {
+    return work();
+  }
+
   /** Writes one batch in one transaction, settling each unit's promise. */
   protected abstract commit(batch: Pending[]): Promise<void>;
   /** Runs an exclusive unit, outside any transaction. */

@@ -34,9 +34,15 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
     clearInterval(this.timer);
   }
 
-  /** Deletes every finished job past retention; returns how many. One sweep at a time. */
+  /**
+   * Deletes every finished job past retention; returns how many. One sweep at a time, and with
+   * several replicas on one database one of them at a time (the others find nothing to do).
+   */
   sweep(): Promise<number> {
-    this.running ??= this.sweepAll().finally(() => (this.running = undefined));
+    this.running ??= this.db
+      .asLeader('retention', () => this.sweepAll())
+      .then((n) => n ?? 0)
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 
