@@ -8,9 +8,10 @@ import { ENV, Env } from '../env/env';
 import { InitialSchema1732320000000 } from './migrations/1732320000000-initial-schema';
 import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
 import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
+import { RunSequence1733000000000 } from './migrations/1733000000000-run-sequence';
 import { SqlDatabase } from './sql';
 
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000];
+export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000];
 
 @Global()
 @Module({

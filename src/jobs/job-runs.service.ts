@@ -8,6 +8,12 @@ import { JobOutputRepository } from './job-output.repository';
 import { JobRow } from './job-row';
 import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
+import { ReportAnswersRepository } from './report-answers.repository';
+
+/** How long the answer to a report is kept for a worker that sends the report again. */
+const REPORT_ANSWER_KEEP_MS = 60 * 60 * 1000;
+/** Old answers forgotten by each report: more than one, so the table shrinks back after a burst. */
+const REPORT_ANSWER_PRUNE = 4;
 
 /** A job handed to a worker. `lease` is the fencing value every later message must carry. */
 export interface ClaimedJob {
@@ -52,14 +58,20 @@ export class JobRunsService {
     private readonly db: SqlDatabase,
     private readonly jobs: JobsRepository,
     private readonly output: JobOutputRepository,
+    private readonly answers: ReportAnswersRepository,
     private readonly config: ConfigService,
     private readonly signals: JobSignals,
     private readonly clock: Clock,
   ) {}
 
+  // Times are read inside each unit of work, when it runs: read before it waited in the write
+  // queue (behind a stalled disk, say), a lease would start in the past and might be over on arrival.
+
   async claim(workerId: string, limit: number): Promise<ClaimedJob[]> {
-    const now = this.clock.now();
-    const rows = await this.db.write((sql) => this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit));
+    const rows = await this.db.write((sql) => {
+      const now = this.clock.now();
+      return this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit);
+    });
     for (const r of rows) this.signals.jobChanged(r.id);
     return rows.map((r) => this.toClaimed(r));
   }
@@ -67,13 +79,27 @@ export class JobRunsService {
   /**
    * Records finished runs, puts back runs that never started, then claims up to `claimLimit`
    * next jobs: one unit of work, one commit, one round trip for the worker.
+   *
+   * With a `reportId`, the answer is kept (REPORT_ANSWER_KEEP_MS): the same report sent again
+   * changes nothing and gets the same answer, the same claims included.
    */
-  async finish(workerId: string, results: RunResult[], released: RunRef[], claimLimit: number): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
-    const now = this.clock.now();
+  async finish(
+    workerId: string,
+    results: RunResult[],
+    released: RunRef[],
+    claimLimit: number,
+    reportId?: string,
+  ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
     const outputLimit = this.config.get('output-limit');
     const backoff = this.backoff();
     let requeued = false;
-    const { refused, claimed } = await this.db.write(async (sql) => {
+    let claimed: JobRow[] = [];
+    const answer = await this.db.write(async (sql) => {
+      if (reportId !== undefined) {
+        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId, workerId);
+        if (given) return given;
+      }
+      const now = this.clock.now();
       const refused: string[] = [];
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
@@ -93,22 +119,27 @@ export class JobRunsService {
         if (await this.jobs.release(sql, r.id, r.lease, now)) requeued = true;
         else refused.push(r.id);
       }
-      const claimed = claimLimit > 0 ? await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), claimLimit) : [];
-      return { refused, claimed };
+      claimed = claimLimit > 0 ? await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), claimLimit) : [];
+      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r)) };
+      if (reportId !== undefined) {
+        await this.answers.save(sql, reportId, workerId, answer, now);
+        await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
+      }
+      return answer;
     });
     for (const r of results) this.signals.jobChanged(r.id);
     for (const r of released) this.signals.jobChanged(r.id);
     for (const r of claimed) this.signals.jobChanged(r.id);
     // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier.
     if (requeued) this.signals.workAvailable();
-    return { refused, jobs: claimed.map((r) => this.toClaimed(r)) };
+    return answer;
   }
 
   /** Extends the leases of running jobs; says which were cancelled and which this worker no longer holds. */
   async heartbeat(running: RunRef[]): Promise<{ cancel: string[]; lost: string[] }> {
     if (running.length === 0) return { cancel: [], lost: [] };
-    const now = this.clock.now();
     return this.db.write(async (sql) => {
+      const now = this.clock.now();
       const cancel: string[] = [];
       const lost: string[] = [];
       for (const r of running) {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
+import { JobsRunning } from '../common/domain-errors';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
@@ -45,6 +46,11 @@ export class ServerService {
    * Copies the database with VACUUM INTO (a consistent snapshot), then deletes every job. Both
    * happen in one exclusive turn: a write queued while the copy is made would otherwise commit
    * after the copy and be deleted with the rest, an acknowledged job kept nowhere.
+   *
+   * Refused (JobsRunning, nothing changed) while any job is processing: its command runs on a
+   * worker the service cannot stop at once, and would run on beside a new job of the same id.
+   * Fencing values come from run_sequence, which reset keeps, so even a leftover run's messages
+   * could not touch a new job; refusing also keeps its command from running unowned.
    */
   async reset(): Promise<{ backup: string; deleted: number }> {
     const dir = join(this.env.home, 'backups');
@@ -54,6 +60,8 @@ export class ServerService {
     let backup = join(dir, `queue-${stamp}.db`);
     for (let n = 2; existsSync(backup); n++) backup = join(dir, `queue-${stamp}-${n}.db`);
     const deleted = await this.db.exclusive(async (sql) => {
+      const running = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE state = 'processing' ORDER BY started_at LIMIT 6`);
+      if (running.length > 0) throw new JobsRunning(running.map((r) => r.id));
       await sql.run('VACUUM INTO ?', [backup]);
       // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).
       const n = await sql.run('DELETE FROM jobs');
