@@ -41,15 +41,39 @@ async function runLoop(options: WorkerProgramOptions, controls: Controls): Promi
     verbose: options.verbose,
     log,
     // Copied once: reading process.env is a call into the runtime per variable.
+    // QUEUECTL_JOB_RUN is the run's fencing value, unique in the queue for its whole life.
     environment: (job) => ({ ...base, QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
+    watchdog: (deadline, graceMs) => guard.deadline(deadline, graceMs),
   });
   const release = controls(loop);
+  const releaseStop = stopsWithTerminal(loop);
   try {
     return await loop.run();
   } finally {
+    releaseStop();
     release();
     guard.close();
   }
+}
+
+/**
+ * Ctrl+Z sends SIGTSTP to the worker's process group, which its commands (each in a session of
+ * its own) are not in: they are stopped here first, then the worker stops itself as the default
+ * action would have. At fg (SIGCONT), a command whose lease may have ended meanwhile is killed
+ * rather than continued; the others go on.
+ */
+function stopsWithTerminal(loop: { suspend(): void; resume(): void }): () => void {
+  const onStop = () => {
+    loop.suspend();
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  const onContinue = () => loop.resume();
+  process.on('SIGTSTP', onStop);
+  process.on('SIGCONT', onContinue);
+  return () => {
+    process.off('SIGTSTP', onStop);
+    process.off('SIGCONT', onContinue);
+  };
 }
 
 /** First SIGINT/SIGTERM drains, a second one stops at once. */
