@@ -34,7 +34,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
 
   let releaseLock: () => void;
   try {
-    releaseLock = acquireServiceLock(loadHome(env));
+    releaseLock = await acquireServiceLock(loadHome(env));
   } catch (e) {
     if (e instanceof ServiceAlreadyRunning) {
       process.stderr.write(`queuectl: ${e.message}\n`);
