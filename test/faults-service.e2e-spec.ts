@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_MAIN, api, cleanEnv, removeHome, runCli, tempHome, waitFor } from './support/harness';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_DRAIN_MS } from '../src/main';
+import { CLI, SERVICE_MAIN, api, cleanEnv, removeHome, runCli, startService, tempHome, waitFor } from './support/harness';
+import { killAllWorkers, startWorker } from './support/workers';
 
 /**
  * The service process under faults: killed with SIGKILL and asked for at once by the CLI, and
@@ -63,5 +66,39 @@ describe('the service process under faults', () => {
     expect(status.stderr).not.toMatch(/did not start within/);
     // Well under the 20 s start timeout the CLI would otherwise wait out.
     expect(Date.now() - askedAt).toBeLessThan(15_000);
+  });
+});
+
+describe('stopping the service with a follower attached', () => {
+  let home: string;
+  afterAll(async () => {
+    await killAllWorkers();
+    removeHome(home);
+  });
+
+  it('SIGTERM: the follower gets a last event, its stream closes, and the service exits within its drain time', async () => {
+    home = tempHome('queuectl-fault-drain-');
+    const svc = await startService(home);
+    await api(svc, 'POST', '/api/jobs', { id: 'chatty', command: 'while true; do echo tick; sleep 0.2; done' });
+    startWorker(home);
+    const follower = spawn(process.execPath, [CLI, 'logs', 'chatty', '--follow'], { env: cleanEnv({ QUEUECTL_HOME: home }) });
+    let out = '';
+    let err = '';
+    follower.stdout.on('data', (c) => (out += c));
+    follower.stderr.on('data', (c) => (err += c));
+    const followerExit = new Promise<number | null>((r) => follower.once('exit', r));
+    await waitFor(() => out.includes('tick'), 20_000, 'the follower to print output');
+
+    const askedAt = Date.now();
+    svc.process.kill('SIGTERM');
+    const exited = await Promise.race([
+      new Promise<boolean>((r) => svc.process.once('exit', () => r(true))),
+      sleep(SERVICE_DRAIN_MS + 5000).then(() => false),
+    ]);
+    expect(exited).toBe(true);
+    expect(Date.now() - askedAt).toBeLessThanOrEqual(SERVICE_DRAIN_MS);
+    expect(await followerExit).toBe(5);
+    expect(err).toMatch(/stopped following job "chatty": the service is stopping/);
+    await svc.kill('SIGKILL');
   });
 });
