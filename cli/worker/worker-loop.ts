@@ -116,6 +116,8 @@ export class WorkerLoop {
   /** Aborts retries of reports the worker can no longer wait for. */
   private readonly abandon = new AbortController();
   private heartbeatTimer?: NodeJS.Timeout;
+  /** The heartbeat on its way, if any: deregistering waits for it (see run()). */
+  private beating: Promise<void> = Promise.resolve();
   private watchTimer?: NodeJS.Timeout;
   /** The deadline the outside watchdog was last given. */
   private guardDeadline = Infinity;
@@ -159,6 +161,9 @@ export class WorkerLoop {
     clearTimeout(this.watchTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.idleTimer);
+    // A heartbeat that reached the service after the deregistration would find this worker
+    // gone and register it again, a live worker that nobody runs: it lands first.
+    await this.beating;
     await this.api.deregister({ patienceMs: 2000 }).catch(() => undefined);
     this.log(`worker ${this.workerId} stopped`);
     return this.exitCode;
@@ -395,7 +400,7 @@ export class WorkerLoop {
   }
 
   private scheduleHeartbeat(): void {
-    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.settings.heartbeat_interval_ms);
+    this.heartbeatTimer = setTimeout(() => (this.beating = this.heartbeat()), this.settings.heartbeat_interval_ms);
   }
 
   private async heartbeat(): Promise<void> {

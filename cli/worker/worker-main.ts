@@ -97,9 +97,10 @@ export function share(count: number, processes: number): number[] {
  * `queuectl worker start --count N`: N jobs at once, over as many processes as there are CPUs
  * (at most N). Node starts a child process from its one main thread and blocks it until the
  * child has exec'd, so one process tops out at one spawn at a time; a process per CPU spawns in
- * parallel. This process runs one share itself and forks the others, which it stops by message:
- * they share the terminal's process group (a SIGKILL of the group takes them all) but ignore
- * its signals, so a Ctrl+C reaches each of them once, through here.
+ * parallel. This process runs one share itself and forks the others. They share the terminal's
+ * process group (a SIGKILL or a Ctrl+C of the group reaches them all at once) and also take
+ * stop and kill by message, for a signal sent to this process alone; a stop heard both ways
+ * counts once.
  */
 export async function startWorkers(options: WorkerProgramOptions): Promise<number> {
   const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, availableParallelism())));
@@ -181,10 +182,18 @@ function runForked(): void {
       // one comes within a lease), and leave rather than run on unsupervised.
       const orphaned = () => loop.stop('the process that started it is gone');
       process.once('disconnect', orphaned);
-      if (message.stopped_by === 'service') return bySignals((why) => loop.stop(why), (why) => loop.kill(why));
+      const direct = bySignals((why) => loop.stop(why), (why) => loop.kill(why));
+      if (message.stopped_by === 'service') return direct;
+      // A Ctrl+C reaches this process itself at the instant it reaches `worker start`, so it
+      // claims nothing after it (waiting for the parent's word let a claim answered meanwhile
+      // start a job). The parent passes its signals on too, for a signal sent to it alone:
+      // stopping twice is stopping once, and a second signal, direct or passed on, kills.
       const onMessage = (m: WorkerMessage) => (m.type === 'stop' ? loop.stop(m.why) : m.type === 'kill' ? loop.kill(m.why) : undefined);
       process.on('message', onMessage);
-      return () => process.off('message', onMessage);
+      return () => {
+        direct();
+        process.off('message', onMessage);
+      };
     };
     runLoop(options, controls).then(
       (code) => process.exit(code),
