@@ -3,6 +3,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processAlive, readServiceRecord } from '../src/common/service-record';
+import { readTokenFile } from '../src/common/token';
 import { Endpoint, ServiceUnreachable, request } from './http';
 
 /**
@@ -36,12 +37,9 @@ export function localEndpoint(target: Target): Endpoint | undefined {
   return { url: record.url, token: target.token ?? readToken(target.home) };
 }
 
+/** The local token; a token file others may read, or a short one, is refused (TokenFileRefused). */
 function readToken(home: string): string {
-  try {
-    return readFileSync(join(home, 'token'), 'utf8').trim();
-  } catch {
-    return '';
-  }
+  return readTokenFile(join(home, 'token')) ?? '';
 }
 
 async function answers(endpoint: Endpoint): Promise<boolean> {
@@ -83,6 +81,8 @@ export async function resolveEndpoint(target: Target, options: ResolveOptions): 
   const existing = localEndpoint(target);
   if (existing && (await answers(existing))) return existing;
   if (!options.autoStart) throw new ServiceUnreachable(`no queuectl service is running for ${target.home}`);
+  // A service started over a bad token file would only refuse it in its log: say so here.
+  if (!target.token) readToken(target.home);
 
   const timeoutMs = options.startTimeoutMs ?? 20_000;
   const deadline = Date.now() + timeoutMs;

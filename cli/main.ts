@@ -13,7 +13,9 @@ import { registerStatusCommands } from './commands/status.command';
 import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
 import { CliContext, GlobalOptions } from './context';
+import { argumentNotUtf8 } from './argv-encoding';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
+import { addUsageHint, commandHint } from './usage-hints';
 
 /** Adds one group of commands (a cli/commands/<group>.command.ts) to the program. */
 export type CommandGroup = (program: Command, ctx: CliContext) => void;
@@ -49,6 +51,7 @@ export function buildProgram(groups: CommandGroup[] = GROUPS): Command {
     .configureOutput({ outputError: (text, write) => write(`queuectl: ${errorLine(text)}\n`) })
     .showSuggestionAfterError()
     .addHelpText('after', `${ENVIRONMENT_HELP}\n${exitCodesHelp()}`);
+  addUsageHint(program, commandHint);
   const ctx = new CliContext(() => program.opts<GlobalOptions>());
   for (const register of groups) register(program, ctx);
   return program;
@@ -91,7 +94,13 @@ if (require.main === module) {
     if (e.code === 'EPIPE') process.exit(EXIT.ok);
     crash(e);
   });
-  void main().then((code) => {
-    process.exitCode = code;
-  });
+  const notUtf8 = argumentNotUtf8();
+  if (notUtf8) {
+    process.stderr.write(`queuectl: ${notUtf8}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    void main().then((code) => {
+      process.exitCode = code;
+    });
+  }
 }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { Server } from 'node:http';
 import { createApp } from './app.factory';
 import { removeServiceRecord, writeServiceRecord } from './common/service-record';
-import { loadOrCreateToken } from './common/token';
+import { TokenFileRefused, loadOrCreateToken } from './common/token';
 import { Env, EnvError, loadEnv } from './env/env';
 import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
 import { WORKERS_STOP_MS, WorkerSupervisor } from './workers/worker-supervisor';
@@ -51,7 +51,14 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
     throw e;
   }
 
-  const token = env.token ?? loadOrCreateToken(env.home);
+  let token: string;
+  try {
+    token = env.token ?? loadOrCreateToken(env.home);
+  } catch (e) {
+    process.stderr.write(`queuectl: could not start the service: ${e instanceof TokenFileRefused ? e.message : (e as Error).message.split('\n')[0]}\n`);
+    releaseLock();
+    process.exit(2);
+  }
   let stopping: Promise<void> | undefined;
   let app: NestExpressApplication | undefined;
   const stop = (code = 0) => {

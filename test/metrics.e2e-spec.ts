@@ -145,3 +145,37 @@ describe('metrics agree with the job table', () => {
     await http().get('/api/metrics?minutes=5').set(t.auth).expect(200).expect((r) => expect(r.body.per_minute).toHaveLength(5));
   });
 });
+
+describe('start delay is measured from when a job became due', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeAll(async () => {
+    clock = new ManualClock(Date.UTC(2030, 0, 2, 3, 0, 0));
+    t = await createTestApp({ clock });
+  });
+  afterAll(async () => t?.close());
+
+  it('a run_at 388 days in the past counts from the enqueue, a future one from itself', async () => {
+    const http = () => request(t.app.getHttpServer());
+    const db = t.app.get(SqlDatabase);
+    const repo = t.app.get(JobsRepository);
+    const past = new Date(clock.now() - 388 * 86400_000).toISOString();
+    await http().post('/api/jobs').set(t.auth).send({ id: 'past', command: 'true', run_at: past, priority: 1 }).expect(201);
+    await http().post('/api/jobs').set(t.auth).send({ id: 'future', command: 'true', run_at: new Date(clock.now() + 60_000).toISOString() }).expect(201);
+    const run = async (id: string) => {
+      const [job] = await db.write((sql) => repo.claimNext(sql, 'w-test', clock.now(), clock.now() + 30_000, 1));
+      expect(job.id).toBe(id);
+      clock.advance(100);
+      await db.write(async (sql) => {
+        await repo.completeRuns(sql, [{ id: job.id, lease: job.lease }], clock.now());
+        await repo.finishAttempt(sql, job.id, job.lease, clock.now(), { exitCode: 0, error: null });
+      });
+    };
+    clock.advance(2000);
+    await run('past'); // started 2 s after its enqueue
+    clock.advance(60_000);
+    await run('future'); // started 2,100 ms after its run_at
+    const { body: m } = await http().get('/api/metrics').set(t.auth).expect(200);
+    expect(m.start_delay_ms).toEqual({ count: 2, avg: 2050, p95: 2100 });
+  });
+});

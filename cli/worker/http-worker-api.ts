@@ -106,8 +106,9 @@ export class HttpWorkerApi implements WorkerApi {
         if (failures > 0) this.log(`reconnected to the service at ${this.endpoint.url}`);
         return answer;
       } catch (e) {
-        // 503: the service is up but its storage is not; like an outage, it passes.
-        const transient = e instanceof ServiceUnreachable || (e instanceof ApiError && (e.status === 502 || e.status === 503 || e.status === 504));
+        // 503: the service is up but its storage is not; like an outage, it passes. 429: this
+        // address made too many failed logins (another client's, perhaps); that window passes too.
+        const transient = e instanceof ServiceUnreachable || (e instanceof ApiError && [429, 502, 503, 504].includes(e.status));
         if (!transient) throw e;
         if (failures++ === 0) this.log(`${(e as Error).message}; retrying`);
         if (Date.now() + delay > giveUpAt) throw e;

@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'duplicate_job'
   | 'invalid_state'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'wrong_host'
+  | 'too_many_attempts'
   | 'storage_unavailable'
   | 'internal';
 
@@ -25,6 +28,13 @@ export class DomainError extends Error {
 export class InvalidInput extends DomainError {
   constructor(message: string, details?: unknown) {
     super('invalid_input', message, details);
+  }
+}
+
+/** More than the service takes in one request, told before any of it is looked at. */
+export class PayloadTooLarge extends DomainError {
+  constructor(message: string) {
+    super('payload_too_large', message);
   }
 }
 

@@ -2,9 +2,10 @@ import { Body, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import type { Response } from 'express';
 import { API_TOKEN } from '../common/token.guard';
+import { LoginThrottle, TooManyAttempts } from '../common/login-throttle';
 import { tokensMatch } from '../common/token';
 import { DashboardController } from './dashboard-controller.decorator';
-import { DashboardSession, DashboardSessions, SESSION_COOKIE } from './dashboard-sessions';
+import { DashboardSession, DashboardSessions } from './dashboard-sessions';
 import { formFields, safeNext } from './form-input';
 import { AnonymousOk, CurrentSession } from './session.guard';
 
@@ -14,6 +15,7 @@ export class AuthController {
   constructor(
     private readonly sessions: DashboardSessions,
     @Inject(API_TOKEN) private readonly token: string,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   @Get('login')
@@ -27,10 +29,18 @@ export class AuthController {
   @Post('login')
   @AnonymousOk()
   @HttpCode(303)
-  login(@CurrentSession() session: DashboardSession, @Body() body: unknown, @Res() res: Response) {
+  async login(@CurrentSession() session: DashboardSession, @Body() body: unknown, @Res() res: Response) {
     const fields = formFields(body);
     const next = safeNext(fields.next);
+    try {
+      await this.throttle.check(res.req);
+    } catch (e) {
+      if (!(e instanceof TooManyAttempts)) throw e;
+      res.setHeader('Retry-After', String(e.retryAfterSeconds));
+      return res.status(429).render('pages/login', { title: 'Log in', csrf: session.csrf, next, error: `Too many failed logins from your address: try again in ${e.retryAfterSeconds} s.` });
+    }
     if (!fields.token || !tokensMatch(fields.token, this.token)) {
+      if (fields.token) await this.throttle.failed(res.req, 'wrong token in the dashboard login form');
       return res.status(401).render('pages/login', {
         title: 'Log in',
         csrf: session.csrf,
@@ -39,28 +49,20 @@ export class AuthController {
       });
     }
     // A new session id at login: one planted before it (session fixation) is worth nothing.
-    this.sessions.destroy(session);
     this.startSession(res, true);
     res.redirect(303, next);
   }
 
   @Post('logout')
   @AnonymousOk()
-  logout(@CurrentSession() session: DashboardSession, @Res() res: Response) {
-    this.sessions.destroy(session);
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+  logout(@Res() res: Response) {
+    this.sessions.clearCookie(res);
     res.redirect(303, '/login');
   }
 
   private startSession(res: Response, authenticated: boolean): DashboardSession {
     const session = this.sessions.create(authenticated);
-    res.cookie(SESSION_COOKIE, this.sessions.cookieValue(session), {
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: res.req.secure,
-      path: '/',
-      maxAge: this.sessions.cookieMaxAgeMs(session),
-    });
+    this.sessions.writeCookie(res, session);
     return session;
   }
 }

@@ -23,6 +23,8 @@ export interface ClaimedJob {
   command: string;
   lease: number;
   attempt: number;
+  /** Retries the job may have: a failed attempt number max_retries + 1 sends it to the DLQ. */
+  max_retries: number;
   /** The job's own timeout, else the job-timeout setting; null for none. */
   timeout_seconds: number | null;
 }
@@ -99,7 +101,7 @@ export class JobRunsService {
     let claimed: JobRow[] = [];
     const answer = await this.db.write(async (sql) => {
       if (reportId !== undefined) {
-        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId, workerId);
+        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId);
         if (given) return given;
       }
       const now = this.clock.now();
@@ -245,6 +247,6 @@ export class JobRunsService {
 
   private toClaimed(row: JobRow): ClaimedJob {
     const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : this.config.get('job-timeout');
-    return { id: row.id, command: row.command, lease: Number(row.lease), attempt: Number(row.attempts), timeout_seconds: timeout > 0 ? timeout : null };
+    return { id: row.id, command: row.command, lease: Number(row.lease), attempt: Number(row.attempts), max_retries: Number(row.max_retries), timeout_seconds: timeout > 0 ? timeout : null };
   }
 }

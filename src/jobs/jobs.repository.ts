@@ -424,12 +424,13 @@ export class JobsRepository implements OnModuleInit {
 
   /**
    * Wait from due to start of the first runs finished since `since`, newest first, at most
-   * `limit`. Only a job's first run (its lowest run number) still knows when it was due (its run_at, or its
-   * creation); the due time of later runs is overwritten.
+   * `limit`. Only a job's first run (its lowest run number) still knows when it was due: its
+   * run_at, or its creation when later (a run_at in the past makes a job due when it is
+   * enqueued); the due time of later runs is overwritten.
    */
   async recentFirstStartDelays(since: number, limit: number): Promise<number[]> {
     const rows = await this.db.rows<{ v: number }>(
-      `SELECT MAX(0, a.started_at - COALESCE(j.run_at, j.created_at)) AS v
+      `SELECT MAX(0, a.started_at - MAX(j.created_at, COALESCE(j.run_at, j.created_at))) AS v
        FROM job_attempts a JOIN jobs j ON j.id = a.job_id
        WHERE a.finished_at >= ? AND a.run = (SELECT MIN(f.run) FROM job_attempts f WHERE f.job_id = a.job_id)
        ORDER BY a.finished_at DESC LIMIT ?`,

@@ -10,8 +10,9 @@ import { Sql } from '../database/sql';
  */
 @Injectable()
 export class ReportAnswersRepository {
-  async find<T>(sql: Sql, reportId: string, workerId: string): Promise<T | undefined> {
-    const [row] = await sql.rows<{ answer: string }>('SELECT answer FROM report_answers WHERE report_id = ? AND worker_id = ?', [reportId, workerId]);
+  /** By report id alone: a worker that registered again meanwhile sends its report under a new worker id. */
+  async find<T>(sql: Sql, reportId: string): Promise<T | undefined> {
+    const [row] = await sql.rows<{ answer: string }>('SELECT answer FROM report_answers WHERE report_id = ?', [reportId]);
     return row ? (JSON.parse(row.answer) as T) : undefined;
   }
 

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
-import { JobsRunning } from '../common/domain-errors';
+import { JobsRunning, StorageUnavailable } from '../common/domain-errors';
+import { REPLICA } from '../common/replica';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
@@ -10,6 +11,7 @@ import { JobsService } from '../jobs/jobs.service';
 import { WorkersRepository } from '../workers/workers.repository';
 
 export const SHUTDOWN = Symbol('SHUTDOWN');
+const READY_WITHIN_MS = 2000;
 export type ShutdownHook = () => void;
 
 @Injectable()
@@ -29,7 +31,25 @@ export class ServerService {
   }
 
   health() {
-    return { status: 'ok', pid: process.pid, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+    return { status: 'ok', pid: process.pid, replica: REPLICA, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+  }
+
+  /**
+   * Ready when the database answers a query within READY_WITHIN_MS: a replica whose database is
+   * gone or stalled should get no traffic, while its liveness (health) holds so it is not killed
+   * for its database's sake.
+   */
+  async ready(): Promise<{ status: 'ready' }> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageUnavailable(`no answer within ${READY_WITHIN_MS} ms`)), READY_WITHIN_MS);
+    });
+    try {
+      await Promise.race([this.db.rows('SELECT 1 AS ok'), late]);
+      return { status: 'ready' };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async status() {
@@ -62,7 +82,15 @@ export class ServerService {
     const deleted = await this.db.exclusive(async (sql) => {
       const running = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE state = 'processing' ORDER BY started_at LIMIT 6`);
       if (running.length > 0) throw new JobsRunning(running.map((r) => r.id));
-      await sql.run('VACUUM INTO ?', [backup]);
+      try {
+        await sql.run('VACUUM INTO ?', [backup]);
+        chmodSync(backup, 0o600);
+      } catch (e) {
+        // A copy cut short (the disk filled up) is no backup: leave none rather than a file
+        // that looks like one, nor the journal SQLite leaves beside it. Nothing is deleted yet.
+        for (const file of [backup, `${backup}-journal`]) rmSync(file, { force: true });
+        throw e;
+      }
       // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).
       const n = await sql.run('DELETE FROM jobs');
       await sql.run('DELETE FROM workers WHERE stopped_at IS NOT NULL');
