@@ -50,7 +50,15 @@ describe('a worker that cannot renew its lease', () => {
     return [...byRun.values()].sort((a, b) => a.start - b.start);
   }
 
-  const started = () => waitFor(() => runs().length > 0, 20_000, 'the first run to start');
+  /** Enqueues a ticking job, starts a worker (with `env`) and returns it once the run has gone on a moment. */
+  async function firstRunOn(id: string, env: Record<string, string> = {}) {
+    await ticking(id);
+    const worker = startWorker(q.home, [], env);
+    await waitFor(() => runs().length > 0, 20_000, 'the first run to start');
+    // Long enough for a heartbeat to be answered after the start.
+    await sleep(700);
+    return worker;
+  }
 
   function expectNoOverlap(cutAt: number) {
     const [first, second, ...rest] = runs();
@@ -67,10 +75,7 @@ describe('a worker that cannot renew its lease', () => {
     let proxy: TcpProxy | undefined;
     try {
       proxy = await startTcpProxy(Number(new URL(q.svc.url).port));
-      await ticking('frozen');
-      startWorker(q.home, [], { QUEUECTL_URL: `http://127.0.0.1:${proxy.port}`, QUEUECTL_TOKEN: q.svc.token });
-      await started();
-      await sleep(700);
+      await firstRunOn('frozen', { QUEUECTL_URL: `http://127.0.0.1:${proxy.port}`, QUEUECTL_TOKEN: q.svc.token });
       const cutAt = Date.now();
       proxy.freeze();
       startWorker(q.home);
@@ -83,10 +88,7 @@ describe('a worker that cannot renew its lease', () => {
   });
 
   it('stopped with SIGSTOP: the orphan guard kills its command before the lease ends', async () => {
-    await ticking('stopped');
-    const a = startWorker(q.home);
-    await started();
-    await sleep(700);
+    const a = await firstRunOn('stopped');
     const cutAt = Date.now();
     process.kill(a.pid, 'SIGSTOP');
     try {
@@ -99,10 +101,7 @@ describe('a worker that cannot renew its lease', () => {
   });
 
   it('Ctrl+Z pauses its command with it; at fg after the lease, the command is killed, never continued', async () => {
-    await ticking('suspended');
-    const a = startWorker(q.home);
-    await started();
-    await sleep(700);
+    const a = await firstRunOn('suspended');
     const cutAt = Date.now();
     a.signalGroup('SIGTSTP');
     startWorker(q.home);
