@@ -6,7 +6,15 @@ import { removeServiceRecord, writeServiceRecord } from './common/service-record
 import { TokenFileRefused, loadOrCreateToken } from './common/token';
 import { Env, EnvError, loadEnv } from './env/env';
 import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
-import { WorkerSupervisor } from './workers/worker-supervisor';
+import { WORKERS_STOP_MS, WorkerSupervisor } from './workers/worker-supervisor';
+
+/**
+ * The service's drain time: once asked to stop, it exits within this whatever its clients hold
+ * open. Stopping answers waiting claims and ends output followers at once (each gets a last
+ * event), and gives its own workers WORKERS_STOP_MS to finish; a client that keeps a connection
+ * busy past that (one that stops reading a stream, say) is cut off by the exit.
+ */
+export const SERVICE_DRAIN_MS = WORKERS_STOP_MS + 5_000;
 
 export interface ServeOptions {
   port?: number;
@@ -36,7 +44,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   // database by design, and the home holds nothing they share.
   let releaseLock: () => void = () => undefined;
   try {
-    if (env.database.dialect === 'sqlite') releaseLock = acquireServiceLock(loadHome(env));
+    if (env.database.dialect === 'sqlite') releaseLock = await acquireServiceLock(loadHome(env));
     else loadHome(env);
   } catch (e) {
     if (e instanceof ServiceAlreadyRunning) {
@@ -58,6 +66,13 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   let app: NestExpressApplication | undefined;
   const stop = (code = 0) => {
     stopping ??= (async () => {
+      const deadline = setTimeout(() => {
+        process.stderr.write(`queuectl: still stopping after ${SERVICE_DRAIN_MS / 1000} s; exiting now\n`);
+        removeServiceRecord(env.home, process.pid);
+        releaseLock();
+        process.exit(code);
+      }, SERVICE_DRAIN_MS);
+      deadline.unref();
       try {
         await app?.close();
       } catch (e) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApiError, Endpoint, ServiceUnreachable, request } from '../http';
 import {
   CallOptions,
@@ -52,8 +53,10 @@ export class HttpWorkerApi implements WorkerApi {
     return this.call<ClaimAnswer>(() => `/api/workers/${this.id()}/claim`, { limit, wait_ms: waitMs }, options, waitMs + LONG_POLL_SLACK_MS);
   }
 
+  /** One id for every try of this report: a try whose answer was lost is answered again, not redone. */
   report(results: RunResult[], released: RunRef[], claim: number, options: CallOptions = {}): Promise<ReportAnswer> {
-    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { results, released, claim }, options);
+    const reportId = randomBytes(12).toString('base64url');
+    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { report_id: reportId, results, released, claim }, options);
   }
 
   async heartbeat(running: RunRef[], options: CallOptions = {}): Promise<HeartbeatAnswer> {

@@ -66,6 +66,17 @@ export class InvalidTransition extends DomainError {
   }
 }
 
+/** Deleting every job while some run would leave their commands running with nobody to stop them. */
+export class JobsRunning extends DomainError {
+  constructor(ids: string[]) {
+    super(
+      'invalid_state',
+      `${ids.length} job(s) are running (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); cannot reset while jobs run: stop the workers (queuectl worker stop) or wait for them, then reset`,
+      { ids },
+    );
+  }
+}
+
 export class StorageUnavailable extends DomainError {
   constructor(cause: string) {
     super('storage_unavailable', `storage unavailable: ${cause}`);

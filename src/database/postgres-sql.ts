@@ -124,6 +124,7 @@ export class PostgresDatabase extends SqlDatabase {
         }
         if (i < batch.length - 1) await client.query('RELEASE SAVEPOINT unit; SAVEPOINT unit');
       }
+      if (this.stallBeforeCommit) await this.stallBeforeCommit();
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);

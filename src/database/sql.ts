@@ -38,6 +38,12 @@ export abstract class SqlDatabase implements Sql {
   abstract readonly dialect: Dialect;
   abstract rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   abstract run(sql: string, params?: unknown[]): Promise<number>;
+  /**
+   * Test hook, never set by the service: awaited in every write transaction after its units ran
+   * and before COMMIT, as a disk whose fsync hangs would hold it. Writes submitted meanwhile wait
+   * in the queue, as they would behind a slow disk. (test/faults-service-time.e2e-spec.ts)
+   */
+  stallBeforeCommit?: () => Promise<void>;
   /** Units of work one transaction takes at most; the rest wait for the next one. */
   protected readonly maxBatch: number = Infinity;
   private queue: Pending[] = [];
@@ -211,6 +217,7 @@ export class SqliteDatabase extends SqlDatabase {
       return;
     }
     try {
+      if (this.stallBeforeCommit) await this.stallBeforeCommit();
       await this.exec('COMMIT');
     } catch (e) {
       await this.exec('ROLLBACK').catch(() => undefined);

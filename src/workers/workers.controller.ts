@@ -68,7 +68,7 @@ export class WorkersController {
       outputOffset: r.output_offset ?? 0,
       truncated: r.truncated ?? false,
     }));
-    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0);
+    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id);
   }
 
   @Post(':id/heartbeat')

@@ -157,10 +157,16 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  async report(workerId: string, results: RunResult[], released: RunRef[], claimLimit: number): Promise<{ refused: string[] } & ClaimAnswer> {
+  async report(
+    workerId: string,
+    results: RunResult[],
+    released: RunRef[],
+    claimLimit: number,
+    reportId?: string,
+  ): Promise<{ refused: string[] } & ClaimAnswer> {
     await this.requireWorker(workerId);
     const stop = this.stopRequested.has(workerId);
-    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit);
+    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, reportId);
     return { refused, jobs, stop };
   }
 

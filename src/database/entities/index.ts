@@ -4,10 +4,13 @@ import { jobAttemptEntity } from '../../jobs/job-attempt.entity';
 import { jobCountEntity } from '../../jobs/job-count.entity';
 import { jobOutputEntity } from '../../jobs/job-output.entity';
 import { jobEntity } from '../../jobs/job.entity';
+import { reportAnswerEntity } from '../../jobs/report-answer.entity';
+import { runSequenceEntity } from '../../jobs/run-sequence.entity';
 import { workerEntity } from '../../workers/worker.entity';
 import { Dialect } from '../sql';
 
 /** Every table, as TypeORM sees it in one dialect. */
 export function entitiesFor(dialect: Dialect): EntitySchema<any>[] {
-  return [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, workerEntity, settingEntity].map((e) => e(dialect));
+  const both = [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, reportAnswerEntity, workerEntity, settingEntity].map((e) => e(dialect));
+  return dialect === 'sqlite' ? [...both, runSequenceEntity()] : both;
 }

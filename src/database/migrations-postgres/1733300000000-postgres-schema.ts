@@ -3,7 +3,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The whole schema on PostgreSQL, as the SQLite migrations leave it, in PostgreSQL's own terms:
  * times stay bigint epoch milliseconds; `seq` is an identity (no replica keeps a counter);
- * `backoff_base` is double precision; output chunks are bytea.
+ * `backoff_base` is double precision; output chunks are bytea; fencing values come from the
+ * sequence `run_numbers` (SQLite's one-row `run_sequence`).
  *
  * Counts per state are kept by statement-level triggers into rows sharded by the writing
  * backend (`pg_backend_pid() % 64`) and summed on read: with one row per state, as on SQLite,
@@ -119,6 +120,19 @@ export class PostgresSchema1733300000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX workers_heartbeat ON workers (heartbeat_at)`);
 
+    // Fencing values (a run's `lease`) for the life of the queue: SQLite's run_sequence row, as a
+    // sequence, so replicas claiming at once do not queue on one row.
+    await q.query(`CREATE SEQUENCE run_numbers AS bigint`);
+    await q.query(`
+      CREATE TABLE report_answers (
+        report_id varchar(64) NOT NULL,
+        worker_id varchar(64) NOT NULL,
+        answer text NOT NULL,
+        created_at bigint NOT NULL,
+        CONSTRAINT report_answers_pkey PRIMARY KEY (report_id)
+      )`);
+    await q.query(`CREATE INDEX report_answers_created ON report_answers (created_at)`);
+
     await q.query(`
       CREATE TABLE settings (
         key varchar(64) NOT NULL,
@@ -129,7 +143,8 @@ export class PostgresSchema1733300000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['settings', 'workers', 'job_counts', 'job_output', 'job_attempts', 'jobs']) await q.query(`DROP TABLE ${t}`);
+    for (const t of ['settings', 'report_answers', 'workers', 'job_counts', 'job_output', 'job_attempts', 'jobs']) await q.query(`DROP TABLE ${t}`);
+    await q.query(`DROP SEQUENCE run_numbers`);
     for (const name of ['insert', 'delete', 'update']) await q.query(`DROP FUNCTION jobs_count_${name}()`);
   }
 }
