@@ -41,14 +41,20 @@ const WEIGHTS: Array<{ kind: FaultKind; weight: number }> = [
 
 /**
  * Faults every 0.5–`2 × meanGap` ms. Holds: a killed process comes back after 0.2–3 s; half of the
- * pauses and freezes are short (up to half a lease), half outlast the lease (1–1.6 leases), the
+ * pauses and freezes are short (up to half a lease), half outlast the lease (1–2.5 leases), the
  * case where a run is recovered while its command may still be running.
  */
 export function planFaults(rng: Rng, durationMs: number, workers: number, leaseMs: number, meanGapMs: number): PlannedFault[] {
   const faults: PlannedFault[] = [];
+  // One of each kind first, in a random order, so even a short run has every kind.
+  const first = [...FAULT_KINDS];
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [first[i], first[j]] = [first[j], first[i]];
+  }
   for (let at = rng.between(500, meanGapMs); at < durationMs; at += rng.between(500, 2 * meanGapMs)) {
-    const { kind } = rng.weighted(WEIGHTS);
-    const pause = rng.fraction() < 0.5 ? rng.between(200, leaseMs / 2) : rng.between(leaseMs, 1.6 * leaseMs);
+    const kind = first.shift() ?? rng.weighted(WEIGHTS).kind;
+    const pause = rng.fraction() < 0.5 ? rng.between(200, leaseMs / 2) : rng.between(leaseMs, 2.5 * leaseMs);
     const holdMs = Math.round(kind === 'worker-kill' || kind === 'service-kill' ? rng.between(200, 3000) : pause);
     faults.push({ atMs: Math.round(at), kind, worker: kind === 'proxy-freeze' ? 0 : rng.int(0, workers - 1), holdMs });
   }
@@ -81,7 +87,7 @@ export class FaultInjector {
       const wait = began + fault.atMs - Date.now();
       if (wait > 0) await sleep(wait);
       if (this.errors.length > 0) break;
-      this.inject(fault);
+      await this.inject(fault);
     }
     await this.settle();
     if (this.errors.length > 0) throw this.errors[0];
@@ -108,12 +114,23 @@ export class FaultInjector {
     this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + 1);
   }
 
-  private inject(f: PlannedFault): void {
+  /** The planned worker if it can take the fault, else the next one that can. */
+  private target(f: PlannedFault, can: (w: ChaosWorker) => boolean): ChaosWorker | undefined {
+    const all = this.cluster.workers;
+    if (f.kind === 'proxy-freeze') return undefined;
+    for (let i = 0; i < all.length; i++) {
+      const w = all[(f.worker + i) % all.length];
+      if (can(w)) return w;
+    }
+    return undefined;
+  }
+
+  private async inject(f: PlannedFault): Promise<void> {
     const { cluster } = this;
-    const w: ChaosWorker = cluster.workers[f.worker];
     switch (f.kind) {
       case 'service-kill': {
-        // A worker that has not registered yet would start a service of its own.
+        // A worker that has not registered yet would start a service of its own: wait for it.
+        for (let waited = 0; waited < 60_000 && cluster.workers.some((x) => x.state === 'starting'); waited += 50) await sleep(50);
         if (!cluster.serviceUp || cluster.workers.some((x) => x.state === 'starting')) return this.skip(f.kind);
         this.record(f.kind, 'service', f.holdMs);
         const killed = cluster.killService();
@@ -124,7 +141,8 @@ export class FaultInjector {
         return;
       }
       case 'worker-kill': {
-        if (w.state === 'down' || w.state === 'starting') return this.skip(f.kind);
+        const w = this.target(f, (x) => x.state !== 'down' && x.state !== 'starting');
+        if (!w) return this.skip(f.kind);
         this.record(f.kind, w.name, f.holdMs);
         const killed = cluster.killWorker(w);
         this.later(f.holdMs, async () => {
@@ -135,7 +153,8 @@ export class FaultInjector {
       }
       case 'worker-sigstop':
       case 'worker-ctrl-z': {
-        if (w.state !== 'up') return this.skip(f.kind);
+        const w = this.target(f, (x) => x.state === 'up');
+        if (!w) return this.skip(f.kind);
         this.record(f.kind, w.name, f.holdMs);
         if (f.kind === 'worker-sigstop') cluster.stopWorker(w);
         else cluster.suspendWorker(w);

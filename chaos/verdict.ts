@@ -165,7 +165,7 @@ export function judge(planned: PlannedJob[], service: ServiceJob[], log: { runs:
     if (overlapMs !== null) {
       v.overlapping++;
       v.longestOverlapMs = Math.max(v.longestOverlapMs, overlapMs);
-      example('overlap', plan.id, `two runs ran at once for ${overlapMs.toFixed(1)} ms (runs ${logged.map((r) => r.run).join(', ')})`);
+      example('overlap', plan.id, `two runs ran at once for ${overlapMs.toFixed(1)} ms (runs ${logged.map((r) => `${r.run} on ${r.worker ?? '?'}`).join(', ')})`);
     }
 
     const runs = [...job.runs].sort((a, b) => a.run - b.run);
