@@ -1,7 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { Endpoint, request } from '../cli/http';
+import { Endpoint } from '../cli/http';
+import { answers } from '../cli/locate';
 import { TcpProxy, startTcpProxy } from './tcp-proxy';
 
 /**
@@ -251,15 +252,6 @@ function signal(target: number, sig: NodeJS.Signals): void {
     process.kill(target, sig);
   } catch {
     /* gone already */
-  }
-}
-
-async function answers(endpoint: Endpoint): Promise<boolean> {
-  try {
-    await request(endpoint, 'GET', '/api/health', { timeoutMs: 2000 });
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -71,7 +71,7 @@ const wallAtStart = BigInt(Date.now()) * 1_000_000n;
 export class FaultInjector {
   readonly injected: InjectedFault[] = [];
   readonly skipped = new Map<FaultKind, number>();
-  /** Undo steps still pending: restarts, SIGCONTs, the thaw. */
+  /** Steps still pending: restarts, SIGCONTs, thaws, service kills waiting for a worker to start. */
   private readonly undoing = new Set<Promise<void>>();
   private readonly errors: Error[] = [];
 
@@ -87,7 +87,7 @@ export class FaultInjector {
       const wait = began + fault.atMs - Date.now();
       if (wait > 0) await sleep(wait);
       if (this.errors.length > 0) break;
-      await this.inject(fault);
+      this.inject(fault);
     }
     await this.settle();
     if (this.errors.length > 0) throw this.errors[0];
@@ -97,12 +97,16 @@ export class FaultInjector {
     while (this.undoing.size > 0) await Promise.all([...this.undoing]);
   }
 
-  private later(ms: number, undo: () => void | Promise<void>): void {
-    const step = sleep(ms)
-      .then(undo)
+  /** Runs `step` (an undo, or a delayed fault) alongside the plan; its failure fails the run. */
+  private track(step: () => Promise<void>): void {
+    const running = step()
       .catch((e: Error) => void this.errors.push(e))
-      .finally(() => this.undoing.delete(step));
-    this.undoing.add(step);
+      .finally(() => this.undoing.delete(running));
+    this.undoing.add(running);
+  }
+
+  private later(ms: number, undo: () => void | Promise<void>): void {
+    this.track(() => sleep(ms).then(undo));
   }
 
   private record(kind: FaultKind, target: string, holdMs: number): void {
@@ -125,17 +129,18 @@ export class FaultInjector {
     return undefined;
   }
 
-  private async inject(f: PlannedFault): Promise<void> {
+  private inject(f: PlannedFault): void {
     const { cluster } = this;
     switch (f.kind) {
       case 'service-kill': {
-        // A worker that has not registered yet would start a service of its own: wait for it.
-        for (let waited = 0; waited < 60_000 && cluster.workers.some((x) => x.state === 'starting'); waited += 50) await sleep(50);
-        if (!cluster.serviceUp || cluster.workers.some((x) => x.state === 'starting')) return this.skip(f.kind);
-        this.record(f.kind, 'service', f.holdMs);
-        const killed = cluster.killService();
-        this.later(f.holdMs, async () => {
-          await killed;
+        // A worker that has not registered yet would start a service of its own: the kill waits
+        // for it, without holding back the faults planned after this one.
+        this.track(async () => {
+          for (let waited = 0; waited < 60_000 && cluster.workers.some((x) => x.state === 'starting'); waited += 50) await sleep(50);
+          if (!cluster.serviceUp || cluster.workers.some((x) => x.state === 'starting')) return this.skip(f.kind);
+          this.record(f.kind, 'service', f.holdMs);
+          await cluster.killService();
+          await sleep(f.holdMs);
           await cluster.startService();
         });
         return;

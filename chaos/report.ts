@@ -1,17 +1,10 @@
 import { FAULT_KINDS } from './faults';
+import type { ChaosOptions } from './main';
 import { Verdict } from './verdict';
 
-export interface RunFacts {
-  jobs: number;
-  workers: number;
-  slots: number;
-  long: number;
-  duration: number;
-  lease: number;
-  seed: number;
+export interface RunFacts extends Omit<ChaosOptions, 'home'> {
   home: string;
   kept: boolean;
-  json: boolean;
   skipped: Record<string, number>;
   settleMs: number;
 }

@@ -44,7 +44,8 @@ function readToken(home: string): string {
   }
 }
 
-async function answers(endpoint: Endpoint): Promise<boolean> {
+/** Whether the service at `endpoint` answers its health check. */
+export async function answers(endpoint: Endpoint): Promise<boolean> {
   try {
     await request(endpoint, 'GET', '/api/health', { timeoutMs: 2000 });
     return true;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, cleanEnv } from './support/harness';
 
@@ -16,9 +16,12 @@ interface Outcome {
   stderr: string;
 }
 
+let running: ChildProcess | undefined;
+
 function runChaos(args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CHAOS, ...args], { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+    running = child;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -28,6 +31,11 @@ function runChaos(args: string[]): Promise<Outcome> {
 }
 
 describe('chaos run (short)', () => {
+  // A run cut short by the test's timeout still ends every process it started (SIGTERM → its exit handler).
+  afterEach(() => {
+    if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGTERM');
+  });
+
   it('loses, strands, overlaps and wrongly completes no job under kills, pauses, Ctrl+Z and a frozen proxy', async () => {
     const run = await runChaos(['--jobs', '300', '--workers', '3', '--slots', '8', '--long', '15', '--duration', '25', '--lease', '4', '--seed', '1', '--json']);
     let result: Record<string, unknown>;
