@@ -29,7 +29,7 @@ describe('chaos checks', () => {
     const log = parseRunLog(
       [`a 1 start ${at(0)} w1 1`, `a 1 tick ${at(3)}`, `a 1 tick ${at(6)}`, `a 2 start ${at(5)} w2 2`, `a 2 end ${at(9)}`].join('\n'),
     );
-    expect(longestOverlap([...log.runs.values()])).toBeCloseTo(1000, 3);
+    expect(longestOverlap([...log.runs.values()])).toMatchObject({ ms: 1000, first: { run: 1 }, second: { run: 2 } });
   });
 
   it('does not count runs that follow one another, nor a killed run past its last line', () => {

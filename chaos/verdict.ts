@@ -161,11 +161,12 @@ export function judge(planned: PlannedJob[], service: ServiceJob[], log: { runs:
       example('stuck', plan.id, `left ${job.state}${job.state === 'dead' ? ' without a reason' : ''}`);
     }
 
-    const overlapMs = longestOverlap(logged);
-    if (overlapMs !== null) {
+    const overlap = longestOverlap(logged);
+    if (overlap !== null) {
       v.overlapping++;
-      v.longestOverlapMs = Math.max(v.longestOverlapMs, overlapMs);
-      example('overlap', plan.id, `two runs ran at once for ${overlapMs.toFixed(1)} ms (runs ${logged.map((r) => `${r.run} on ${r.worker ?? '?'}`).join(', ')})`);
+      v.longestOverlapMs = Math.max(v.longestOverlapMs, overlap.ms);
+      const run = (r: LoggedRun) => `run ${r.run} on ${r.worker ?? '?'}`;
+      example('overlap', plan.id, `${run(overlap.second)} started while ${run(overlap.first)} still ran; both ran for ${overlap.ms.toFixed(1)} ms`);
     }
 
     const runs = [...job.runs].sort((a, b) => a.run - b.run);
@@ -207,19 +208,23 @@ export function judge(planned: PlannedJob[], service: ServiceJob[], log: { runs:
  * happened (both commands wrote a line inside the shared interval); a killed command that lived
  * on a little past its last tick is not counted beyond that tick.
  */
-export function longestOverlap(runs: LoggedRun[]): number | null {
-  const alive = runs.map((r) => ({ from: r.start ?? r.last, to: r.last })).sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
-  let longest: number | null = null;
-  let reach = -1n;
-  for (const r of alive) {
-    if (reach >= 0n && r.from < reach) {
-      const shared = ms((r.to < reach ? r.to : reach) - r.from);
-      longest = Math.max(longest ?? 0, shared);
+export function longestOverlap(runs: LoggedRun[]): { ms: number; first: LoggedRun; second: LoggedRun } | null {
+  const sorted = [...runs].sort((a, b) => cmp(a.start ?? a.last, b.start ?? b.last));
+  let longest: { ms: number; first: LoggedRun; second: LoggedRun } | null = null;
+  // The run alive the furthest so far: the one any later start may overlap the most.
+  let reach: LoggedRun | undefined;
+  for (const r of sorted) {
+    const from = r.start ?? r.last;
+    if (reach && from < reach.last) {
+      const shared = ms((r.last < reach.last ? r.last : reach.last) - from);
+      if (!longest || shared > longest.ms) longest = { ms: shared, first: reach, second: r };
     }
-    if (r.to > reach) reach = r.to;
+    if (!reach || r.last > reach.last) reach = r;
   }
   return longest;
 }
+
+const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Where the service's runs and the commands' log disagree:
