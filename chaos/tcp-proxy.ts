@@ -4,6 +4,9 @@
  * and holds what it already read, so the peers' writes pile up in socket buffers exactly as on a
  * stalled network path; thawed, it forwards everything held and goes on. New connections made
  * while frozen are accepted by the kernel and wait, unanswered, until the thaw.
+ *
+ * Given several target ports it hands each new connection to the next one in turn: the
+ * round-robin balancer in front of service replicas.
  */
 import * as net from 'node:net';
 
@@ -24,8 +27,11 @@ interface Pair {
   held: Array<{ to: net.Socket; chunk: Buffer }>;
 }
 
-export async function startTcpProxy(targetPort: number, options: { host?: string; port?: number } = {}): Promise<TcpProxy> {
+export async function startTcpProxy(target: number | number[], options: { host?: string; port?: number } = {}): Promise<TcpProxy> {
   const host = options.host ?? '127.0.0.1';
+  const targets = Array.isArray(target) ? target : [target];
+  if (targets.length === 0) throw new Error('startTcpProxy needs at least one target port');
+  let turn = 0;
   const pairs = new Set<Pair>();
   const waiting: net.Socket[] = [];
   let frozen = false;
@@ -49,7 +55,7 @@ export async function startTcpProxy(targetPort: number, options: { host?: string
   };
 
   const connect = (client: net.Socket): void => {
-    const upstream = net.connect({ host, port: targetPort });
+    const upstream = net.connect({ host, port: targets[turn++ % targets.length] });
     const pair: Pair = { client, upstream, held: [] };
     pairs.add(pair);
     const end = (): void => {

@@ -55,6 +55,8 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof ServiceUnreachable) return EXIT.unreachable;
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    // `queuectl help [command]` asked for help (exit 0); a bare `queuectl` shows it as an error.
+    if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return EXIT.usage;
   }
   return EXIT.failure;

@@ -19,6 +19,15 @@ export function jobTable(jobs: JobResponse[], now = Date.now()): string {
   );
 }
 
+/** The DLQ: why each job ended up there (its last error) next to what it ran. */
+export function deadJobTable(jobs: JobResponse[], now = Date.now()): string {
+  if (jobs.length === 0) return 'no dead jobs';
+  return table(
+    ['id', 'state', 'attempts', 'updated', 'last error', 'command'],
+    jobs.map((j) => [j.id, j.state, attemptsOf(j), relativeTime(j.updated_at, now), shorten(j.last_error ?? '-', 40), shorten(j.command, 40)]),
+  );
+}
+
 /** The state with what people want to know next: when a retry or a scheduled job is due. */
 function stateOf(job: JobResponse): string {
   if (job.state === 'failed' && job.next_run_at) return `failed (retry ${relativeTime(job.next_run_at)})`;

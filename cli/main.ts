@@ -14,6 +14,7 @@ import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
 import { CliContext, GlobalOptions } from './context';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
+import { addUsageHint, commandHint } from './usage-hints';
 
 /** Adds one group of commands (a cli/commands/<group>.command.ts) to the program. */
 export type CommandGroup = (program: Command, ctx: CliContext) => void;
@@ -49,6 +50,7 @@ export function buildProgram(groups: CommandGroup[] = GROUPS): Command {
     .configureOutput({ outputError: (text, write) => write(`queuectl: ${errorLine(text)}\n`) })
     .showSuggestionAfterError()
     .addHelpText('after', `${ENVIRONMENT_HELP}\n${exitCodesHelp()}`);
+  addUsageHint(program, commandHint);
   const ctx = new CliContext(() => program.opts<GlobalOptions>());
   for (const register of groups) register(program, ctx);
   return program;

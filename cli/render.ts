@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { escapeControls } from './terminal-text';
 
 /**
  * The one place that prints: data goes to stdout, as JSON for scripts (`--json`, and then
@@ -8,13 +9,18 @@ export interface OutputOptions {
   json?: boolean;
 }
 
-/** Prints a command's result: the data itself with --json, else what `human` makes of it. */
+/**
+ * Prints a command's result: the data itself with --json, else what `human` makes of it. On a
+ * terminal, control characters in it (from a job's command or error) are shown escaped, so they
+ * cannot drive the terminal; piped, the text is passed on as it is.
+ */
 export function render<T>(data: T, options: OutputOptions, human: (data: T) => string): void {
   if (options.json) {
     printJson(data);
     return;
   }
-  const text = human(data);
+  const made = human(data);
+  const text = process.stdout.isTTY ? escapeControls(made) : made;
   if (text !== '') process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as sqlite3 from 'sqlite3';
@@ -539,7 +540,7 @@ describe('REST API', () => {
     it('GET /api/health answers without a token', async () => {
       const res = await http(t).get('/api/health');
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ status: 'ok', pid: process.pid });
+      expect(res.body).toMatchObject({ status: 'ok', pid: process.pid, replica: `${hostname()}:${process.pid}` });
     });
 
     it('GET /api/docs serves the OpenAPI description of every route', async () => {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import { FIRST, ISO_UTC, SEVEN_FIELDS, claimOne, http, jobIn, snapshot } from './support/api-helpers';
-import { CLI, CliResult, RunningService, alive, cleanEnv, killDetachedService, removeHome, runCli, startService, tempHome, waitFor } from './support/harness';
+import { CLI, CliResult, RunningService, alive, cleanEnv, killDetachedService, removeHome, runCli, runOnTerminal, startService, tempHome, waitFor } from './support/harness';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 import { JobsRepository } from '../src/jobs/jobs.repository';
@@ -36,21 +36,10 @@ function expectSevenFields(job: Record<string, unknown>): void {
   expect(job.updated_at).toMatch(ISO_UTC);
 }
 
-/**
- * Runs queuectl on a pseudo-terminal (util-linux `script`), typing `input`: what a person at a
- * terminal sees, prompts included. stdout and stderr arrive mixed, as on a screen.
- */
-function inTerminal(args: string[], input: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(input);
-  });
+/** queuectl on a pseudo-terminal, typing `input`: what a person sees, prompts included. */
+async function inTerminal(args: string[], input: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const { code, screen } = await runOnTerminal(args, env, input);
+  return { code, output: screen.toString() };
 }
 
 /** A port nothing listens on: bound once by us, then released. */

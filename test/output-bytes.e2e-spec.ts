@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLI, RunningService, api, cleanEnv } from './support/harness';
+import { CLI, RunningService, api, cleanEnv, runOnTerminal } from './support/harness';
 import { enqueue, job, setConfig, startWorker, useQueue, waitForState } from './support/workers';
 
 /** A job's output is bytes: stored, answered, printed and followed byte for byte, in byte offsets. */
@@ -23,16 +23,9 @@ function cliBytes(args: string[], home: string): Promise<ByteResult> {
   });
 }
 
-/** The CLI on a pseudo-terminal (util-linux `script`), as a person's shell runs it: all it drew. */
+/** The CLI on a pseudo-terminal, as a person's shell runs it: all it drew. */
 function cliOnTerminal(args: string[], home: string): Promise<{ code: number | null; screen: Buffer }> {
-  const line = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', line, '/dev/null'], { env: cleanEnv({ QUEUECTL_HOME: home }), stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stdin.end();
-    child.on('close', (code) => resolve({ code, screen: Buffer.concat(out) }));
-  });
+  return runOnTerminal(args, { QUEUECTL_HOME: home });
 }
 
 async function outputOf(svc: RunningService, id: string, query = ''): Promise<{ status: number; body: Buffer; headers: Headers }> {

@@ -59,4 +59,30 @@ describe('TCP proxy', () => {
     expect(received()).toBe('late');
     socket.destroy();
   });
+
+  it('hands each new connection to the next of several targets in turn', async () => {
+    const named = await Promise.all(
+      ['a', 'b', 'c'].map(async (name) => {
+        const server = net.createServer((socket) => socket.end(name));
+        server.listen(0, '127.0.0.1');
+        await once(server, 'listening');
+        return server;
+      }),
+    );
+    const balancer = await startTcpProxy(named.map((s) => (s.address() as net.AddressInfo).port));
+    try {
+      const answers: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const socket = net.connect({ host: '127.0.0.1', port: balancer.port });
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        await once(socket, 'close');
+        answers.push(text);
+      }
+      expect(answers.join('')).toBe('abcabc');
+    } finally {
+      await balancer.close();
+      for (const server of named) server.close();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -159,7 +160,8 @@ describe('workers started by the service', () => {
     expect(stop.code).toBe(0);
     await waitFor(() => workers.every((w) => !running(w.pid)), 10_000, 'the supervised workers to exit');
 
-    expect((await api(svc, 'POST', '/api/workers', { count: 1 })).body.started).toBe(1);
+    const started = (await api(svc, 'POST', '/api/workers', { count: 1 })).body;
+    expect(started).toMatchObject({ started: 1, replica: `${hostname()}:${svc.pid}` });
     await waitForWorkers(svc, 1);
     const [child] = (await api(svc, 'GET', '/api/workers')).body.workers as Array<{ pid: number }>;
     await enqueue(svc, { id: 'last', command: `sleep 1; echo last >> '${marker}'` });

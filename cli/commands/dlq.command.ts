@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
 import { integerParser } from '../input';
-import type { JobResponse } from '../job-views';
+import { type JobResponse, deadJobTable } from '../job-views';
 import { plural, render } from '../render';
 import { idSegment, printJobList } from './jobs.command';
 
@@ -21,12 +21,12 @@ export function registerDlqCommands(program: Command, ctx: CliContext): void {
 
   dlq
     .command('list')
-    .description('list dead jobs, newest first')
+    .description('list dead jobs, newest first, with the last error of each')
     .option('--search <text>', 'only jobs whose id or command contains this text')
     .option('--limit <n>', 'at most this many jobs', integerParser(1))
     .option('--json', 'print one JSON array of jobs')
     .action((options: { search?: string; limit?: number; json?: boolean }) =>
-      printJobList(ctx, { path: '/api/dlq', search: options.search, limit: options.limit }, options),
+      printJobList(ctx, { path: '/api/dlq', search: options.search, limit: options.limit }, options, (jobs) => deadJobTable(jobs)),
     );
 
   dlq

@@ -1,9 +1,12 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
 import { JsonObject, integerParser, parseJobJson, parseTime, parseWholeSeconds } from '../input';
 import type { JobResponse } from '../job-views';
-import { render } from '../render';
+import { note, render } from '../render';
+import { commandLine } from '../shell-words';
+import { escapeControls } from '../terminal-text';
+import { addUsageHint, enqueueHint } from '../usage-hints';
 
 /** `enqueue '<json>'` and `run -- <command…>`: the two ways to add jobs. */
 
@@ -22,6 +25,8 @@ export async function enqueueJobs(ctx: CliContext, input: EnqueueInput): Promise
 export interface RunOptions {
   id?: string;
   retries?: number;
+  /** Alias of `retries`. */
+  maxRetries?: number;
   priority?: number;
   at?: string;
   /** Seconds from now. */
@@ -31,14 +36,18 @@ export interface RunOptions {
 }
 
 /**
- * The job `run` enqueues. The words are joined with spaces, as ssh and pueue do: one quoted
- * argument (`run -- 'a | b'`) reaches the shell unchanged, several are one command line.
+ * The job `run` enqueues. One argument is a whole command line for the shell (`run 'a | b'`);
+ * several are words, each quoted so the command gets exactly the words typed (see shell-words).
  */
 export function runInput(words: string[], options: RunOptions, now = Date.now()): EnqueueInput {
   if (options.at !== undefined && options.delay !== undefined) throw new UsageError('give --at or --delay, not both');
-  const job: JsonObject = { command: words.join(' ') };
+  const job: JsonObject = { command: commandLine(words) };
   if (options.id !== undefined) job.id = options.id;
-  if (options.retries !== undefined) job.max_retries = options.retries;
+  if (options.retries !== undefined && options.maxRetries !== undefined && options.retries !== options.maxRetries) {
+    throw new UsageError('--retries and --max-retries are the same option; give one');
+  }
+  const retries = options.retries ?? options.maxRetries;
+  if (retries !== undefined) job.max_retries = retries;
   if (options.priority !== undefined) job.priority = options.priority;
   if (options.at !== undefined) job.run_at = options.at;
   if (options.delay !== undefined) job.run_at = new Date(now + options.delay * 1000).toISOString();
@@ -51,7 +60,7 @@ function printIds(jobs: JobResponse[], json: boolean | undefined, batch: boolean
 }
 
 export function registerEnqueueCommands(program: Command, ctx: CliContext): void {
-  program
+  const enqueue = program
     .command('enqueue')
     .description('enqueue a job given as JSON (or a JSON array of jobs); prints the id')
     .argument('<json>', 'e.g. \'{"id":"job1","command":"sleep 2","max_retries":3}\'')
@@ -68,31 +77,33 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
       const jobs = await enqueueJobs(ctx, parsed);
       printIds(jobs, options.json, parsed.batch);
     });
+  addUsageHint(enqueue, enqueueHint);
 
   const run = program
     .command('run')
     .description('enqueue a shell command without writing JSON; prints the id')
-    .argument('<command...>', 'the command line, after -- when it has options of its own')
+    .argument('<command...>', 'one argument: a command line for /bin/sh; several: a program and its arguments, each passed as typed (put them after -- when they have options)')
     .option('--id <id>', 'job id (default: generated)')
-    .option('--retries <n>', 'retries after the first attempt (default: config max-retries)', integerParser(0))
+    .option('--retries <n>', 'retries after the first attempt (default: config max-retries); --max-retries is the same', integerParser(0))
+    // The spelling of other queuectl tools and of the JSON field max_retries.
+    .addOption(new Option('--max-retries <n>').argParser(integerParser(0)).hideHelp())
     .option('--priority <p>', 'higher runs first (default 0)', integerParser(-1_000_000, 1_000_000))
     .option('--at <time>', 'do not run before this time (ISO-8601, or local "2030-01-01 09:00")', parseTime)
     .option('--delay <duration>', 'do not run before this long from now: 30s, 5m, 2h, 1d', parseWholeSeconds)
     .option('--timeout <duration>', 'kill the command after this long (seconds, or 30s, 5m…)', parseWholeSeconds)
     .option('--json', 'print the enqueued job as JSON')
-    .addHelpText('after', "\nExample: queuectl run --retries 5 --delay 10m -- ./backup.sh --full 'my db'")
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        "  queuectl run --retries 5 --delay 10m -- ./backup.sh --full 'my db'   # the script gets 2 arguments: --full, my db\n" +
+        "  queuectl run 'sort big.txt | uniq -c > counts.txt'                    # one argument: a command line for the shell\n" +
+        'The id is printed on stdout; the command as stored (words quoted for /bin/sh) on stderr.',
+    )
     .action(async (words: string[], options: RunOptions) => {
       const jobs = await enqueueJobs(ctx, runInput(words, options));
       printIds(jobs, options.json, false);
+      if (!options.json) note(`enqueued ${jobs[0].id}: ${escapeControls(jobs[0].command)}`);
     });
   // `run ls -la` without `--` makes commander see an option of ls; say how to pass it through.
-  const inherited = program.configureOutput();
-  run.configureOutput({
-    ...inherited,
-    outputError: (text, write) => {
-      const hinted = /unknown option/.test(text) ? `${text.trimEnd()} (put the command after --: queuectl run [options] -- <command…>)\n` : text;
-      if (inherited.outputError) inherited.outputError(hinted, write);
-      else write(hinted);
-    },
-  });
+  addUsageHint(run, (text) => (/unknown option/.test(text) ? 'put the command after --: queuectl run [options] -- <command…>' : undefined));
 }

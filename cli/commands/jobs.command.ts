@@ -36,11 +36,11 @@ export async function* jobPages(ctx: CliContext, input: ListInput): AsyncGenerat
 }
 
 /** Prints the jobs: streamed as one JSON array, or collected into one table for people. */
-export async function printJobList(ctx: CliContext, input: ListInput, options: { json?: boolean }): Promise<void> {
+export async function printJobList(ctx: CliContext, input: ListInput, options: { json?: boolean }, view: (jobs: JobResponse[]) => string = jobTable): Promise<void> {
   if (options.json) return printJsonArray(jobPages(ctx, input));
   const jobs: JobResponse[] = [];
   for await (const page of jobPages(ctx, input)) jobs.push(...page);
-  render(jobs, options, jobTable);
+  render(jobs, options, view);
 }
 
 /** A job id as a URL path segment; "." and ".." would be read as path steps by every URL parser. */

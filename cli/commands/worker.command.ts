@@ -1,10 +1,11 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import type { WorkerView } from '../../src/workers/workers.service';
 import { CliContext } from '../context';
 import { CommandFailed } from '../exit-codes';
 import { ServiceUnreachable } from '../http';
 import { integerParser, parseDuration } from '../input';
 import { duration, note, plural, relativeTime, render, shorten, table } from '../render';
+import { addUsageHint, workerStartHint } from '../usage-hints';
 import { startWorkers } from '../worker/worker-main';
 
 /** `worker start|stop|list`: run workers in the foreground, stop them from anywhere, see them. */
@@ -64,14 +65,23 @@ export async function stopWorkers(ctx: CliContext, options: { id?: string; wait:
   }
 }
 
+/** Node's timers hold at most 2^31-1 ms (24.8 days); the idle timer is one of them. */
+const MAX_IDLE_SECONDS = 24 * 86_400;
+
+function parseIdleTimeout(text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds > MAX_IDLE_SECONDS) throw new InvalidArgumentError('it can be at most 24d (the longest a Node timer waits).');
+  return seconds;
+}
+
 export function registerWorkerCommands(program: Command, ctx: CliContext): void {
   const worker = program.command('worker').description('run workers, stop them, list them');
 
-  worker
+  const start = worker
     .command('start')
     .description('run a worker in the foreground until stopped: Ctrl+C or SIGTERM lets running jobs finish, a second one kills them')
-    .option('--count <n>', 'jobs run at once by this worker', integerParser(1, 256), 1)
-    .option('--idle-timeout <duration>', 'exit when there was nothing to run for this long (30s, 5m…)', parseDuration)
+    .option('--count <n>', 'jobs run at once, by one worker process per CPU (at most N), each taking a share', integerParser(1, 256), 1)
+    .option('--idle-timeout <duration>', 'exit when there was nothing to run for this long (30s, 5m…, at most 24d)', parseIdleTimeout)
     .option('--verbose', 'log every job, not only failures')
     .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean }) => {
       const target = ctx.target();
@@ -83,6 +93,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         verbose: Boolean(options.verbose),
       });
     });
+  addUsageHint(start, workerStartHint);
 
   worker
     .command('stop')

@@ -25,6 +25,8 @@ export interface RunOptions {
 
 /** How long a signalled process group gets between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 5000;
+/** The longest delay setTimeout takes as given. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After the shell exits, how long its output pipes may stay open (a background child writing on). */
 const PIPE_DRAIN_MS = 500;
 
@@ -50,9 +52,16 @@ export class RunningCommand {
     this.child = spawn('/bin/sh', ['-c', options.command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: options.env });
     if (this.child.pid) this.guard?.watch(this.child.pid);
     this.done = this.watch(options);
-    if (options.timeoutMs !== null && options.timeoutMs > 0) {
-      this.timeoutTimer = setTimeout(() => this.stop('timeout'), options.timeoutMs);
-    }
+    if (options.timeoutMs !== null && options.timeoutMs > 0) this.armTimeout(options.timeoutMs);
+  }
+
+  /**
+   * setTimeout holds at most 2^31-1 ms (24.8 days) and fires at once for more, while a job may
+   * ask for 30 days: a longer wait is taken in steps.
+   */
+  private armTimeout(remainingMs: number): void {
+    const step = Math.min(remainingMs, MAX_TIMER_MS);
+    this.timeoutTimer = setTimeout(() => (remainingMs > step ? this.armTimeout(remainingMs - step) : this.stop('timeout')), step);
   }
 
   get pid(): number | undefined {

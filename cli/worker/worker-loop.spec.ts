@@ -103,7 +103,7 @@ class MemoryService implements WorkerApi {
       const lease = (this.leases.get(j.id) ?? 0) + 1;
       this.leases.set(j.id, lease);
       this.held.add(j.id);
-      return { id: j.id, command: j.command, lease, attempt: lease, timeout_seconds: null };
+      return { id: j.id, command: j.command, lease, attempt: lease, max_retries: 3, timeout_seconds: null };
     });
   }
 }

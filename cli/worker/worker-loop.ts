@@ -450,7 +450,10 @@ export class WorkerLoop {
     const ok = r.exit_code === 0 && !r.signal && !r.error;
     if (ok && !this.options.verbose) return;
     const how = r.error ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.exit_code}`);
-    this.log(`job ${job.id} (attempt ${job.attempt}) ${ok ? 'succeeded' : `failed: ${how}`} after ${ms} ms`);
+    // The service's rule (attempt-policy): a cancelled job, or one with no retries left, is dead.
+    const last = r.error === 'cancelled' || job.attempt > job.max_retries;
+    const after = ok ? '' : last ? '; no retries left: moved to the DLQ (queuectl dlq list)' : '; will be retried';
+    this.log(`job ${job.id} (attempt ${job.attempt}) ${ok ? 'succeeded' : `failed: ${how}`} after ${ms} ms${after}`);
   }
 
   private log(line: string): void {

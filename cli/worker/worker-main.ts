@@ -78,7 +78,9 @@ export function share(count: number, processes: number): number[] {
  * its signals, so a Ctrl+C reaches each of them once, through here.
  */
 export async function startWorkers(options: WorkerProgramOptions): Promise<number> {
-  const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, availableParallelism())));
+  const cpus = availableParallelism();
+  const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, cpus)));
+  log(startLine(options.concurrency, shares, cpus));
   let stopping = false;
   const children: ChildProcess[] = shares.slice(1).map((concurrency) => {
     const child = fork(__filename, [STOPPED_BY_PARENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -126,6 +128,14 @@ export async function startWorkers(options: WorkerProgramOptions): Promise<numbe
     throw e;
   }), ...exits]);
   return Math.max(...codes);
+}
+
+/** What `worker start --count N` runs, and why in several processes. */
+export function startLine(count: number, shares: number[], cpus: number): string {
+  const processes = shares.length;
+  const each = Math.min(...shares) === Math.max(...shares) ? `${shares[0]}` : `${Math.min(...shares)}–${Math.max(...shares)}`;
+  const why = processes === 1 ? '' : ` (one per CPU, ${cpus} CPUs, at most one per job: a process starts one command at a time, so several start commands in parallel)`;
+  return `running up to ${count} job(s) at once in ${processes} worker process(es) of ${each} job(s) each${why}`;
 }
 
 /** argv flag of a child of `worker start`: it ignores SIGINT/SIGTERM from its first moment. */

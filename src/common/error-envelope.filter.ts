@@ -54,7 +54,9 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toEnvelope(exception);
-    if (status >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
+    // A full disk is the operator's to fix, not a fault in the code: one line, no stack.
+    if (body.error.code === 'storage_unavailable') this.logger.warn(body.error.message);
+    else if (status >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
     if (res.headersSent) {
       res.end();
       return;

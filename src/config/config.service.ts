@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { InvalidInput } from '../common/domain-errors';
 import { SqlDatabase } from '../database/sql';
-import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
+import { SETTINGS, SETTING_KEYS, SettingKey, Settings, checkSettings, defaultSettings, normaliseKey, parseSetting, similarKeys } from './settings';
 
 /**
  * Settings live in the database and are cached here: the service is the only writer, so the
@@ -39,7 +39,11 @@ export class ConfigService implements OnModuleInit {
   resolveKey(key: string): SettingKey {
     const k = normaliseKey(key);
     // JSON quoting keeps the message on one line whatever the path held.
-    if (!k) throw new InvalidInput(`unknown config key ${JSON.stringify(key.slice(0, 100))}; known keys: ${SETTING_KEYS.join(', ')}`);
+    if (!k) {
+      const similar = similarKeys(key);
+      const guess = similar.length > 0 ? ` (did you mean ${similar.join(' or ')}?)` : '';
+      throw new InvalidInput(`unknown config key ${JSON.stringify(key.slice(0, 100))}${guess}; known keys: ${SETTING_KEYS.join(', ')}`);
+    }
     return k;
   }
 

@@ -1,10 +1,23 @@
-import { checkSettings, defaultSettings, normaliseKey, parseSetting } from './settings';
+import { checkSettings, defaultSettings, normaliseKey, parseSetting, similarKeys } from './settings';
 
 describe('settings', () => {
   it('normalises underscores and case', () => {
     expect(normaliseKey('max_retries')).toBe('max-retries');
     expect(normaliseKey('Backoff-Base')).toBe('backoff-base');
     expect(normaliseKey('nope')).toBeUndefined();
+  });
+
+  it('takes the same words in another order as the one key they name', () => {
+    expect(normaliseKey('base_backoff')).toBe('backoff-base');
+    expect(normaliseKey('timeout-job')).toBe('job-timeout');
+    expect(normaliseKey('backoff')).toBeUndefined();
+    expect(normaliseKey('max')).toBeUndefined();
+  });
+
+  it('finds the keys that share a word with an unknown one', () => {
+    expect(similarKeys('retries')).toEqual(['max-retries']);
+    expect(similarKeys('timeout')).toEqual(['job-timeout', 'lease-timeout']);
+    expect(similarKeys('colour')).toEqual([]);
   });
 
   it.each([

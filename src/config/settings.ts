@@ -43,7 +43,20 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 
 export function normaliseKey(key: string): SettingKey | undefined {
   const k = key.trim().toLowerCase().replace(/_/g, '-');
-  return (SETTING_KEYS as string[]).includes(k) ? (k as SettingKey) : undefined;
+  if ((SETTING_KEYS as string[]).includes(k)) return k as SettingKey;
+  // The same words in another order (`base_backoff`, as other queuectl tools spell it) name one key.
+  const reordered = SETTING_KEYS.filter((s) => wordsOf(s).sort().join(' ') === wordsOf(key).sort().join(' '));
+  return reordered.length === 1 ? reordered[0] : undefined;
+}
+
+/** Keys sharing a word with an unknown one (`retries` → max-retries), for a "did you mean". */
+export function similarKeys(key: string): SettingKey[] {
+  const asked = new Set(wordsOf(key));
+  return SETTING_KEYS.filter((s) => wordsOf(s).some((w) => asked.has(w)));
+}
+
+function wordsOf(key: string): string[] {
+  return key.trim().toLowerCase().split(/[-_]+/).filter(Boolean);
 }
 
 export function defaultSettings(): Settings {

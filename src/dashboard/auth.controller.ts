@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { API_TOKEN } from '../common/token.guard';
 import { tokensMatch } from '../common/token';
 import { DashboardController } from './dashboard-controller.decorator';
-import { DashboardSession, DashboardSessions, SESSION_COOKIE } from './dashboard-sessions';
+import { DashboardSession, DashboardSessions } from './dashboard-sessions';
 import { formFields, safeNext } from './form-input';
 import { AnonymousOk, CurrentSession } from './session.guard';
 
@@ -39,28 +39,20 @@ export class AuthController {
       });
     }
     // A new session id at login: one planted before it (session fixation) is worth nothing.
-    this.sessions.destroy(session);
     this.startSession(res, true);
     res.redirect(303, next);
   }
 
   @Post('logout')
   @AnonymousOk()
-  logout(@CurrentSession() session: DashboardSession, @Res() res: Response) {
-    this.sessions.destroy(session);
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+  logout(@Res() res: Response) {
+    this.sessions.clearCookie(res);
     res.redirect(303, '/login');
   }
 
   private startSession(res: Response, authenticated: boolean): DashboardSession {
     const session = this.sessions.create(authenticated);
-    res.cookie(SESSION_COOKIE, this.sessions.cookieValue(session), {
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: res.req.secure,
-      path: '/',
-      maxAge: this.sessions.cookieMaxAgeMs(session),
-    });
+    this.sessions.writeCookie(res, session);
     return session;
   }
 }

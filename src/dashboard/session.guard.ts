@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, SetMetadata, createParamDeco
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { CsrfRejected, LoginRequired } from './dashboard-errors';
-import { DashboardSession, DashboardSessions, SESSION_COOKIE } from './dashboard-sessions';
+import { DashboardSession, DashboardSessions, Flash, FLASH_COOKIE, SESSION_COOKIE } from './dashboard-sessions';
 
 const ANONYMOUS_OK = 'queuectl:dashboard-anonymous';
 /** The login routes: they run without a logged-in session, but their forms are still CSRF-checked. */
@@ -18,7 +18,8 @@ export const CurrentSession = createParamDecorator(
 /**
  * Guards every dashboard route: a logged-in session is required (except on the login routes),
  * and any request that changes something must carry the session's CSRF token in `_csrf`.
- * Views get the token and a pending flash message through `res.locals`.
+ * Views get the token and a pending flash message through `res.locals`. Sessions and flash
+ * messages are signed cookies (DashboardSessions), so any replica serves any browser.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
@@ -36,17 +37,35 @@ export class SessionGuard implements CanActivate {
       if (!session || !this.sessions.csrfMatches(session, (req.body as Record<string, unknown> | undefined)?._csrf)) throw new CsrfRejected();
     }
     if (!anonymousOk && !session?.authenticated) throw new LoginRequired();
-    req.dashboardSession = session;
     res.setHeader('Cache-Control', 'no-store');
     if (session) {
       res.locals.csrf = session.csrf;
       res.locals.loggedIn = session.authenticated;
+      const fullPage = req.method === 'GET' && !req.path.startsWith('/fragments/');
+      // Sliding idle expiry: a full page now and then sends the cookie again.
+      if (fullPage && this.sessions.dueForRenewal(session)) this.sessions.writeCookie(res, this.sessions.renewed(session));
       // A fragment is a part of a page: the message waits for the next full page.
-      if (session.flash && req.method === 'GET' && !req.path.startsWith('/fragments/')) {
-        res.locals.flash = session.flash;
-        session.flash = undefined;
+      const pending = req.cookies?.[FLASH_COOKIE];
+      if (fullPage && pending !== undefined) {
+        res.locals.flash = this.sessions.flashFromCookie(session, pending);
+        this.sessions.clearFlash(res);
       }
     }
+    req.dashboardSession = session && this.withFlashSetter(session, res);
     return true;
+  }
+
+  /** Controllers set `session.flash` before they redirect; setting it sends the flash cookie. */
+  private withFlashSetter(session: DashboardSession, res: Response): DashboardSession {
+    const sessions = this.sessions;
+    let flash: Flash | undefined;
+    return Object.defineProperty(session, 'flash', {
+      get: () => flash,
+      set(value: Flash | undefined) {
+        flash = value;
+        if (value) sessions.writeFlash(res, session, value);
+      },
+      enumerable: true,
+    });
   }
 }

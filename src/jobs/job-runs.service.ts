@@ -15,6 +15,8 @@ export interface ClaimedJob {
   command: string;
   lease: number;
   attempt: number;
+  /** Retries the job may have: a failed attempt number max_retries + 1 sends it to the DLQ. */
+  max_retries: number;
   /** The job's own timeout, else the job-timeout setting; null for none. */
   timeout_seconds: number | null;
 }
@@ -179,6 +181,6 @@ export class JobRunsService {
 
   private toClaimed(row: JobRow): ClaimedJob {
     const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : this.config.get('job-timeout');
-    return { id: row.id, command: row.command, lease: Number(row.lease), attempt: Number(row.attempts), timeout_seconds: timeout > 0 ? timeout : null };
+    return { id: row.id, command: row.command, lease: Number(row.lease), attempt: Number(row.attempts), max_retries: Number(row.max_retries), timeout_seconds: timeout > 0 ? timeout : null };
   }
 }

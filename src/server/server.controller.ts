@@ -15,6 +15,15 @@ export class ServerController {
     return this.server.health();
   }
 
+  @Get('health/ready')
+  @Public()
+  @ApiOperation({
+    summary: 'Readiness: answers 200 once the database answers a query, 503 when it does not (for load balancers and orchestrators); no token, like health',
+  })
+  ready() {
+    return this.server.ready();
+  }
+
   @Get('status')
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Counts for the five states and the live workers' })

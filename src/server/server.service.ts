@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
+import { StorageUnavailable } from '../common/domain-errors';
+import { REPLICA } from '../common/replica';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
@@ -9,6 +11,7 @@ import { JobsService } from '../jobs/jobs.service';
 import { WorkersRepository } from '../workers/workers.repository';
 
 export const SHUTDOWN = Symbol('SHUTDOWN');
+const READY_WITHIN_MS = 2000;
 export type ShutdownHook = () => void;
 
 @Injectable()
@@ -28,7 +31,25 @@ export class ServerService {
   }
 
   health() {
-    return { status: 'ok', pid: process.pid, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+    return { status: 'ok', pid: process.pid, replica: REPLICA, uptime_seconds: Math.round((this.clock.now() - this.bootedAt) / 1000) };
+  }
+
+  /**
+   * Ready when the database answers a query within READY_WITHIN_MS: a replica whose database is
+   * gone or stalled should get no traffic, while its liveness (health) holds so it is not killed
+   * for its database's sake.
+   */
+  async ready(): Promise<{ status: 'ready' }> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StorageUnavailable(`no answer within ${READY_WITHIN_MS} ms`)), READY_WITHIN_MS);
+    });
+    try {
+      await Promise.race([this.db.rows('SELECT 1 AS ok'), late]);
+      return { status: 'ready' };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async status() {

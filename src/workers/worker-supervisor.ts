@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ConnectMessage } from '../../cli/worker/worker-ipc';
 import { API_TOKEN } from '../common/token.guard';
 import { DomainError } from '../common/domain-errors';
+import { REPLICA } from '../common/replica';
 import { ENV, Env } from '../env/env';
 
 
@@ -39,7 +40,8 @@ export class WorkerSupervisor implements OnModuleDestroy {
     @Inject(API_TOKEN) private readonly token: string,
   ) {}
 
-  async start(count: number): Promise<{ started: number; pids: number[] }> {
+  /** Forks `count` worker processes of this replica; the answer names the replica that took them. */
+  async start(count: number): Promise<{ started: number; pids: number[]; replica: string }> {
     const url = this.url();
     const program = workerProgram();
     const pids: number[] = [];
@@ -66,7 +68,7 @@ export class WorkerSupervisor implements OnModuleDestroy {
       child.send(connect);
       pids.push(child.pid!);
     }
-    return { started: pids.length, pids };
+    return { started: pids.length, pids, replica: REPLICA };
   }
 
   running(): number {

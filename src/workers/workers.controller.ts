@@ -29,7 +29,7 @@ export class WorkersController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Start worker processes inside the service' })
+  @ApiOperation({ summary: 'Start worker processes inside the replica that answers; `replica` names it (host:pid), `pids` its new worker processes' })
   start(@Body() body: StartWorkersDto) {
     return this.supervisor.start(body.count);
   }

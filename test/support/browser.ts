@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, Page, chromium } from 'playwright-core';
 import { ROOT } from './harness';
@@ -22,10 +22,16 @@ export function launchChromium(): Promise<Browser> {
 
 export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
 
-/** Saves a full-page screenshot for the README. */
+/**
+ * Takes a full-page screenshot (the page must render); saves it for the README only under
+ * `npm run screenshots`, so `npm test` leaves the tracked images alone.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  const png = await page.screenshot({ fullPage: true });
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  if (process.env.QUEUECTL_WRITE_SCREENSHOTS !== '1') return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  writeFileSync(join(SCREENSHOTS, `${name}.png`), png);
 }
 
 /**

@@ -57,6 +57,23 @@ export function runCli(args: string[], home: string, extraEnv: Record<string, st
   });
 }
 
+/**
+ * Runs the built `queuectl` on a pseudo-terminal (util-linux `script`), typing `input`: all it
+ * drew, as a person at a terminal sees it (stdout and stderr mixed, prompts included).
+ */
+export function runOnTerminal(args: string[], env: Record<string, string | undefined>, input = ''): Promise<{ code: number | null; screen: Buffer }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  return new Promise((resolvePromise) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => out.push(c));
+    child.on('close', (code) => resolvePromise({ code, screen: Buffer.concat(out) }));
+    child.stdin.end(input);
+  });
+}
+
 /** process.env without any QUEUECTL_ variable of the developer's, plus the given ones. */
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

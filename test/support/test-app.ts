@@ -17,17 +17,18 @@ export interface TestApp {
 }
 
 /** The real AppModule on a fresh SQLite file in a temp dir, not listening (use supertest). */
-export async function createTestApp(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
+export async function createTestApp(options: { env?: Record<string, string>; clock?: Clock; token?: string } = {}): Promise<TestApp> {
   const home = tempHome();
-  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: `sqlite:${join(home, 'queue.db')}`, QUEUECTL_TOKEN: TEST_TOKEN, ...options.env });
+  const token = options.token ?? TEST_TOKEN;
+  const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: `sqlite:${join(home, 'queue.db')}`, QUEUECTL_TOKEN: token, ...options.env });
   const state = { shutdownRequests: 0 };
-  const app = await createApp({ env, token: TEST_TOKEN, clock: options.clock, onShutdown: () => state.shutdownRequests++ });
+  const app = await createApp({ env, token, clock: options.clock, onShutdown: () => state.shutdownRequests++ });
   await app.init();
   return {
     app,
     home,
-    token: TEST_TOKEN,
-    auth: { Authorization: `Bearer ${TEST_TOKEN}` },
+    token,
+    auth: { Authorization: `Bearer ${token}` },
     get shutdownRequests() {
       return state.shutdownRequests;
     },

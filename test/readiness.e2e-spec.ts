@@ -1,0 +1,43 @@
+import request from 'supertest';
+import { SqlDatabase } from '../src/database/sql';
+import { createTestApp, TestApp } from './support/test-app';
+
+/**
+ * Readiness (GET /api/health/ready) touches the database; liveness (GET /api/health) does not.
+ * A replica whose database does not answer is taken out of rotation but not killed.
+ */
+describe('readiness', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers ready without a token when the database answers', async () => {
+    const res = await request(t.app.getHttpServer()).get('/api/health/ready');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ready' });
+  });
+
+  it('answers 503 with the envelope while the database is busy past the bound, and health still answers', async () => {
+    const db = t.app.get(SqlDatabase);
+    // One query that keeps the only connection busy for several seconds.
+    const busy = db.rows(
+      'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000000) SELECT count(*) AS c FROM n',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [ready, health] = await Promise.all([
+      request(t.app.getHttpServer()).get('/api/health/ready'),
+      request(t.app.getHttpServer()).get('/api/health'),
+    ]);
+    expect(health.status).toBe(200);
+    expect(ready.status).toBe(503);
+    expect(ready.body.error).toMatchObject({ code: 'storage_unavailable' });
+    expect(ready.body.error.message).toMatch(/no answer within 2000 ms/);
+    await busy;
+    expect((await request(t.app.getHttpServer()).get('/api/health/ready')).status).toBe(200);
+  });
+});
