@@ -121,7 +121,6 @@ export class FaultInjector {
   /** The planned worker if it can take the fault, else the next one that can. */
   private target(f: PlannedFault, can: (w: ChaosWorker) => boolean): ChaosWorker | undefined {
     const all = this.cluster.workers;
-    if (f.kind === 'proxy-freeze') return undefined;
     for (let i = 0; i < all.length; i++) {
       const w = all[(f.worker + i) % all.length];
       if (can(w)) return w;
