@@ -191,7 +191,8 @@ export function chaosProgram(): Command {
 }
 
 async function main(): Promise<void> {
-  const program = chaosProgram();
+  // Usage errors exit 2, as the CLI's do; commander has already printed the one line.
+  const program = chaosProgram().exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
   program.parse();
   const o = program.opts<Omit<ChaosOptions, 'seed' | 'keep' | 'json'> & { seed?: number; keep?: boolean; json?: boolean }>();
   const options: ChaosOptions = { ...o, seed: o.seed ?? randomInt(2 ** 31 - 1), keep: Boolean(o.keep), json: Boolean(o.json) };
