@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { ApiError, ServiceUnreachable } from './http';
+import { TokenFileRefused } from '../src/common/token';
 
 /**
  * The exit codes of `queuectl`, part of its interface contract: scripts branch on them, so they
@@ -53,6 +54,7 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CommandFailed) return error.exitCode;
   if (error instanceof ApiError) return exitCodeForStatus(error.status);
   if (error instanceof ServiceUnreachable) return EXIT.unreachable;
+  if (error instanceof TokenFileRefused) return EXIT.unauthorised;
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
     // `queuectl help [command]` asked for help (exit 0); a bare `queuectl` shows it as an error.

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processAlive, readServiceRecord } from '../src/common/service-record';
+import { readTokenFile } from '../src/common/token';
 import { Endpoint, ServiceUnreachable, request } from './http';
 
 /**
@@ -36,12 +37,9 @@ export function localEndpoint(target: Target): Endpoint | undefined {
   return { url: record.url, token: target.token ?? readToken(target.home) };
 }
 
+/** The local token; a token file others may read, or a short one, is refused (TokenFileRefused). */
 function readToken(home: string): string {
-  try {
-    return readFileSync(join(home, 'token'), 'utf8').trim();
-  } catch {
-    return '';
-  }
+  return readTokenFile(join(home, 'token')) ?? '';
 }
 
 /** Whether the service at `endpoint` answers its health check. */
@@ -63,10 +61,18 @@ export interface ResolveOptions {
   startTimeoutMs?: number;
 }
 
+/** Times a started service may give up because another one held the lock, before the CLI does. */
+const STALE_OWNER_RETRIES = 20;
+
 /**
  * The endpoint to talk to: the remote one when named, else the local service of the home,
  * started detached (its own session, so a signal to a terminal's process group never reaches
  * it) when none answers.
+ *
+ * The CLI watches the service it started: should it exit, the CLI says so at once with the
+ * service's own error line, instead of waiting out the start timeout. A service that exited
+ * because another held the lock is started again when that other one does not answer (it was
+ * dying: a SIGKILLed service holds the lock until the kernel has torn it down).
  */
 export async function resolveEndpoint(target: Target, options: ResolveOptions): Promise<Endpoint> {
   if (target.remoteUrl) {
@@ -76,31 +82,65 @@ export async function resolveEndpoint(target: Target, options: ResolveOptions): 
   const existing = localEndpoint(target);
   if (existing && (await answers(existing))) return existing;
   if (!options.autoStart) throw new ServiceUnreachable(`no queuectl service is running for ${target.home}`);
+  // A service started over a bad token file would only refuse it in its log: say so here.
+  if (!target.token) readToken(target.home);
 
-  const logFile = startLocalService(target.home);
-  options.onStart?.(logFile);
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-  while (Date.now() < deadline) {
-    const started = localEndpoint(target);
-    if (started && (await answers(started))) return started;
+  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  let started = startLocalService(target.home);
+  options.onStart?.(started.logFile);
+  for (let restarts = 0; Date.now() < deadline; ) {
+    const found = localEndpoint(target);
+    if (found && (await answers(found))) return found;
+    if (started.exited()) {
+      // Another service may have won the start (a parallel CLI's): it is the one to use.
+      const other = localEndpoint(target);
+      if (other && (await answers(other))) return other;
+      const line = started.errorLine() ?? `the local service exited at start; see ${started.logFile}`;
+      if (!/already runs/.test(line) || ++restarts > STALE_OWNER_RETRIES) throw new ServiceUnreachable(line.replace(/^queuectl: /, ''));
+      await new Promise((r) => setTimeout(r, 100));
+      started = startLocalService(target.home);
+      continue;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new ServiceUnreachable(`the local service did not start within ${Math.round((options.startTimeoutMs ?? 20_000) / 1000)} s; see ${logFile}`);
+  throw new ServiceUnreachable(`the local service did not start within ${Math.round(timeoutMs / 1000)} s; see ${started.logFile}`);
+}
+
+export interface StartedService {
+  logFile: string;
+  /** Whether the service has exited (it runs detached; the CLI only watches it). */
+  exited(): boolean;
+  /** The last line the service wrote to its log, once it has exited. */
+  errorLine(): string | undefined;
 }
 
 /** Starts `dist/src/main.js` detached, with its output appended to `<home>/service.log`. */
-export function startLocalService(home: string): string {
+export function startLocalService(home: string): StartedService {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const logFile = join(home, 'service.log');
   const out = openSync(logFile, 'a', 0o600);
+  const from = fstatSync(out).size;
   const main = join(__dirname, '..', 'src', 'main.js');
   const child = spawn(process.execPath, [main], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, QUEUECTL_HOME: home },
   });
+  closeSync(out);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
   child.unref();
-  return logFile;
+  return {
+    logFile,
+    exited: () => exited,
+    errorLine: () => {
+      // Another service may append to the same log meanwhile; its own lines start at `from`.
+      const text = readFileSync(logFile).subarray(from).toString('utf8');
+      return text.split('\n').filter((l) => l.startsWith('queuectl:')).pop();
+    },
+  };
 }
 
 /**

@@ -13,6 +13,7 @@ import { registerStatusCommands } from './commands/status.command';
 import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
 import { CliContext, GlobalOptions } from './context';
+import { argumentNotUtf8 } from './argv-encoding';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
 import { addUsageHint, commandHint } from './usage-hints';
 
@@ -93,7 +94,13 @@ if (require.main === module) {
     if (e.code === 'EPIPE') process.exit(EXIT.ok);
     crash(e);
   });
-  void main().then((code) => {
-    process.exitCode = code;
-  });
+  const notUtf8 = argumentNotUtf8();
+  if (notUtf8) {
+    process.stderr.write(`queuectl: ${notUtf8}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    void main().then((code) => {
+      process.exitCode = code;
+    });
+  }
 }

@@ -1,17 +1,24 @@
 import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express from 'express';
 import { AppModule, AppOptions } from './app.module';
-import { toEnvelope } from './common/error-envelope.filter';
+import { bodyParsers } from './common/api-body';
+import { allowedHostNames, hostCheck } from './common/host-check';
 import { setupDashboard } from './dashboard/dashboard.setup';
 
 /**
  * Builds the configured application without listening, so tests drive exactly what `serve` runs.
  */
 export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['error', 'warn']): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+  // Routes match case-sensitively: `/API/jobs` is not the API (and must not reach it through the
+  // dashboard's form parser). Set before Express builds its router, so on an instance of our own.
+  const server = express();
+  server.set('case sensitive routing', true);
+  // First of all: a request for another host name (DNS rebinding) gets no further.
+  server.use(hostCheck(allowedHostNames(options.env.host, options.env.allowedHosts)));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), new ExpressAdapter(server), {
     bodyParser: false,
     logger: logLevels,
     abortOnError: false,
@@ -22,18 +29,8 @@ export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['e
   // every one (copying it into a Buffer first): ~10% of a bare Express answer's CPU on this machine.
   app.set('etag', false);
 
-  // Our own parsers, so a malformed or oversized body gets the error envelope like any other
-  // error. The API speaks JSON only; HTML forms exist only on the dashboard's pages.
-  const json = express.json({ limit: options.env.bodyLimitBytes, strict: true });
-  const form = express.urlencoded({ extended: false, limit: options.env.bodyLimitBytes });
-  app.use((req: express.Request, res: express.Response, next: express.NextFunction) => {
-    const done = (err?: unknown) => {
-      if (!err) return next();
-      const { status, body } = toEnvelope(err);
-      res.status(status).json(body);
-    };
-    (req.path.startsWith('/api/') ? json : form)(req, res, done);
-  });
+  // Our own parsers, so a malformed or oversized body gets the error envelope like any other error.
+  app.use(bodyParsers(options.env.bodyLimitBytes));
 
   // The dashboard: views, assets, cookies and security headers (see src/dashboard/dashboard.setup.ts).
   await setupDashboard(app);

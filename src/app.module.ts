@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { Clock, SystemClock } from './common/clock';
 import { ErrorEnvelopeFilter } from './common/error-envelope.filter';
+import { LoginThrottle } from './common/login-throttle';
 import { API_TOKEN, TokenGuard } from './common/token.guard';
 import { strictValidationPipe } from './common/validation';
 import { ConfigModule } from './config/config.module';
@@ -35,11 +36,12 @@ export class AppModule {
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: API_TOKEN, useValue: options.token },
         { provide: SHUTDOWN, useValue: options.onShutdown },
+        LoginThrottle,
         { provide: APP_PIPE, useFactory: strictValidationPipe },
         { provide: APP_GUARD, useClass: TokenGuard },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
       ],
-      exports: [Clock, API_TOKEN, SHUTDOWN],
+      exports: [Clock, API_TOKEN, SHUTDOWN, LoginThrottle],
     };
   }
 }

@@ -3,10 +3,18 @@ import { mkdirSync } from 'node:fs';
 import { Server } from 'node:http';
 import { createApp } from './app.factory';
 import { removeServiceRecord, writeServiceRecord } from './common/service-record';
-import { loadOrCreateToken } from './common/token';
+import { TokenFileRefused, loadOrCreateToken } from './common/token';
 import { Env, EnvError, loadEnv } from './env/env';
 import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
-import { WorkerSupervisor } from './workers/worker-supervisor';
+import { WORKERS_STOP_MS, WorkerSupervisor } from './workers/worker-supervisor';
+
+/**
+ * The service's drain time: once asked to stop, it exits within this whatever its clients hold
+ * open. Stopping answers waiting claims and ends output followers at once (each gets a last
+ * event), and gives its own workers WORKERS_STOP_MS to finish; a client that keeps a connection
+ * busy past that (one that stops reading a stream, say) is cut off by the exit.
+ */
+export const SERVICE_DRAIN_MS = WORKERS_STOP_MS + 5_000;
 
 export interface ServeOptions {
   port?: number;
@@ -34,7 +42,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
 
   let releaseLock: () => void;
   try {
-    releaseLock = acquireServiceLock(loadHome(env));
+    releaseLock = await acquireServiceLock(loadHome(env));
   } catch (e) {
     if (e instanceof ServiceAlreadyRunning) {
       process.stderr.write(`queuectl: ${e.message}\n`);
@@ -43,11 +51,25 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
     throw e;
   }
 
-  const token = env.token ?? loadOrCreateToken(env.home);
+  let token: string;
+  try {
+    token = env.token ?? loadOrCreateToken(env.home);
+  } catch (e) {
+    process.stderr.write(`queuectl: could not start the service: ${e instanceof TokenFileRefused ? e.message : (e as Error).message.split('\n')[0]}\n`);
+    releaseLock();
+    process.exit(2);
+  }
   let stopping: Promise<void> | undefined;
   let app: NestExpressApplication | undefined;
   const stop = (code = 0) => {
     stopping ??= (async () => {
+      const deadline = setTimeout(() => {
+        process.stderr.write(`queuectl: still stopping after ${SERVICE_DRAIN_MS / 1000} s; exiting now\n`);
+        removeServiceRecord(env.home, process.pid);
+        releaseLock();
+        process.exit(code);
+      }, SERVICE_DRAIN_MS);
+      deadline.unref();
       try {
         await app?.close();
       } catch (e) {

@@ -1,86 +1,52 @@
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive } from './common/service-record';
+import * as sqlite3 from 'sqlite3';
+import { readServiceRecord } from './common/service-record';
 
 export class ServiceAlreadyRunning extends Error {}
 
-/**
- * One service per QUEUECTL_HOME: it is the only process that opens the database. The lock file
- * holds the owner's pid; a lock whose owner is gone (SIGKILL) is taken over. Several services
- * may start at the same moment (parallel CLIs each starting one), so both taking the lock and
- * taking over a stale one are made atomic.
- */
-export function acquireServiceLock(home: string): () => void {
-  const file = join(home, 'service.lock');
-  for (let tries = 0; tries < 100; tries++) {
-    if (createHoldingPid(file)) {
-      return () => {
-        if (readPid(file) === process.pid) rmSync(file, { force: true });
-      };
-    }
-    const owner = readPid(file);
-    if (owner === undefined) continue;
-    if (owner > 0 && owner !== process.pid && processAlive(owner)) {
-      throw new ServiceAlreadyRunning(`a queuectl service (pid ${owner}) already runs for ${home}`);
-    }
-    if (!removeStaleLock(file, owner)) pause(10);
-  }
-  throw new ServiceAlreadyRunning(`could not take the service lock in ${home}`);
-}
+/** The lock's file name in QUEUECTL_HOME. */
+export const SERVICE_LOCK_FILE = 'service-lock.db';
 
 /**
- * Creates `file` holding this process's pid, or returns false when it exists. Written aside,
- * then hard-linked into place, so the file is never seen empty: an empty lock would read as
- * having no owner and be taken over while its owner is still writing it.
+ * One service per QUEUECTL_HOME: it is the only process that opens the database. Ownership is
+ * SQLite's own exclusive lock on a small lock database, held for the life of the process
+ * (`locking_mode = EXCLUSIVE` keeps it after the first write). It is a POSIX lock, which the
+ * kernel drops the moment its holder dies however it died: a SIGKILLed service that lingers as
+ * a zombie, or a pid reused by another program, never looks like an owner, as a pid in a file
+ * did. Contenders starting at the same instant are decided by the kernel: one wins, the others
+ * get SQLITE_BUSY at once (no busy timeout).
+ *
+ * Resolves with the release (closing the database drops the lock; exiting does too).
  */
-function createHoldingPid(file: string): boolean {
-  const draft = `${file}.${process.pid}.draft`;
-  writeFileSync(draft, String(process.pid), { mode: 0o600 });
+export async function acquireServiceLock(home: string): Promise<() => void> {
+  const db = await open(join(home, SERVICE_LOCK_FILE));
   try {
-    linkSync(draft, file);
-    return true;
+    await exec(
+      db,
+      `PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = DELETE;
+       BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS owner (pid integer NOT NULL);
+       DELETE FROM owner; INSERT INTO owner (pid) VALUES (${process.pid}); COMMIT`,
+    );
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
-  } finally {
-    rmSync(draft, { force: true });
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+    if (!/SQLITE_BUSY|SQLITE_LOCKED/.test((e as Error).message)) throw e;
+    const pid = readServiceRecord(home)?.pid;
+    throw new ServiceAlreadyRunning(`a queuectl service${pid ? ` (pid ${pid})` : ''} already runs for ${home}`);
   }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    db.close();
+  };
 }
 
-/**
- * Deletes the lock of a dead owner. Contenders that found the same stale lock race here; only
- * the one that creates `<lock>.<owner>.takeover` may delete it, and only while the lock still
- * names that owner, so a lock another contender has just taken is never deleted. False when
- * another contender is doing it.
- */
-function removeStaleLock(file: string, owner: number): boolean {
-  const takeover = `${file}.${owner}.takeover`;
-  if (!createHoldingPid(takeover)) {
-    const taker = readPid(takeover);
-    // A taker that died between two statements leaves its mark behind; nobody else will clear it.
-    if (taker !== undefined && !(taker > 0 && processAlive(taker))) rmSync(takeover, { force: true });
-    return false;
-  }
-  try {
-    if (readPid(file) === owner) rmSync(file, { force: true });
-    return true;
-  } finally {
-    rmSync(takeover, { force: true });
-  }
+function open(file: string): Promise<sqlite3.Database> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) => (err ? reject(err) : resolve(db)));
+  });
 }
 
-/** The pid in a lock file: undefined when there is no file, 0 when it holds no pid. */
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : 0;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
-/** A short synchronous wait while another contender finishes a take-over (microseconds of work). */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+function exec(db: sqlite3.Database, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
 }

@@ -187,7 +187,9 @@ describe('REST API authorisation', () => {
 
   beforeAll(async () => {
     const clock = new ManualClock();
-    t = await createTestApp({ clock });
+    // Every route is tried with six wrong tokens: far past the failed-login limit of one address,
+    // and a hundred warnings of failed logins that this test means to cause.
+    t = await createTestApp({ clock, env: { QUEUECTL_LOGIN_FAILURES: '100000' }, logLevels: ['error'] });
     await enqueue(t, { id: 'guarded', command: 'echo secret' });
     await jobIn(t, clock, 'dead', { id: 'guarded-dead', command: 'false' });
     // The routes come from the OpenAPI description, so a route added later is checked too.

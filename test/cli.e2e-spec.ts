@@ -449,6 +449,13 @@ describe('queuectl against a service named by QUEUECTL_URL and QUEUECTL_TOKEN', 
     expect(no.output).toMatch(/queuectl: reset cancelled; nothing was changed/);
     expect(await snapshot(t)).toEqual(before);
 
+    // Jobs still run (earlier tests left them processing): reset is refused, nothing changes.
+    const running = await t.app.get(SqlDatabase).rows<{ id: string; lease: number }>(`SELECT id, lease FROM jobs WHERE state = 'processing'`);
+    expect(running.length).toBeGreaterThan(0);
+    expectFailure(await q(['reset', '--yes']), 4, /cannot reset while jobs run/);
+    expect(await snapshot(t)).toEqual(before);
+    await t.app.get(SqlDatabase).write((sql) => t.app.get(JobsRepository).completeRuns(sql, running, clock.now()));
+
     const total = (await http(t).get('/api/status').set(t.auth)).body.total;
     expect(total).toBeGreaterThan(0);
     const yes = await inTerminal(['reset'], 'y\n', { QUEUECTL_HOME: home, QUEUECTL_URL: url, QUEUECTL_TOKEN: t.token });

@@ -148,13 +148,12 @@ describe('one service per QUEUECTL_HOME', () => {
     const first = await start(home);
     await api(first, 'POST', '/api/jobs', { id: 'survivor', command: 'true' });
     await first.kill('SIGKILL');
-    // The dead service's lock is still there, naming it.
-    expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(first.pid));
+    // The dead service's lock file is still there; the kernel dropped its lock with the process.
+    expect(existsSync(join(home, 'service-lock.db'))).toBe(true);
     expect(alive(first.pid)).toBe(false);
 
     const second = await start(home);
     expect(second.pid).not.toBe(first.pid);
-    expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(second.pid));
     expect((await api(second, 'GET', '/api/jobs/survivor')).status).toBe(200);
   });
 
@@ -187,7 +186,7 @@ describe('one service per QUEUECTL_HOME', () => {
         const { code, output } = await loser.exit;
         expect({ code, refused: /already runs/.test(output) }).toEqual({ code: 1, refused: true });
       }
-      expect(readFileSync(join(home, 'service.lock'), 'utf8').trim()).toBe(String(winner.child.pid));
+      expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(winner.child.pid);
       winner.child.kill('SIGKILL');
       await winner.exit;
     }

@@ -66,11 +66,13 @@ describe('JobsRepository', () => {
       const rows = await claim(10, 'worker-x');
       expect(rows.map((r) => r.id)).toEqual(['b', 'c', 'a']);
       for (const r of rows) {
-        expect(r).toMatchObject({ state: 'processing', attempts: 1, lease: 1, worker_id: 'worker-x', lease_expires_at: clock.now() + LEASE });
+        expect(r).toMatchObject({ state: 'processing', attempts: 1, worker_id: 'worker-x', lease_expires_at: clock.now() + LEASE });
       }
+      // Each run gets its own fencing value from the queue-wide run sequence.
+      expect(new Set(rows.map((r) => r.lease)).size).toBe(3);
       expect(await claim(10)).toEqual([]);
       const runs = await repo.findAttempts('b');
-      expect(runs).toEqual([expect.objectContaining({ run: 1, attempt: 1, worker_id: 'worker-x', started_at: clock.now(), finished_at: null })]);
+      expect(runs).toEqual([expect.objectContaining({ run: rows[0].lease, attempt: 1, worker_id: 'worker-x', started_at: clock.now(), finished_at: null })]);
     });
 
     it('takes a failed job once its retry is due, in due-time order with pending ones', async () => {
@@ -83,10 +85,11 @@ describe('JobsRepository', () => {
       expect(await claim()).toEqual([]);
       clock.advance(4 * SECOND);
       const [again] = await claim();
-      expect(again).toMatchObject({ id: 'flaky', state: 'processing', attempts: 2, lease: 2 });
+      expect(again).toMatchObject({ id: 'flaky', state: 'processing', attempts: 2 });
+      expect(again.lease).toBeGreaterThan(first.lease);
       expect((await repo.findAttempts('flaky')).map((a) => [a.run, a.attempt])).toEqual([
-        [1, 1],
-        [2, 2],
+        [first.lease, 1],
+        [again.lease, 2],
       ]);
     });
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { IncomingMessage } from 'node:http';
 import { CliContext } from '../context';
-import { UsageError } from '../exit-codes';
+import { CommandFailed, EXIT, UsageError } from '../exit-codes';
 import { integerParser } from '../input';
 import { note } from '../render';
 import { openStream, readBody, readEvents } from '../sse-client';
@@ -99,6 +99,7 @@ async function follow(ctx: CliContext, id: string, options: LogsOptions & { run?
     if (stored.run !== undefined) ({ run, end: printed } = stored);
   }
   let end: RunEnd | undefined;
+  let closed: { reason: string } | undefined;
   await readEvents(await ctx.endpoint(), `/api/jobs/${encodeURIComponent(id)}/output/stream${query({ run, offset: printed || undefined })}`, (event) => {
     if (event.event === 'output') {
       const { offset, data_base64 } = JSON.parse(event.data) as { offset: number; data_base64: string };
@@ -110,8 +111,14 @@ async function follow(ctx: CliContext, id: string, options: LogsOptions & { run?
     } else if (event.event === 'end') {
       end = JSON.parse(event.data) as RunEnd;
       if (end.mark) sink.write(Buffer.from(end.mark));
+    } else if (event.event === 'closed') {
+      closed = JSON.parse(event.data) as { reason: string };
     }
   });
+  if (closed && !end) {
+    sink.end();
+    throw new CommandFailed(`stopped following job "${id}": ${closed.reason}; run \`queuectl logs --follow ${id}\` again to go on`, EXIT.unreachable);
+  }
   return end;
 }
 

@@ -123,7 +123,7 @@ export function registerServerCommands(program: Command, ctx: CliContext): void 
 
   program
     .command('reset')
-    .description('back up the database, then delete every job (settings stay)')
+    .description('back up the database, then delete every job (settings stay); refused (exit 4) while jobs run')
     .option('--yes', 'do not ask for confirmation (needed when not on a terminal)')
     .option('--json', 'print {backup, deleted} as JSON')
     .action(async (options: { yes?: boolean; json?: boolean }) => {

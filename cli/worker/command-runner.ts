@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { OrphanGuard } from './orphan-guard';
 
 /** Why the worker ended a command itself; kept as the attempt's reason. */
-export type StopReason = 'timeout' | 'cancelled' | 'lease lost' | 'interrupted: worker stopped';
+export type StopReason = 'timeout' | 'cancelled' | 'lease lost' | 'lease not renewed' | 'interrupted: worker stopped';
 
 export interface CommandOutcome {
   exitCode: number | null;
@@ -74,6 +74,27 @@ export class RunningCommand {
     this.stopReason = reason;
     signalGroup(this.child.pid, 'SIGTERM');
     this.killTimer = setTimeout(() => signalGroup(this.child.pid!, 'SIGKILL'), graceMs);
+  }
+
+  /** Stops the command's whole group where it is (SIGSTOP), as Ctrl+Z stops its worker. */
+  pause(): void {
+    if (!this.settled && this.child.pid !== undefined) signalGroup(this.child.pid, 'SIGSTOP');
+  }
+
+  /** Lets a paused group go on (SIGCONT). */
+  resume(): void {
+    if (!this.settled && this.child.pid !== undefined) signalGroup(this.child.pid, 'SIGCONT');
+  }
+
+  /**
+   * Ends a paused group without letting it run another instruction: SIGKILL is acted on even by
+   * a stopped process, where SIGTERM would wait for a SIGCONT.
+   */
+  killPaused(reason: StopReason): void {
+    if (this.settled || this.child.pid === undefined) return;
+    this.stopReason ??= reason;
+    signalGroup(this.child.pid, 'SIGKILL');
+    signalGroup(this.child.pid, 'SIGCONT');
   }
 
   private watch(options: RunOptions): Promise<CommandOutcome> {

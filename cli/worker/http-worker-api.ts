@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApiError, Endpoint, ServiceUnreachable, request } from '../http';
 import {
   CallOptions,
@@ -52,8 +53,10 @@ export class HttpWorkerApi implements WorkerApi {
     return this.call<ClaimAnswer>(() => `/api/workers/${this.id()}/claim`, { limit, wait_ms: waitMs }, options, waitMs + LONG_POLL_SLACK_MS);
   }
 
+  /** One id for every try of this report: a try whose answer was lost is answered again, not redone. */
   report(results: RunResult[], released: RunRef[], claim: number, options: CallOptions = {}): Promise<ReportAnswer> {
-    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { results, released, claim }, options);
+    const reportId = randomBytes(12).toString('base64url');
+    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { report_id: reportId, results, released, claim }, options);
   }
 
   async heartbeat(running: RunRef[], options: CallOptions = {}): Promise<HeartbeatAnswer> {
@@ -103,8 +106,9 @@ export class HttpWorkerApi implements WorkerApi {
         if (failures > 0) this.log(`reconnected to the service at ${this.endpoint.url}`);
         return answer;
       } catch (e) {
-        // 503: the service is up but its storage is not; like an outage, it passes.
-        const transient = e instanceof ServiceUnreachable || (e instanceof ApiError && (e.status === 502 || e.status === 503 || e.status === 504));
+        // 503: the service is up but its storage is not; like an outage, it passes. 429: this
+        // address made too many failed logins (another client's, perhaps); that window passes too.
+        const transient = e instanceof ServiceUnreachable || (e instanceof ApiError && [429, 502, 503, 504].includes(e.status));
         if (!transient) throw e;
         if (failures++ === 0) this.log(`${(e as Error).message}; retrying`);
         if (Date.now() + delay > giveUpAt) throw e;

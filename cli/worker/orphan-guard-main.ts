@@ -7,13 +7,22 @@
  * (QUEUECTL_RUN_MARK, given to each command and inherited by all it starts), with its whole
  * process group; this needs no message per job. Elsewhere the worker lists its commands' process
  * groups on the pipe: `+<pgid>` started, `-<pgid>` gone. `bye`: the worker exits normally.
+ *
+ * It is also the worker's watchdog: `D <deadline> <grace>` (milliseconds of the system's
+ * monotonic clock, shared by every process) says the worker's commands may run until
+ * `deadline`, the earliest time one of their leases could be near its end. The worker moves it on
+ * after each heartbeat the service answered; should it not (its connection is cut, the worker is
+ * frozen or stopped), at the deadline the guard ends every command of the worker, SIGTERM and
+ * SIGKILL `grace` later. Being a process of its own, it acts whatever the worker's state.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { monotonicMs } from './orphan-guard';
 
 const mark = process.argv[2] ?? '';
 const groups = new Set<number>();
 let goodbye = false;
+let watchdog: NodeJS.Timeout | undefined;
 
 function kill(target: number): void {
   try {
@@ -51,6 +60,33 @@ function marked(): Array<{ pid: number; pgid: number }> {
   return found;
 }
 
+function signalAll(signal: NodeJS.Signals): void {
+  for (const pgid of groups) signalGroup(pgid, signal);
+  for (const { pgid } of mark ? marked() : []) if (pgid > 1) signalGroup(pgid, signal);
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** (Re)arms the watchdog for `deadline`: the worker's commands end then unless it is moved on. */
+function arm(deadline: number, graceMs: number): void {
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => {
+    watchdog = undefined;
+    signalAll('SIGTERM');
+    // A command stopped with its worker (Ctrl+Z) cannot take SIGTERM until continued; SIGKILL ends it anyway.
+    watchdog = setTimeout(() => {
+      watchdog = undefined;
+      killAll();
+    }, graceMs);
+  }, Math.max(0, deadline - monotonicMs()));
+}
+
 function killAll(): void {
   for (const pgid of groups) kill(-pgid);
   if (!mark) return;
@@ -71,8 +107,13 @@ lines.on('line', (line) => {
   if (line[0] === '+' && pgid > 1) groups.add(pgid);
   else if (line[0] === '-') groups.delete(pgid);
   else if (line === 'bye') goodbye = true;
+  else if (line.startsWith('D ')) {
+    const [deadline, grace] = line.slice(2).split(' ').map(Number);
+    if (Number.isFinite(deadline) && Number.isFinite(grace)) arm(deadline, grace);
+  }
 });
 lines.on('close', () => {
+  clearTimeout(watchdog);
   if (!goodbye) killAll();
   process.exit(0);
 });

@@ -3,6 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+/**
+ * The system's monotonic clock (CLOCK_MONOTONIC on Linux), the same in every process: the worker
+ * and its guard agree on deadlines with it, whatever is done to the wall clock.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
 /** Where the kernel shows each process's environment; without it the guard is told every group. */
 const PROC_ENVIRON = existsSync('/proc/self/environ');
 
@@ -42,6 +50,14 @@ export class OrphanGuard {
 
   forget(pgid: number): void {
     if (!PROC_ENVIRON) this.send(`-${pgid}`);
+  }
+
+  /**
+   * The worker's commands may run until `deadline` (monotonicMs()); past it, unless moved on
+   * again, the guard ends them all: SIGTERM, then SIGKILL `graceMs` later.
+   */
+  deadline(deadline: number, graceMs: number): void {
+    this.send(`D ${Math.floor(deadline)} ${Math.round(graceMs)}`);
   }
 
   /** The worker is exiting normally: the guard leaves without killing anything. */

@@ -1,5 +1,7 @@
+import { leaseBudget } from '../../src/common/lease-budget';
 import { CommandOutcome, CommandRunner, RunningCommand } from './command-runner';
 import { CallAborted } from './http-worker-api';
+import { monotonicMs } from './orphan-guard';
 import { OutputBuffer, OutputPiece } from './output-buffer';
 import { ClaimAnswer, ClaimedJob, OutputChunk, Registration, RunRef, RunResult, WorkerApi, WorkerSettings } from './worker-api';
 
@@ -14,6 +16,13 @@ export interface WorkerLoopOptions {
   log: (line: string) => void;
   /** The environment a job's command runs in. */
   environment: (job: ClaimedJob) => NodeJS.ProcessEnv;
+  /** The system's monotonic clock in ms (default monotonicMs); deadlines are counted on it. */
+  now?: () => number;
+  /**
+   * Tells the watchdog outside this process (the orphan guard) until when the commands may run:
+   * past `deadline`, unless told again, it ends them (SIGTERM, SIGKILL `graceMs` later).
+   */
+  watchdog?: (deadline: number, graceMs: number) => void;
 }
 
 /** Longest claim long-poll; the service answers sooner when a job is due. */
@@ -48,6 +57,8 @@ const RECENT_JOBS = 8;
 interface Spare {
   job: ClaimedJob;
   claimedAt: number;
+  /** When the claim that got it was sent (monotonic): its lease cannot have started before. */
+  claimSentAt: number;
 }
 
 interface Slot {
@@ -60,6 +71,14 @@ interface Slot {
   /** The service gave this run's lease to someone else: its result is not reported. */
   lost: boolean;
   startedAt: number;
+  /**
+   * Monotonic time at which the command must be ending: the lease cannot end before (the send
+   * time of the last claim or heartbeat the service answered for it) + lease, and the command is
+   * stopped `margin` before that (see lease-budget.ts).
+   */
+  deadline: number;
+  /** Stopped by the watchdog; its run is still reported (failed, to be retried). */
+  fenced: boolean;
 }
 
 /**
@@ -97,6 +116,12 @@ export class WorkerLoop {
   /** Aborts retries of reports the worker can no longer wait for. */
   private readonly abandon = new AbortController();
   private heartbeatTimer?: NodeJS.Timeout;
+  /** The heartbeat on its way, if any: deregistering waits for it (see run()). */
+  private beating: Promise<void> = Promise.resolve();
+  private watchTimer?: NodeJS.Timeout;
+  /** The deadline the outside watchdog was last given. */
+  private guardDeadline = Infinity;
+  private readonly now: () => number;
   private flushTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
@@ -107,7 +132,9 @@ export class WorkerLoop {
     private readonly api: WorkerApi,
     private readonly runner: CommandRunner,
     private readonly options: WorkerLoopOptions,
-  ) {}
+  ) {
+    this.now = options.now ?? monotonicMs;
+  }
 
   /** Runs until stopped and drained; resolves with the exit code. */
   async run(): Promise<number> {
@@ -125,13 +152,18 @@ export class WorkerLoop {
     this.settings = registration;
     this.log(`worker ${this.workerId} started (pid ${this.options.pid}, runs up to ${this.options.concurrency} job(s) at once)`);
     this.scheduleHeartbeat();
+    this.scheduleWatch();
     this.scheduleFlush();
     this.armIdleTimer();
     this.fill();
     await this.whenDrained;
     clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.watchTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.idleTimer);
+    // A heartbeat that reached the service after the deregistration would find this worker
+    // gone and register it again, a live worker that nobody runs: it lands first.
+    await this.beating;
     await this.api.deregister({ patienceMs: 2000 }).catch(() => undefined);
     this.log(`worker ${this.workerId} stopped`);
     return this.exitCode;
@@ -171,10 +203,15 @@ export class WorkerLoop {
     const free = this.options.concurrency - this.held();
     if (free <= 0) return;
     this.reserved += free;
-    this.api.claim(free, CLAIM_WAIT_MS, { signal: this.quit.signal }).then(
+    const sentAt = this.now();
+    // A job's lease may start as soon as the claim arrives, so a long-poll must not wait so long
+    // that the lease is nearly over by the time the answer comes back.
+    const budget = this.budget();
+    const waitMs = Math.min(CLAIM_WAIT_MS, Math.max(100, Math.floor((budget.leaseMs - budget.marginMs) / 2)));
+    this.api.claim(free, waitMs, { signal: this.quit.signal }).then(
       (answer) => {
         this.reserved -= free;
-        this.accept(answer);
+        this.accept(answer, sentAt);
         this.fill();
       },
       (e) => {
@@ -186,9 +223,9 @@ export class WorkerLoop {
     );
   }
 
-  private accept(answer: ClaimAnswer): void {
+  private accept(answer: ClaimAnswer, claimSentAt: number): void {
     const now = Date.now();
-    for (const job of answer.jobs) this.spares.push({ job, claimedAt: now });
+    for (const job of answer.jobs) this.spares.push({ job, claimedAt: now, claimSentAt });
     this.startSpares();
     if (answer.stop) this.stop('asked to by the service');
   }
@@ -202,7 +239,7 @@ export class WorkerLoop {
   private startSpares(): void {
     // Claimed while the stop was on its way: give them back untouched, for another worker.
     if (this.stopping) return this.releaseSpares(() => true);
-    while (this.running.size < this.options.concurrency && this.spares.length > 0) this.start(this.spares.shift()!.job);
+    while (this.running.size < this.options.concurrency && this.spares.length > 0) this.start(this.spares.shift()!);
     if (this.spares.length > 0 && !this.spareTimer) {
       this.spareTimer = setTimeout(() => {
         this.spareTimer = undefined;
@@ -233,10 +270,14 @@ export class WorkerLoop {
     return this.options.concurrency * perSlot;
   }
 
-  private start(job: ClaimedJob): void {
+  private start({ job, claimSentAt }: Spare): void {
     clearTimeout(this.idleTimer);
-    const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: Date.now(), command: undefined as unknown as RunningCommand };
+    const budget = this.budget();
+    const deadline = claimSentAt + budget.leaseMs - budget.marginMs;
+    const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: Date.now(), deadline, fenced: false, command: undefined as unknown as RunningCommand };
     this.running.set(job.id, slot);
+    // Usually a later deadline than the watchdog's (the claim went out after the last heartbeat).
+    if (deadline < this.guardDeadline) this.tellWatchdog(deadline);
     if (this.options.verbose) this.log(`job ${job.id} (attempt ${job.attempt}) started: ${job.command}`);
     slot.command = this.runner.start({
       command: job.command,
@@ -316,13 +357,14 @@ export class WorkerLoop {
     try {
       const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
       const sent = Date.now();
+      const sentAt = this.now();
       const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
       this.reportMs = this.reportMs === 0 ? Date.now() - sent : 0.8 * this.reportMs + 0.2 * (Date.now() - sent);
       this.reserved -= claim;
       for (const id of answer.refused) {
         this.log(`job ${id}: report refused, the run had lost its lease (the job was recovered and runs again)`);
       }
-      this.accept(answer);
+      this.accept(answer, sentAt);
     } catch (e) {
       this.reserved -= claim;
       const ids = [...results, ...released].map((r) => r.id).join(', ');
@@ -358,16 +400,20 @@ export class WorkerLoop {
   }
 
   private scheduleHeartbeat(): void {
-    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.settings.heartbeat_interval_ms);
+    this.heartbeatTimer = setTimeout(() => (this.beating = this.heartbeat()), this.settings.heartbeat_interval_ms);
   }
 
   private async heartbeat(): Promise<void> {
     const running = [...this.running.values()].filter((s) => !s.lost).map((s) => ({ id: s.job.id, lease: s.job.lease }));
     const spares = this.spares.map((s) => ({ id: s.job.id, lease: s.job.lease }));
+    // Counted from the send: the service writes the new expiries after this moment.
+    const sentAt = this.now();
+    const leaseMs = this.settings.lease_timeout_ms;
     try {
       const answer = await this.api.heartbeat([...running, ...spares, ...this.reporting.values()], {
         patienceMs: this.settings.heartbeat_interval_ms,
       });
+      this.renewed(running, answer.lost, sentAt, Math.min(leaseMs, answer.lease_timeout_ms));
       this.settings = {
         heartbeat_interval_ms: answer.heartbeat_interval_ms,
         lease_timeout_ms: answer.lease_timeout_ms,
@@ -400,6 +446,70 @@ export class WorkerLoop {
       // The API client has said the service is unreachable; the next beat tries again.
     } finally {
       if (!this.isDone()) this.scheduleHeartbeat();
+    }
+  }
+
+  /** The lease budget of the lease-timeout the service last told. */
+  private budget() {
+    return leaseBudget(this.settings.lease_timeout_ms);
+  }
+
+  /** A heartbeat sent at `sentAt` was answered: the leases it renewed last until sentAt + lease at least. */
+  private renewed(sent: RunRef[], lost: string[], sentAt: number, leaseMs: number): void {
+    const { marginMs, killGraceMs } = leaseBudget(leaseMs);
+    const until = sentAt + leaseMs - marginMs;
+    const gone = new Set(lost);
+    for (const ref of sent) {
+      const slot = this.running.get(ref.id);
+      if (slot && slot.job.lease === ref.lease && !gone.has(ref.id)) slot.deadline = Math.max(slot.deadline, until);
+    }
+    // Commands that start before the next heartbeat are covered too: their claims went out later.
+    let deadline = until;
+    for (const slot of this.running.values()) if (!slot.lost) deadline = Math.min(deadline, slot.deadline);
+    this.tellWatchdog(deadline, killGraceMs);
+  }
+
+  private tellWatchdog(deadline: number, graceMs = this.budget().killGraceMs): void {
+    this.guardDeadline = deadline;
+    this.options.watchdog?.(deadline, graceMs);
+  }
+
+  /**
+   * The in-process half of the watchdog: a command whose lease could not be renewed in time is
+   * stopped before the lease can end. (The orphan guard does the same from outside, should this
+   * process be frozen or stopped.) Its run is reported failed, to be retried.
+   */
+  private scheduleWatch(): void {
+    const { marginMs, killGraceMs } = this.budget();
+    this.watchTimer = setTimeout(() => {
+      const now = this.now();
+      for (const slot of this.running.values()) {
+        if (slot.finishing || slot.lost || slot.fenced || now < slot.deadline) continue;
+        slot.fenced = true;
+        this.log(`job ${slot.job.id}: no heartbeat answered in time to renew its lease; stopping its command before the lease can end`);
+        slot.command.stop('lease not renewed', killGraceMs);
+      }
+      if (!this.isDone()) this.scheduleWatch();
+    }, Math.max(10, Math.min(100, marginMs / 4)));
+    this.watchTimer.unref();
+  }
+
+  /** Ctrl+Z: the commands stop with the worker (SIGSTOP to each group). */
+  suspend(): void {
+    for (const slot of this.running.values()) slot.command.pause();
+  }
+
+  /** After Ctrl+Z, fg: a command whose lease may have ended meanwhile is killed, never continued. */
+  resume(): void {
+    const now = this.now();
+    for (const slot of this.running.values()) {
+      if (now < slot.deadline && !slot.lost && !slot.fenced) {
+        slot.command.resume();
+        continue;
+      }
+      if (!slot.lost && !slot.fenced) this.log(`job ${slot.job.id}: its lease may have ended while the worker was stopped; killing its command`);
+      slot.fenced = true;
+      slot.command.killPaused('lease not renewed');
     }
   }
 

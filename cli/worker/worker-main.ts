@@ -41,15 +41,39 @@ async function runLoop(options: WorkerProgramOptions, controls: Controls): Promi
     verbose: options.verbose,
     log,
     // Copied once: reading process.env is a call into the runtime per variable.
+    // QUEUECTL_JOB_RUN is the run's fencing value, unique in the queue for its whole life.
     environment: (job) => ({ ...base, QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
+    watchdog: (deadline, graceMs) => guard.deadline(deadline, graceMs),
   });
   const release = controls(loop);
+  const releaseStop = stopsWithTerminal(loop);
   try {
     return await loop.run();
   } finally {
+    releaseStop();
     release();
     guard.close();
   }
+}
+
+/**
+ * Ctrl+Z sends SIGTSTP to the worker's process group, which its commands (each in a session of
+ * its own) are not in: they are stopped here first, then the worker stops itself as the default
+ * action would have. At fg (SIGCONT), a command whose lease may have ended meanwhile is killed
+ * rather than continued; the others go on.
+ */
+function stopsWithTerminal(loop: { suspend(): void; resume(): void }): () => void {
+  const onStop = () => {
+    loop.suspend();
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  const onContinue = () => loop.resume();
+  process.on('SIGTSTP', onStop);
+  process.on('SIGCONT', onContinue);
+  return () => {
+    process.off('SIGTSTP', onStop);
+    process.off('SIGCONT', onContinue);
+  };
 }
 
 /** First SIGINT/SIGTERM drains, a second one stops at once. */
@@ -73,9 +97,10 @@ export function share(count: number, processes: number): number[] {
  * `queuectl worker start --count N`: N jobs at once, over as many processes as there are CPUs
  * (at most N). Node starts a child process from its one main thread and blocks it until the
  * child has exec'd, so one process tops out at one spawn at a time; a process per CPU spawns in
- * parallel. This process runs one share itself and forks the others, which it stops by message:
- * they share the terminal's process group (a SIGKILL of the group takes them all) but ignore
- * its signals, so a Ctrl+C reaches each of them once, through here.
+ * parallel. This process runs one share itself and forks the others. They share the terminal's
+ * process group (a SIGKILL or a Ctrl+C of the group reaches them all at once) and also take
+ * stop and kill by message, for a signal sent to this process alone; a stop heard both ways
+ * counts once.
  */
 export async function startWorkers(options: WorkerProgramOptions): Promise<number> {
   const cpus = availableParallelism();
@@ -167,10 +192,18 @@ function runForked(): void {
       // one comes within a lease), and leave rather than run on unsupervised.
       const orphaned = () => loop.stop('the process that started it is gone');
       process.once('disconnect', orphaned);
-      if (message.stopped_by === 'service') return bySignals((why) => loop.stop(why), (why) => loop.kill(why));
+      const direct = bySignals((why) => loop.stop(why), (why) => loop.kill(why));
+      if (message.stopped_by === 'service') return direct;
+      // A Ctrl+C reaches this process itself at the instant it reaches `worker start`, so it
+      // claims nothing after it (waiting for the parent's word let a claim answered meanwhile
+      // start a job). The parent passes its signals on too, for a signal sent to it alone:
+      // stopping twice is stopping once, and a second signal, direct or passed on, kills.
       const onMessage = (m: WorkerMessage) => (m.type === 'stop' ? loop.stop(m.why) : m.type === 'kill' ? loop.kill(m.why) : undefined);
       process.on('message', onMessage);
-      return () => process.off('message', onMessage);
+      return () => {
+        direct();
+        process.off('message', onMessage);
+      };
     };
     runLoop(options, controls).then(
       (code) => process.exit(code),

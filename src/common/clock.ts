@@ -1,11 +1,23 @@
-/** Time as the service sees it; injected so policies and tests can control it. */
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Time as the service sees it; injected so policies and tests can control it. `now` is the wall
+ * clock (stored, shown, compared with stored times); `monotonic` only moves forward at the rate
+ * of real time, whatever is done to the wall clock, and decides how long something has been silent.
+ */
 export abstract class Clock {
   abstract now(): number;
+  /** Milliseconds from an arbitrary origin; comparable only within this process. */
+  abstract monotonic(): number;
 }
 
 export class SystemClock extends Clock {
   now(): number {
     return Date.now();
+  }
+
+  monotonic(): number {
+    return performance.now();
   }
 }
 

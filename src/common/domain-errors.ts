@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'duplicate_job'
   | 'invalid_state'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'wrong_host'
+  | 'too_many_attempts'
   | 'storage_unavailable'
   | 'internal';
 
@@ -25,6 +28,13 @@ export class DomainError extends Error {
 export class InvalidInput extends DomainError {
   constructor(message: string, details?: unknown) {
     super('invalid_input', message, details);
+  }
+}
+
+/** More than the service takes in one request, told before any of it is looked at. */
+export class PayloadTooLarge extends DomainError {
+  constructor(message: string) {
+    super('payload_too_large', message);
   }
 }
 
@@ -53,6 +63,17 @@ export class DuplicateJob extends DomainError {
 export class InvalidTransition extends DomainError {
   constructor(id: string, state: string, action: string) {
     super('invalid_state', `job "${id}" is ${state}; cannot ${action}`, { id, state });
+  }
+}
+
+/** Deleting every job while some run would leave their commands running with nobody to stop them. */
+export class JobsRunning extends DomainError {
+  constructor(ids: string[]) {
+    super(
+      'invalid_state',
+      `${ids.length} job(s) are running (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}); cannot reset while jobs run: stop the workers (queuectl worker stop) or wait for them, then reset`,
+      { ids },
+    );
   }
 }
 

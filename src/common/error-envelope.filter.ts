@@ -10,6 +10,10 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   duplicate_job: 409,
   invalid_state: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  // Misdirected Request: the Host names a server this one is not.
+  wrong_host: 421,
+  too_many_attempts: 429,
   storage_unavailable: 503,
   internal: 500,
 };
@@ -57,6 +61,8 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     // A full disk is the operator's to fix, not a fault in the code: one line, no stack.
     if (body.error.code === 'storage_unavailable') this.logger.warn(body.error.message);
     else if (status >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
+    const retryAfter = (exception as { retryAfterSeconds?: unknown })?.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
     if (res.headersSent) {
       res.end();
       return;

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError } from './domain-errors';
+import { LoginThrottle } from './login-throttle';
 import { tokensMatch } from './token';
 
 export const API_TOKEN = Symbol('API_TOKEN');
@@ -21,14 +22,21 @@ export class TokenGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(API_TOKEN) private readonly token: string,
+    private readonly throttle: LoginThrottle,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
+    const req = context.switchToHttp().getRequest<Request>();
+    const header = req.headers.authorization;
+    // No token guesses nothing: only a token sent is throttled and counted.
     if (!header) throw new Unauthorized('missing token: send Authorization: Bearer <token>');
+    await this.throttle.check(req);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match || !tokensMatch(match[1], this.token)) throw new Unauthorized('invalid token');
+    if (!match || !tokensMatch(match[1], this.token)) {
+      await this.throttle.failed(req, 'wrong API token');
+      throw new Unauthorized('invalid token');
+    }
     return true;
   }
 }

@@ -1,23 +1,56 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** The fewest characters a token file may hold; a generated token has 43. */
+export const MIN_TOKEN_FILE_LENGTH = 32;
+
+/** A token file that must not be trusted: too short to resist guessing, or readable by others. */
+export class TokenFileRefused extends Error {}
+
+/**
+ * The token in `file`, or undefined when there is no such file. A file others may read, or one
+ * holding fewer than MIN_TOKEN_FILE_LENGTH characters, is refused: either way someone else may
+ * know or guess the token that runs shell commands here.
+ */
+export function readTokenFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    // The mode and the content of one opened file: a rename in between cannot pair them wrongly.
+    const mode = fstatSync(fd).mode & 0o777;
+    if (mode & 0o077) {
+      throw new TokenFileRefused(`token file ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): run chmod 600 ${file}`);
+    }
+    const token = readFileSync(fd, 'utf8').trim();
+    if (token.length < MIN_TOKEN_FILE_LENGTH || /\s/.test(token)) {
+      throw new TokenFileRefused(
+        `token file ${file} holds ${/\s/.test(token) ? 'a token with blanks' : `${token.length} characters`}; a token needs ${MIN_TOKEN_FILE_LENGTH} or more without blanks: delete the file to have one generated`,
+      );
+    }
+    return token;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Reads `<home>/token`, or creates it (mode 0600) on first start. */
 export function loadOrCreateToken(home: string): string {
   const file = join(home, 'token');
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  try {
-    const existing = readFileSync(file, 'utf8').trim();
-    if (existing.length >= 16) return existing;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const existing = readTokenFile(file);
+  if (existing !== undefined) return existing;
   const token = randomBytes(32).toString('base64url');
   // 'wx' fails if another process created it meanwhile; then theirs wins.
   try {
     writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readTokenFile(file) ?? token;
     throw e;
   }
   chmodSync(file, 0o600);

@@ -252,7 +252,7 @@ describe('strictValidationPipe', () => {
 
   it('answers every body exactly as Nest’s own ValidationPipe with the same options', async () => {
     const pipe = strictValidationPipe();
-    const options = { whitelist: true, forbidNonWhitelisted: true, transform: true, forbidUnknownValues: true };
+    const options = { whitelist: true, forbidNonWhitelisted: true, transform: true, forbidUnknownValues: true, validationError: { target: true } };
     const nest = new ValidationPipe({ ...options, exceptionFactory: (pipe as unknown as { exceptionFactory: ValidationPipe['createExceptionFactory'] }).exceptionFactory });
     const outcome = (p: ValidationPipe, cls: Class, plain: unknown) =>
       p.transform(clone(plain), body(cls)).then(

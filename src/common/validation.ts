@@ -1,7 +1,19 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
-import { ValidatorOptions } from 'class-validator';
-import { InvalidInput } from './domain-errors';
+import { ValidatorOptions, getMetadataStorage } from 'class-validator';
+import { closest, distance } from 'fastest-levenshtein';
+import { InvalidInput, PayloadTooLarge } from './domain-errors';
 import { ValidityCheck } from './validity-check';
+
+/** ` (did you mean "x"?)` when an unknown field is a near miss of a known one, else nothing. */
+function didYouMean(e: ValidationError): string {
+  const known = e.target ? Object.keys(getMetadataStorage().groupByPropertyName(getMetadataStorage().getTargetValidationMetadatas(e.target.constructor, '', false, false, undefined))) : [];
+  if (known.length === 0) return '';
+  const given = e.property.toLowerCase().replace(/-/g, '_');
+  // A swapped word order (retries_max) or a typo of a letter or two (max_retires).
+  const words = (name: string) => name.split('_').sort().join('_');
+  const match = known.find((k) => words(k) === words(given)) ?? closest(given, known);
+  return match !== e.property && (words(match) === words(given) || distance(given, match) <= 2) ? ` (did you mean "${match}"?)` : '';
+}
 
 function messages(errors: ValidationError[], path = ''): string[] {
   return errors.flatMap((e) => {
@@ -10,7 +22,7 @@ function messages(errors: ValidationError[], path = ''): string[] {
     // written (the type check) is the one to report: the others only follow from it.
     const first = Object.values(e.constraints ?? {}).reverse().slice(0, 1);
     const own = first.map((m) =>
-      m.startsWith('property ') && m.endsWith(' should not exist') ? `unknown field "${at}"` : path ? `${at}: ${m}` : m,
+      m.startsWith('property ') && m.endsWith(' should not exist') ? `unknown field "${at}"${didYouMean(e)}` : path ? `${at}: ${m}` : m,
     );
     return [...own, ...messages(e.children ?? [], at)];
   });
@@ -26,6 +38,8 @@ class StrictValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.metatype && this.toValidate(metadata)) {
+      const oversized = this.validity.oversizedArray(metadata.metatype, value);
+      if (oversized) throw new PayloadTooLarge(oversized);
       const entity = this.validity.fromPlain(metadata.metatype, value);
       if (entity !== undefined && this.validity.passes(entity)) return entity;
     }
@@ -46,6 +60,9 @@ export function strictValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     forbidUnknownValues: true,
+    // Each error keeps the object it was found in, so an unknown field can be compared with the
+    // fields of that object's class (didYouMean); the envelope carries only the messages.
+    validationError: { target: true },
     exceptionFactory: (errors) => {
       const all = messages(errors);
       const first = all[0] ?? 'invalid input';

@@ -1,4 +1,4 @@
-import { MetadataStorage, ValidationArguments, ValidationTypes, ValidatorConstraintInterface, getMetadataStorage } from 'class-validator';
+import { ARRAY_MAX_SIZE, MetadataStorage, ValidationArguments, ValidationTypes, ValidatorConstraintInterface, getMetadataStorage } from 'class-validator';
 import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
 import { TransformationType } from 'class-transformer';
 
@@ -49,6 +49,39 @@ interface ClassPlan {
 export class ValidityCheck {
   private readonly plans = new Map<unknown, ClassPlan | null>();
   private readonly storage = getMetadataStorage();
+  private readonly arrayLimits = new Map<unknown, Map<string, { max: number; message: string }>>();
+
+  /**
+   * The message of the first top-level array of `value` that holds more items than its
+   * @ArrayMaxSize allows, or undefined. Asked before anything is built from the body, so an
+   * oversized batch costs its length, not a DTO and a validation per item.
+   */
+  oversizedArray(metatype: unknown, value: unknown): string | undefined {
+    if (!isPlainObject(value)) return undefined;
+    for (const [name, limit] of this.arrayLimitsOf(metatype)) {
+      const items = (value as Record<string, unknown>)[name];
+      if (Array.isArray(items) && items.length > limit.max) return `${limit.message} (got ${items.length})`;
+    }
+    return undefined;
+  }
+
+  private arrayLimitsOf(target: unknown): Map<string, { max: number; message: string }> {
+    let limits = this.arrayLimits.get(target);
+    if (limits === undefined) {
+      limits = new Map();
+      if (typeof target === 'function') {
+        const metadatas = this.storage.getTargetValidationMetadatas(target, undefined as unknown as string, false, false, undefined);
+        for (const m of metadatas) {
+          if (m.name !== ARRAY_MAX_SIZE || m.each || typeof m.constraints?.[0] !== 'number') continue;
+          const max = m.constraints[0] as number;
+          const message = typeof m.message === 'string' ? m.message : `${m.propertyName} must hold at most ${max} items`;
+          limits.set(m.propertyName, { max, message });
+        }
+      }
+      this.arrayLimits.set(target, limits);
+    }
+    return limits;
+  }
 
   /** True only if class-validator (whitelist, forbidNonWhitelisted, forbidUnknownValues, no groups) accepts `object`. */
   passes(object: object): boolean {

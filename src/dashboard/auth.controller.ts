@@ -2,6 +2,7 @@ import { Body, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
 import { Inject } from '@nestjs/common';
 import type { Response } from 'express';
 import { API_TOKEN } from '../common/token.guard';
+import { LoginThrottle, TooManyAttempts } from '../common/login-throttle';
 import { tokensMatch } from '../common/token';
 import { DashboardController } from './dashboard-controller.decorator';
 import { DashboardSession, DashboardSessions } from './dashboard-sessions';
@@ -14,6 +15,7 @@ export class AuthController {
   constructor(
     private readonly sessions: DashboardSessions,
     @Inject(API_TOKEN) private readonly token: string,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   @Get('login')
@@ -27,10 +29,18 @@ export class AuthController {
   @Post('login')
   @AnonymousOk()
   @HttpCode(303)
-  login(@CurrentSession() session: DashboardSession, @Body() body: unknown, @Res() res: Response) {
+  async login(@CurrentSession() session: DashboardSession, @Body() body: unknown, @Res() res: Response) {
     const fields = formFields(body);
     const next = safeNext(fields.next);
+    try {
+      await this.throttle.check(res.req);
+    } catch (e) {
+      if (!(e instanceof TooManyAttempts)) throw e;
+      res.setHeader('Retry-After', String(e.retryAfterSeconds));
+      return res.status(429).render('pages/login', { title: 'Log in', csrf: session.csrf, next, error: `Too many failed logins from your address: try again in ${e.retryAfterSeconds} s.` });
+    }
     if (!fields.token || !tokensMatch(fields.token, this.token)) {
+      if (fields.token) await this.throttle.failed(res.req, 'wrong token in the dashboard login form');
       return res.status(401).render('pages/login', {
         title: 'Log in',
         csrf: session.csrf,

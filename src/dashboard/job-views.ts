@@ -89,7 +89,8 @@ export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, n
     started: formatAgo(job.started_at, now),
     finished: formatAgo(job.finished_at, now),
     cancelRequested: job.cancel_requested,
-    canCancel: ['pending', 'failed', 'processing'].includes(job.state) && !job.cancel_requested,
+    // Still offered once asked: a cancel that reached no worker yet can be asked again.
+    canCancel: ['pending', 'failed', 'processing'].includes(job.state),
     canRetry: job.state === 'dead',
     final: FINAL.has(job.state),
     runs: [...runs].reverse(),

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
@@ -8,9 +8,10 @@ import { ENV, Env } from '../env/env';
 import { InitialSchema1732320000000 } from './migrations/1732320000000-initial-schema';
 import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
 import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
+import { RunSequence1733000000000 } from './migrations/1733000000000-run-sequence';
 import { SqlDatabase } from './sql';
 
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000];
+export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000];
 
 @Global()
 @Module({
@@ -19,6 +20,9 @@ export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, Ou
       inject: [ENV],
       useFactory: (env: Env) => {
         mkdirSync(dirname(env.sqlitePath), { recursive: true, mode: 0o700 });
+        // Created here, 0600, before SQLite would create it 0644: it holds every command and its
+        // output. SQLite gives the -wal and -shm files the database file's mode.
+        closeSync(openSync(env.sqlitePath, 'a', 0o600));
         return {
           type: 'sqlite' as const,
           database: env.sqlitePath,

@@ -37,6 +37,12 @@ export class SqlDatabase implements Sql {
   private queue: Pending[] = [];
   private writing = false;
   /**
+   * Test hook, never set by the service: awaited in every write transaction after its units ran
+   * and before COMMIT, as a disk whose fsync hangs would hold it. Writes submitted meanwhile wait
+   * in the queue, as they would behind a slow disk. (test/faults-service-time.e2e-spec.ts)
+   */
+  stallBeforeCommit?: () => Promise<void>;
+  /**
    * The one SQLite connection TypeORM opened (and migrated). Statements go to it directly: the
    * query runner's per-statement bookkeeping (logger, broadcaster, a promise chain) cost more
    * than the statements themselves on the claim/report path, and its SQLite runner drops the
@@ -165,6 +171,7 @@ export class SqlDatabase implements Sql {
       return;
     }
     try {
+      if (this.stallBeforeCommit) await this.stallBeforeCommit();
       await this.exec('COMMIT');
     } catch (e) {
       await this.exec('ROLLBACK').catch(() => undefined);

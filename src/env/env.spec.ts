@@ -35,6 +35,8 @@ describe('loadEnv', () => {
       QUEUECTL_TOKEN: 'a-token-of-enough-length',
       QUEUECTL_BODY_LIMIT: '4096',
       QUEUECTL_SQLITE_SYNC: 'normal',
+      QUEUECTL_ALLOWED_HOSTS: 'queue.example, 10.0.0.5,::1,',
+      QUEUECTL_LOGIN_FAILURES: '50',
     });
     expect(env).toEqual({
       home: '/srv/q',
@@ -45,6 +47,8 @@ describe('loadEnv', () => {
       token: 'a-token-of-enough-length',
       bodyLimitBytes: 4096,
       sqliteSync: 'normal',
+      allowedHosts: ['queue.example', '10.0.0.5', '::1'],
+      loginFailuresPerMinute: 50,
     });
   });
 
@@ -60,9 +64,10 @@ describe('loadEnv', () => {
       QUEUECTL_TOKEN: 'short',
       QUEUECTL_BODY_LIMIT: '12kb',
       QUEUECTL_SQLITE_SYNC: 'off',
+      QUEUECTL_ALLOWED_HOSTS: 'good.example, bad host/',
     });
-    expect(problems).toHaveLength(6);
-    for (const name of ['QUEUECTL_DATABASE_URL', 'QUEUECTL_HOST', 'QUEUECTL_PORT', 'QUEUECTL_TOKEN', 'QUEUECTL_BODY_LIMIT', 'QUEUECTL_SQLITE_SYNC']) {
+    expect(problems).toHaveLength(7);
+    for (const name of ['QUEUECTL_DATABASE_URL', 'QUEUECTL_HOST', 'QUEUECTL_PORT', 'QUEUECTL_TOKEN', 'QUEUECTL_BODY_LIMIT', 'QUEUECTL_SQLITE_SYNC', 'QUEUECTL_ALLOWED_HOSTS']) {
       expect(problems.filter((p) => p.includes(name))).toHaveLength(1);
     }
     for (const p of problems) expect(p).not.toMatch(/\n/);

@@ -20,6 +20,10 @@ export interface Env {
   token?: string;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** Failed logins one client address may make in a minute before it gets 429. */
+  loginFailuresPerMinute: number;
+  /** Host names (and addresses) the service answers besides loopback and the bind address. */
+  allowedHosts: string[];
   /** SQLite `synchronous` pragma: `full` fsyncs every commit (the default), `normal` survives process crashes only. */
   sqliteSync: 'full' | 'normal';
 }
@@ -30,6 +34,12 @@ export const ENV = Symbol('ENV');
 class EnvVars {
   @IsOptional()
   QUEUECTL_HOME?: string;
+
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z0-9.\-:[\]]+\s*(,\s*[A-Za-z0-9.\-:[\]]+\s*)*,?\s*$/, {
+    message: 'QUEUECTL_ALLOWED_HOSTS must be a comma-separated list of host names or IP addresses, without ports',
+  })
+  QUEUECTL_ALLOWED_HOSTS?: string;
 
   @IsOptional()
   @Matches(/^sqlite:.+/, { message: 'QUEUECTL_DATABASE_URL must be sqlite:<path> (PostgreSQL is not supported by this build yet)' })
@@ -57,6 +67,12 @@ class EnvVars {
   @IsInt({ message: 'QUEUECTL_BODY_LIMIT must be an integer number of bytes' })
   @Min(1024, { message: 'QUEUECTL_BODY_LIMIT must be at least 1024 bytes' })
   QUEUECTL_BODY_LIMIT?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'QUEUECTL_LOGIN_FAILURES must be a whole number of failed logins a minute' })
+  @Min(1, { message: 'QUEUECTL_LOGIN_FAILURES must be at least 1' })
+  QUEUECTL_LOGIN_FAILURES?: number;
 
   @IsOptional()
   @IsIn(['full', 'normal'], { message: 'QUEUECTL_SQLITE_SYNC must be full or normal' })
@@ -98,6 +114,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     portExplicit: vars.QUEUECTL_PORT !== undefined,
     token: vars.QUEUECTL_TOKEN,
     bodyLimitBytes: vars.QUEUECTL_BODY_LIMIT ?? 16 * 1024 * 1024,
+    loginFailuresPerMinute: vars.QUEUECTL_LOGIN_FAILURES ?? 10,
+    allowedHosts: (vars.QUEUECTL_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
     sqliteSync: vars.QUEUECTL_SQLITE_SYNC === 'normal' ? 'normal' : 'full',
   };
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
 import { InvalidInput, JobNotFound } from '../common/domain-errors';
 import { JobOutputRepository } from './job-output.repository';
 import { JobSignals } from './job-signals';
@@ -31,6 +32,8 @@ export interface OutputReadOptions {
 export type OutputEvent =
   | { type: 'run'; run: number }
   | { type: 'output'; run: number; offset: number; data: Buffer }
+  /** The service is stopping: the stream ends here, before the run did. */
+  | { type: 'closed'; reason: string }
   | {
       type: 'end';
       run: number;
@@ -56,12 +59,27 @@ const NEWLINE = 0x0a;
  * followed while the run writes it. Every read costs what it returns, not the stored total.
  */
 @Injectable()
-export class JobOutputService {
+export class JobOutputService implements OnModuleDestroy {
+  /** Set when the service stops: every follower gets a last event and its stream ends. */
+  private closing = false;
+  private readonly closingEvents = new EventEmitter();
+
   constructor(
     private readonly jobs: JobsRepository,
     private readonly output: JobOutputRepository,
     private readonly signals: JobSignals,
-  ) {}
+  ) {
+    this.closingEvents.setMaxListeners(0);
+  }
+
+  /**
+   * Ends every follow at once (Nest calls this before the HTTP server closes): a stream held
+   * open by a follower would otherwise keep the server, and the stopping service, alive.
+   */
+  onModuleDestroy(): void {
+    this.closing = true;
+    this.closingEvents.emit('closing');
+  }
 
   /** The output of run `run` (default: the newest), whole, from `offset`, or its last `tail` lines. */
   async read(id: string, options: OutputReadOptions = {}): Promise<OutputRead> {
@@ -106,10 +124,16 @@ export class JobOutputService {
       wake();
     });
     const off = this.signals.onJobChanged((changed) => changed === id && wake());
+    const onClosing = () => wake();
+    this.closingEvents.on('closing', onClosing);
     try {
       let chosen = run;
       let at = offset;
       while (!gone) {
+        if (this.closing) {
+          await send({ type: 'closed', reason: 'the service is stopping' });
+          return;
+        }
         const changed = new Promise<void>((resolve) => (wake = resolve));
         if (chosen === undefined) {
           chosen = await this.jobs.latestRun(id);
@@ -135,6 +159,7 @@ export class JobOutputService {
       }
     } finally {
       off();
+      this.closingEvents.off('closing', onClosing);
     }
   }
 

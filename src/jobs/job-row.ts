@@ -25,7 +25,7 @@ export interface JobRow {
   finished_at: number | null;
 }
 
-/** A row of `job_attempts`: one run of a job's command. `run` counts every claim, never reset. */
+/** A row of `job_attempts`: one run of a job's command. `run` is its fencing value, unique in the queue for its whole life. */
 export interface AttemptRow {
   job_id: string;
   run: number;

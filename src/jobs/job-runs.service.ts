@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
+import { leaseBudget } from '../common/lease-budget';
 import { ConfigService } from '../config/config.service';
 import { Sql, SqlDatabase } from '../database/sql';
 import { AttemptEnd, judgeAttempt } from './attempt-policy';
@@ -8,6 +9,13 @@ import { JobOutputRepository } from './job-output.repository';
 import { JobRow } from './job-row';
 import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
+import { LeaseWatch } from './lease-watch';
+import { ReportAnswersRepository } from './report-answers.repository';
+
+/** How long the answer to a report is kept for a worker that sends the report again. */
+const REPORT_ANSWER_KEEP_MS = 60 * 60 * 1000;
+/** Old answers forgotten by each report: more than one, so the table shrinks back after a burst. */
+const REPORT_ANSWER_PRUNE = 4;
 
 /** A job handed to a worker. `lease` is the fencing value every later message must carry. */
 export interface ClaimedJob {
@@ -54,14 +62,21 @@ export class JobRunsService {
     private readonly db: SqlDatabase,
     private readonly jobs: JobsRepository,
     private readonly output: JobOutputRepository,
+    private readonly answers: ReportAnswersRepository,
     private readonly config: ConfigService,
     private readonly signals: JobSignals,
     private readonly clock: Clock,
+    private readonly watch: LeaseWatch,
   ) {}
 
+  // Times are read inside each unit of work, when it runs: read before it waited in the write
+  // queue (behind a stalled disk, say), a lease would start in the past and might be over on arrival.
+
   async claim(workerId: string, limit: number): Promise<ClaimedJob[]> {
-    const now = this.clock.now();
-    const rows = await this.db.write((sql) => this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit));
+    const rows = await this.db.write(async (sql) => {
+      const now = this.clock.now();
+      return this.heard(await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit));
+    });
     for (const r of rows) this.signals.jobChanged(r.id);
     return rows.map((r) => this.toClaimed(r));
   }
@@ -69,13 +84,27 @@ export class JobRunsService {
   /**
    * Records finished runs, puts back runs that never started, then claims up to `claimLimit`
    * next jobs: one unit of work, one commit, one round trip for the worker.
+   *
+   * With a `reportId`, the answer is kept (REPORT_ANSWER_KEEP_MS): the same report sent again
+   * changes nothing and gets the same answer, the same claims included.
    */
-  async finish(workerId: string, results: RunResult[], released: RunRef[], claimLimit: number): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
-    const now = this.clock.now();
+  async finish(
+    workerId: string,
+    results: RunResult[],
+    released: RunRef[],
+    claimLimit: number,
+    reportId?: string,
+  ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
     const outputLimit = this.config.get('output-limit');
     const backoff = this.backoff();
     let requeued = false;
-    const { refused, claimed } = await this.db.write(async (sql) => {
+    let claimed: JobRow[] = [];
+    const answer = await this.db.write(async (sql) => {
+      if (reportId !== undefined) {
+        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId);
+        if (given) return given;
+      }
+      const now = this.clock.now();
       const refused: string[] = [];
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
@@ -84,7 +113,10 @@ export class JobRunsService {
       }
       const succeeded = results.filter((r) => !failures.includes(r));
       const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
-      for (const r of succeeded) if (!completed.has(r.id)) refused.push(r.id);
+      for (const r of succeeded) {
+        if (completed.has(r.id)) this.watch.ended(r.id, r.lease);
+        else refused.push(r.id);
+      }
       for (const r of failures) {
         const row = current.get(r.id);
         const verdict = row ? await this.fail(sql, row, r.lease, r, backoff, now) : undefined;
@@ -92,31 +124,44 @@ export class JobRunsService {
         if (verdict === 'retry') requeued = true;
       }
       for (const r of released) {
-        if (await this.jobs.release(sql, r.id, r.lease, now)) requeued = true;
-        else refused.push(r.id);
+        if (await this.jobs.release(sql, r.id, r.lease, now)) {
+          requeued = true;
+          this.watch.ended(r.id, r.lease);
+        } else refused.push(r.id);
       }
-      const claimed = claimLimit > 0 ? await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), claimLimit) : [];
-      return { refused, claimed };
+      claimed = claimLimit > 0 ? this.heard(await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), claimLimit)) : [];
+      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r)) };
+      if (reportId !== undefined) {
+        await this.answers.save(sql, reportId, workerId, answer, now);
+        await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
+      }
+      return answer;
     });
     for (const r of results) this.signals.jobChanged(r.id);
     for (const r of released) this.signals.jobChanged(r.id);
     for (const r of claimed) this.signals.jobChanged(r.id);
     // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier.
     if (requeued) this.signals.workAvailable();
-    return { refused, jobs: claimed.map((r) => this.toClaimed(r)) };
+    return answer;
   }
 
   /** Extends the leases of running jobs; says which were cancelled and which this worker no longer holds. */
   async heartbeat(running: RunRef[]): Promise<{ cancel: string[]; lost: string[] }> {
     if (running.length === 0) return { cancel: [], lost: [] };
-    const now = this.clock.now();
+    // Heard from when it arrived, not when its write ran: a heartbeat that waited behind a
+    // stalled disk still shows the worker alive then.
+    const arrived = this.clock.monotonic();
     return this.db.write(async (sql) => {
+      const now = this.clock.now();
       const cancel: string[] = [];
       const lost: string[] = [];
       for (const r of running) {
         const row = await this.jobs.extendLease(sql, r.id, r.lease, this.leaseUntil(now));
         if (!row) lost.push(r.id);
-        else if (Number(row.cancel_requested)) cancel.push(r.id);
+        else {
+          this.watch.heardFrom(r.id, r.lease, arrived);
+          if (Number(row.cancel_requested)) cancel.push(r.id);
+        }
       }
       return { cancel, lost };
     });
@@ -135,25 +180,41 @@ export class JobRunsService {
   }
 
   /**
-   * Sends every running job whose lease expired before `now` through the failure path as
-   * "worker lost": retried after backoff, or dead when no retries are left. Idempotent: a job is
-   * re-read inside the unit of work, so a heartbeat that got in first keeps it running.
+   * Sends every running job whose worker has gone silent through the failure path as "worker
+   * lost": retried after backoff, or dead when no retries are left. A job is recovered only when
+   * both clocks agree: its stored expiry is more than the reap grace past (wall clock, read when
+   * the write runs), and the service has not heard from the run for the lease and that grace
+   * (monotonic clock, see LeaseWatch). A jump of the wall clock, or a stalled database that held
+   * heartbeats back, recovers nothing whose worker kept sending them.
+   *
+   * Idempotent: a job is re-read inside the unit of work, so a heartbeat that got in first keeps
+   * it running.
    */
   async requeueExpired(now: number, limit = 500): Promise<number> {
-    const expired = await this.jobs.findExpiredLeases(now, limit);
+    const { leaseMs, reapGraceMs } = leaseBudget(this.leaseMs());
+    const expired = (await this.jobs.findExpiredLeases(now - reapGraceMs, limit)).filter((r) => this.watch.silentFor(r.id, Number(r.lease)) > leaseMs + reapGraceMs);
     if (expired.length === 0) return 0;
     const backoff = this.backoff();
     const recovered = await this.db.write(async (sql) => {
+      const at = this.clock.now();
       const ids: string[] = [];
       for (const row of await this.jobs.findByIds(sql, expired.map((r) => r.id))) {
-        if (row.state !== 'processing' || row.lease_expires_at === null || Number(row.lease_expires_at) >= now) continue;
-        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, backoff, now)) ids.push(row.id);
+        if (row.state !== 'processing' || row.lease_expires_at === null || Number(row.lease_expires_at) + reapGraceMs >= at) continue;
+        if (this.watch.silentFor(row.id, Number(row.lease)) <= leaseMs + reapGraceMs) continue;
+        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, backoff, at)) ids.push(row.id);
       }
       return ids;
     });
     for (const id of recovered) this.signals.jobChanged(id);
     if (recovered.length > 0) this.signals.workAvailable();
     return recovered.length;
+  }
+
+  /** Records the runs just claimed as heard from now. */
+  private heard(rows: JobRow[]): JobRow[] {
+    const at = this.clock.monotonic();
+    for (const r of rows) this.watch.heardFrom(r.id, Number(r.lease), at);
+    return rows;
   }
 
   /** Ends the run `lease` of a job as failed; undefined when that run no longer holds the job. */
@@ -167,6 +228,7 @@ export class JobRunsService {
         ? await this.jobs.scheduleRetry(sql, row.id, lease, now, verdict.dueAt, outcome)
         : await this.jobs.bury(sql, row.id, lease, now, outcome);
     if (!ok) return undefined;
+    this.watch.ended(row.id, lease);
     await this.jobs.finishAttempt(sql, row.id, lease, now, outcome);
     return kind;
   }
@@ -175,8 +237,12 @@ export class JobRunsService {
     return { base: this.config.get('backoff-base'), maxSeconds: this.config.get('backoff-max'), jitter: this.config.get('backoff-jitter') };
   }
 
+  private leaseMs(): number {
+    return Math.round(this.config.get('lease-timeout') * 1000);
+  }
+
   private leaseUntil(now: number): number {
-    return now + Math.round(this.config.get('lease-timeout') * 1000);
+    return now + this.leaseMs();
   }
 
   private toClaimed(row: JobRow): ClaimedJob {

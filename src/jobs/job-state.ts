@@ -12,6 +12,7 @@ export const TRANSITIONS = {
   scheduleRetry: { from: ['processing'], to: 'failed' },
   bury: { from: ['processing'], to: 'dead' },
   // A job a worker claimed but never started (it was stopping): back to the queue, uncounted.
+  // A cancelled one goes to the DLQ instead (dead, "cancelled"): a cancel is final.
   release: { from: ['processing'], to: 'pending' },
   cancel: { from: ['pending', 'failed'], to: 'dead' },
   retryDead: { from: ['dead'], to: 'pending' },

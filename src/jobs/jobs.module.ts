@@ -9,12 +9,14 @@ import { JobSignals } from './job-signals';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
+import { LeaseWatch } from './lease-watch';
+import { ReportAnswersRepository } from './report-answers.repository';
 import { RetentionSweeper } from './retention-sweeper';
 
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
-  exports: [JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  exports: [LeaseWatch, JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

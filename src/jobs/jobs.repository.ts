@@ -211,6 +211,11 @@ export class JobsRepository implements OnModuleInit {
    * The one place that decides which job a worker gets: due jobs only, highest priority first,
    * then oldest due time, then creation. One statement, so the choice and the change are atomic.
    *
+   * Each claimed run gets its fencing value (`lease`, the run's number) from `run_sequence`, a
+   * counter for the life of the queue that `reset` and purges never touch: no run of a deleted
+   * job, nor an earlier run of this one, can hold the same (id, lease) as a newer run. The
+   * counter moves by the rows claimed, in the same transaction.
+   *
    * The plan is pinned (SQLite): without statistics the planner takes `state IN (...)` for
    * selective, reads every waiting job through jobs_state_seq and sorts them — 430 ms a claim
    * with a million pending jobs. INDEXED BY walks jobs_claimable in claim order and stops after
@@ -219,16 +224,17 @@ export class JobsRepository implements OnModuleInit {
    */
   async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number): Promise<JobRow[]> {
     const rows = await sql.rows<JobRow>(
-      `UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease = lease + 1, worker_id = ?,
-         lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL
-       WHERE id IN (
+      `UPDATE jobs SET state = 'processing', attempts = attempts + 1, lease = (SELECT last FROM run_sequence WHERE id = 1) + picked.n,
+         worker_id = ?, lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL
+       FROM (SELECT id AS picked_id, row_number() OVER () AS n FROM (
          SELECT id FROM jobs INDEXED BY jobs_claimable WHERE state IN (${sqlStates('claim')}) AND due_at <= ?
-         ORDER BY priority DESC, due_at, seq LIMIT ?)
-       AND +state IN (${sqlStates('claim')})
+         ORDER BY priority DESC, due_at, seq LIMIT ?)) AS picked
+       WHERE jobs.id = picked.picked_id AND +jobs.state IN (${sqlStates('claim')}) AND jobs.cancel_requested = 0
        RETURNING ${JOB_COLUMNS}`,
       [workerId, leaseUntil, now, now, now, limit],
     );
     if (rows.length === 0) return rows;
+    await sql.run('UPDATE run_sequence SET last = last + ? WHERE id = 1', [rows.length]);
     rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
     await sql.run(
       `INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
@@ -350,12 +356,15 @@ export class JobsRepository implements OnModuleInit {
   /**
    * A job its worker claimed but never started (the worker was stopping) goes back to the queue
    * as if it had not been claimed: the attempt is not counted and its empty run is forgotten.
+   * A job whose cancel was asked meanwhile never starts again: it goes to the DLQ as cancelled.
    */
   async release(sql: Sql, id: string, lease: number, now: number): Promise<boolean> {
     const changed = await sql.run(
-      `UPDATE jobs SET state = 'pending', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
-         updated_at = ?
-       WHERE id = ? AND lease = ? AND state IN (${sqlStates('release')})`,
+      `UPDATE jobs SET state = CASE WHEN cancel_requested = 0 THEN 'pending' ELSE 'dead' END,
+         last_error = CASE WHEN cancel_requested = 0 THEN last_error ELSE 'cancelled' END,
+         finished_at = CASE WHEN cancel_requested = 0 THEN finished_at ELSE ?1 END,
+         attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL, updated_at = ?1
+       WHERE id = ?2 AND lease = ?3 AND state IN (${sqlStates('release')})`,
       [now, id, lease],
     );
     if (changed === 1) await sql.run('DELETE FROM job_attempts WHERE job_id = ? AND run = ?', [id, lease]);
@@ -415,14 +424,16 @@ export class JobsRepository implements OnModuleInit {
 
   /**
    * Wait from due to start of the first runs finished since `since`, newest first, at most
-   * `limit`. Only a first run (run = 1) still knows when it was due (its run_at, or its
-   * creation); the due time of later runs is overwritten.
+   * `limit`. Only a job's first run (its lowest run number) still knows when it was due: its
+   * run_at, or its creation when later (a run_at in the past makes a job due when it is
+   * enqueued); the due time of later runs is overwritten.
    */
   async recentFirstStartDelays(since: number, limit: number): Promise<number[]> {
     const rows = await this.db.rows<{ v: number }>(
-      `SELECT MAX(0, a.started_at - COALESCE(j.run_at, j.created_at)) AS v
+      `SELECT MAX(0, a.started_at - MAX(j.created_at, COALESCE(j.run_at, j.created_at))) AS v
        FROM job_attempts a JOIN jobs j ON j.id = a.job_id
-       WHERE a.finished_at >= ? AND a.run = 1 ORDER BY a.finished_at DESC LIMIT ?`,
+       WHERE a.finished_at >= ? AND a.run = (SELECT MIN(f.run) FROM job_attempts f WHERE f.job_id = a.job_id)
+       ORDER BY a.finished_at DESC LIMIT ?`,
       [since, limit],
     );
     return rows.map((r) => Number(r.v));

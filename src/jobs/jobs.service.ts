@@ -135,6 +135,9 @@ export class JobsService {
       runAt = Date.parse(input.run_at);
       if (!Number.isFinite(runAt)) throw new InvalidInput(`${where}run_at is not a valid time: "${input.run_at}"`);
     }
+    if (input.backoff_base !== undefined && input.base_backoff !== undefined) {
+      throw new InvalidInput(`${where}backoff_base and base_backoff are the same field: give one of them`);
+    }
     return {
       id: input.id ?? newJobId(this.clock.now()),
       command: input.command,
@@ -142,7 +145,7 @@ export class JobsService {
       priority: input.priority ?? 0,
       runAt,
       timeoutSeconds: input.timeout_seconds ? input.timeout_seconds : null,
-      backoffBase: input.backoff_base ?? null,
+      backoffBase: input.backoff_base ?? input.base_backoff ?? null,
     };
   }
 }

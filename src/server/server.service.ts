@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
-import { StorageUnavailable } from '../common/domain-errors';
+import { JobsRunning, StorageUnavailable } from '../common/domain-errors';
 import { REPLICA } from '../common/replica';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
@@ -66,6 +66,11 @@ export class ServerService {
    * Copies the database with VACUUM INTO (a consistent snapshot), then deletes every job. Both
    * happen in one exclusive turn: a write queued while the copy is made would otherwise commit
    * after the copy and be deleted with the rest, an acknowledged job kept nowhere.
+   *
+   * Refused (JobsRunning, nothing changed) while any job is processing: its command runs on a
+   * worker the service cannot stop at once, and would run on beside a new job of the same id.
+   * Fencing values come from run_sequence, which reset keeps, so even a leftover run's messages
+   * could not touch a new job; refusing also keeps its command from running unowned.
    */
   async reset(): Promise<{ backup: string; deleted: number }> {
     const dir = join(this.env.home, 'backups');
@@ -75,7 +80,17 @@ export class ServerService {
     let backup = join(dir, `queue-${stamp}.db`);
     for (let n = 2; existsSync(backup); n++) backup = join(dir, `queue-${stamp}-${n}.db`);
     const deleted = await this.db.exclusive(async (sql) => {
-      await sql.run('VACUUM INTO ?', [backup]);
+      const running = await sql.rows<{ id: string }>(`SELECT id FROM jobs WHERE state = 'processing' ORDER BY started_at LIMIT 6`);
+      if (running.length > 0) throw new JobsRunning(running.map((r) => r.id));
+      try {
+        await sql.run('VACUUM INTO ?', [backup]);
+        chmodSync(backup, 0o600);
+      } catch (e) {
+        // A copy cut short (the disk filled up) is no backup: leave none rather than a file
+        // that looks like one, nor the journal SQLite leaves beside it. Nothing is deleted yet.
+        for (const file of [backup, `${backup}-journal`]) rmSync(file, { force: true });
+        throw e;
+      }
       // Each DELETE is atomic on its own (attempts go by cascade, counts by trigger).
       const n = await sql.run('DELETE FROM jobs');
       await sql.run('DELETE FROM workers WHERE stopped_at IS NOT NULL');

@@ -4,21 +4,24 @@ import { ConfigService } from '../config/config.service';
 import { JobRunsService } from '../jobs/job-runs.service';
 
 /**
- * Recovers jobs whose worker vanished: every sweep sends each processing job with an expired
- * lease through the failure path as "worker lost". A worker heartbeats every
- * heartbeat-interval and each heartbeat extends its leases by lease-timeout, so a lease expires
- * only when its worker has been silent for a whole lease.
+ * Recovers jobs whose worker vanished: every sweep sends each processing job whose run has been
+ * silent past its lease and the reap grace (see JobRunsService.requeueExpired, lease-budget.ts)
+ * through the failure path as "worker lost". A worker heartbeats every heartbeat-interval and
+ * each heartbeat extends its leases by lease-timeout; the worker itself stops a command it could
+ * not renew before the lease ends, so by the time the grace is over nothing of the run is left.
  *
- * From a worker's SIGKILL to its job being claimable: at most lease-timeout (the last heartbeat
- * may have come just before the kill) + one sweep interval + the retry's backoff
- * (min(backoff-max, base ^ attempts)). At the defaults: 30 s + 1 s + 2 s = 33 s when the first
- * attempt is lost, 30 + 1 + 8 = 39 s at worst (the third of max-retries 3; a fourth loss is dead).
- * An idle worker's claim wakes at that due time, so the job starts then.
+ * From a worker's SIGKILL to its job being claimable: at most lease-timeout + reap grace (the
+ * last heartbeat may have come just before the kill) + one sweep interval + the retry's backoff
+ * (min(backoff-max, base ^ attempts)). At the defaults: 30 + 7 + 1 + 2 = 40 s when the first
+ * attempt is lost, 30 + 7 + 1 + 8 = 46 s at worst (the third of max-retries 3; a fourth loss is
+ * dead). An idle worker's claim wakes at that due time, so the job starts then.
+ *
+ * After a restart of the service, a run counts as heard from at start-up (LeaseWatch): workers
+ * that outlived the restart get a whole lease and its grace to reconnect and extend their leases.
  */
 @Injectable()
 export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('LeaseReaper');
-  private readonly bootedAt: number;
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<number>;
   private stopped = false;
@@ -27,9 +30,7 @@ export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly runs: JobRunsService,
     private readonly config: ConfigService,
     private readonly clock: Clock,
-  ) {
-    this.bootedAt = clock.now();
-  }
+  ) {}
 
   onApplicationBootstrap(): void {
     this.schedule();
@@ -41,13 +42,8 @@ export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
     await this.sweeping?.catch(() => undefined);
   }
 
-  /**
-   * One sweep; returns the number of jobs recovered. Reaps nothing during the first lease period
-   * after the service started: workers that outlived a restart of the service get that long to
-   * reconnect and extend their leases, which expired while nobody could renew them.
-   */
+  /** One sweep; returns the number of jobs recovered. */
   async sweep(now = this.clock.now()): Promise<number> {
-    if (now < this.bootedAt + this.config.get('lease-timeout') * 1000) return 0;
     return this.runs.requeueExpired(now);
   }
 

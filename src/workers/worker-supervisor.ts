@@ -15,6 +15,8 @@ import { ENV, Env } from '../env/env';
 const DRAIN_MS = 10_000;
 /** After the second signal a worker kills its commands and reports; then it is killed outright. */
 const FORCE_MS = 5_000;
+/** Longest the workers of the service take to stop when it stops (drain, then insist twice). */
+export const WORKERS_STOP_MS = DRAIN_MS + 2 * FORCE_MS;
 
 class ServiceNotListening extends DomainError {
   constructor() {

@@ -68,7 +68,7 @@ export class WorkersController {
       outputOffset: r.output_offset ?? 0,
       truncated: r.truncated ?? false,
     }));
-    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0);
+    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id);
   }
 
   @Post(':id/heartbeat')
@@ -81,8 +81,9 @@ export class WorkersController {
   @Post(':id/output')
   @HttpCode(200)
   @ApiOperation({ summary: 'Worker protocol: store output of running jobs (bytes as base64, each chunk at its byte offset: a chunk sent again is stored once)' })
-  output(@Param('id', WorkerIdPipe) _id: string, @Body() body: OutputDto) {
+  output(@Param('id', WorkerIdPipe) id: string, @Body() body: OutputDto) {
     return this.workers.output(
+      id,
       body.chunks.map((c) => ({ id: c.id, lease: c.lease, offset: c.offset, data: Buffer.from(c.data_base64, 'base64'), truncated: c.truncated ?? false })),
     );
   }

@@ -47,6 +47,8 @@ const CLAIM_RECHECK_MS = 2000;
 export class WorkersService implements OnModuleInit, OnModuleDestroy {
   /** Workers asked to stop that have not deregistered: their claims answer `stop` at once. */
   private readonly stopRequested = new Set<string>();
+  /** Workers known to be registered and not deregistered (see requireWorker). */
+  private readonly registered = new Set<string>();
   private readonly stopEvents = new EventEmitter();
   private closing = false;
 
@@ -66,6 +68,18 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     for (const id of await this.workers.findStopRequested()) this.stopRequested.add(id);
   }
 
+  /**
+   * Refuses a worker id that never registered or has deregistered, before its request touches
+   * any job: a lease number alone must not extend, report or write to a run. Ids seen registered
+   * in this process are remembered, so the hot path costs no query.
+   */
+  private async requireWorker(workerId: string): Promise<void> {
+    if (this.registered.has(workerId)) return;
+    const row = await this.workers.findById(workerId);
+    if (!row || row.stopped_at !== null) throw new WorkerNotFound(workerId);
+    this.registered.add(workerId);
+  }
+
   /** Answers every waiting claim at once, so the HTTP server can close. */
   onModuleDestroy(): void {
     this.closing = true;
@@ -76,6 +90,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     const now = this.clock.now();
     const id = `w-${randomBytes(6).toString('hex')}`;
     await this.db.write((sql) => this.workers.insert(sql, { id, ...input, started_at: now, heartbeat_at: now }));
+    this.registered.add(id);
     return { id, ...this.settings() };
   }
 
@@ -85,6 +100,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
    * worker is asked to stop, the service closes, or the worker hangs up (`abandoned`).
    */
   async claim(workerId: string, limit: number, waitMs: number, abandoned: AbortSignal): Promise<ClaimAnswer> {
+    await this.requireWorker(workerId);
     const deadline = this.clock.now() + waitMs;
     let woken = false;
     let wake: () => void = () => undefined;
@@ -130,25 +146,36 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  async report(workerId: string, results: RunResult[], released: RunRef[], claimLimit: number): Promise<{ refused: string[] } & ClaimAnswer> {
+  async report(
+    workerId: string,
+    results: RunResult[],
+    released: RunRef[],
+    claimLimit: number,
+    reportId?: string,
+  ): Promise<{ refused: string[] } & ClaimAnswer> {
+    await this.requireWorker(workerId);
     const stop = this.stopRequested.has(workerId);
-    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit);
+    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, reportId);
     return { refused, jobs, stop };
   }
 
   async heartbeat(workerId: string, running: RunRef[]): Promise<{ stop: boolean; cancel: string[]; lost: string[] } & WorkerSettings> {
+    await this.requireWorker(workerId);
     const now = this.clock.now();
     const [worker, leases] = await Promise.all([this.db.write((sql) => this.workers.heartbeat(sql, workerId, now)), this.runs.heartbeat(running)]);
+    // Deregistered by another request meanwhile: the leases it held may be extended this once.
     if (!worker) throw new WorkerNotFound(workerId);
     if (Number(worker.stop_requested)) this.stopRequested.add(workerId);
     return { stop: this.stopRequested.has(workerId), ...leases, ...this.settings() };
   }
 
-  async output(chunks: OutputChunk[]): Promise<{ refused: string[] }> {
+  async output(workerId: string, chunks: OutputChunk[]): Promise<{ refused: string[] }> {
+    await this.requireWorker(workerId);
     return { refused: await this.runs.appendOutput(chunks) };
   }
 
   async deregister(workerId: string): Promise<{ id: string }> {
+    this.registered.delete(workerId);
     const changed = await this.db.write((sql) => this.workers.markStopped(sql, workerId, this.clock.now()));
     this.stopRequested.delete(workerId);
     if (!changed && !(await this.workers.findById(workerId))) throw new WorkerNotFound(workerId);

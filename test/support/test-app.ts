@@ -1,3 +1,4 @@
+import { LogLevel } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.factory';
@@ -17,12 +18,14 @@ export interface TestApp {
 }
 
 /** The real AppModule on a fresh SQLite file in a temp dir, not listening (use supertest). */
-export async function createTestApp(options: { env?: Record<string, string>; clock?: Clock; token?: string } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { env?: Record<string, string>; clock?: Clock; token?: string; /** Default: errors and warnings. */ logLevels?: LogLevel[] } = {},
+): Promise<TestApp> {
   const home = tempHome();
   const token = options.token ?? TEST_TOKEN;
   const env = loadEnv({ QUEUECTL_HOME: home, QUEUECTL_DATABASE_URL: `sqlite:${join(home, 'queue.db')}`, QUEUECTL_TOKEN: token, ...options.env });
   const state = { shutdownRequests: 0 };
-  const app = await createApp({ env, token, clock: options.clock, onShutdown: () => state.shutdownRequests++ });
+  const app = await createApp({ env, token, clock: options.clock, onShutdown: () => state.shutdownRequests++ }, options.logLevels);
   await app.init();
   return {
     app,

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -24,6 +25,19 @@ import {
 export const JOB_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_COMMAND_LENGTH = 128 * 1024;
 export const MAX_BATCH = 10_000;
+/** A calendar date, a time, and a zone: Z or an offset. */
+export const RUN_AT_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+function BackoffBaseRules(field: string) {
+  // In the order stacked decorators take effect (bottom up), so the type check stays the rule
+  // reported first.
+  return applyDecorators(
+    Max(100, { message: `${field} must be at most 100` }),
+    Min(1, { message: `${field} must be at least 1` }),
+    IsNumber({ allowNaN: false, allowInfinity: false }, { message: `${field} must be a number` }),
+    IsOptional(),
+  );
+}
 
 /** A job to enqueue: the seven-field form of SPEC §1 plus the optional fields. */
 export class EnqueueJobDto {
@@ -33,7 +47,7 @@ export class EnqueueJobDto {
   @Matches(JOB_ID_PATTERN, { message: 'id must be 1–128 characters of A-Za-z0-9._:- (not dots alone)' })
   id?: string;
 
-  @ApiProperty({ description: 'run with /bin/sh -c, stored byte for byte', example: 'echo hello' })
+  @ApiProperty({ description: 'UTF-8 text run with /bin/sh -c, stored exactly as sent; a body that is not UTF-8 is refused', example: 'echo hello' })
   @IsDefined({ message: 'command is required' })
   @IsString({ message: 'command must be a string' })
   @Matches(/\S/, { message: 'command must not be blank' })
@@ -56,9 +70,16 @@ export class EnqueueJobDto {
   @Max(1_000_000, { message: 'priority must be at most 1000000' })
   priority?: number;
 
-  @ApiPropertyOptional({ description: 'ISO-8601 time before which the job does not run', example: '2030-01-01T00:00:00Z' })
+  @ApiPropertyOptional({
+    description:
+      'ISO-8601 date and time before which the job does not run, with its time zone (Z or ±hh:mm); a value without one (2030-01-01T09:00, or a date alone) is refused as ambiguous',
+    example: '2030-01-01T00:00:00Z',
+  })
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'run_at must be an ISO-8601 time, such as 2030-01-01T00:00:00Z' })
+  // JavaScript would read a time without a zone in the service's local zone and a date alone as
+  // UTC: two different guesses. The caller says which zone it means.
+  @Matches(RUN_AT_WITH_ZONE, { message: 'run_at must give a time and its time zone, such as 2030-01-01T09:00:00Z or 2030-01-01T09:00:00+02:00' })
   run_at?: string;
 
   @ApiPropertyOptional({ description: 'seconds the command may run; 0 = config job-timeout' })
@@ -69,11 +90,12 @@ export class EnqueueJobDto {
   timeout_seconds?: number;
 
   @ApiPropertyOptional({ description: 'retry n waits backoff_base^n seconds; default: config backoff-base' })
-  @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'backoff_base must be a number' })
-  @Min(1, { message: 'backoff_base must be at least 1' })
-  @Max(100, { message: 'backoff_base must be at most 100' })
+  @BackoffBaseRules('backoff_base')
   backoff_base?: number;
+
+  @ApiPropertyOptional({ description: 'the same as backoff_base, as other queue tools spell it; give one of the two' })
+  @BackoffBaseRules('base_backoff')
+  base_backoff?: number;
 
   @ApiPropertyOptional({ description: 'accepted for the seven-field form; a new job is always pending', enum: ['pending'] })
   @IsOptional()

@@ -147,6 +147,12 @@ export class RunResultDto extends RunRefDto {
 }
 
 export class ReportDto {
+  @ApiPropertyOptional({ description: 'an id the worker gives this report; the same report sent again (same id) gets the same answer and changes nothing' })
+  @IsOptional()
+  @IsString({ message: 'report_id must be a string' })
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'report_id must be 1 to 64 letters, digits, _ or -' })
+  report_id?: string;
+
   @ApiProperty({ type: [RunResultDto] })
   @IsArray({ message: 'results must be an array' })
   @ArrayMaxSize(MAX_CONCURRENCY)
