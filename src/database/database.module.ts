@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
@@ -10,6 +10,7 @@ import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
 import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
 import { RunSequence1733000000000 } from './migrations/1733000000000-run-sequence';
 import { SqlDatabase } from './sql';
+import { ensureDirectory } from '../common/directories';
 
 export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000];
 
@@ -19,7 +20,7 @@ export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, Ou
     TypeOrmModule.forRootAsync({
       inject: [ENV],
       useFactory: (env: Env) => {
-        mkdirSync(dirname(env.sqlitePath), { recursive: true, mode: 0o700 });
+        ensureDirectory(dirname(env.sqlitePath));
         // Created here, 0600, before SQLite would create it 0644: it holds every command and its
         // output. SQLite gives the -wal and -shm files the database file's mode.
         closeSync(openSync(env.sqlitePath, 'a', 0o600));
