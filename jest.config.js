@@ -31,7 +31,7 @@ const POSTGRES_SPECS = [
 ];
 
 const projects = [
-  { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts'] },
+  { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/cli/**/*.spec.ts', '<rootDir>/chaos/**/*.spec.ts'] },
   { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
 ];
 if (process.env.QUEUECTL_TEST_DATABASE_URL) {

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processAlive, readServiceRecord } from '../src/common/service-record';
 import { readTokenFile } from '../src/common/token';
 import { Endpoint, ServiceUnreachable, request } from './http';
+import { ensureDirectory } from '../src/common/directories';
 
 /**
  * Where the CLI and workers find the service. The CLI's one reader of process.env: the rest of
@@ -45,7 +46,8 @@ function readToken(home: string): string {
   return readTokenFile(join(home, 'token')) ?? '';
 }
 
-async function answers(endpoint: Endpoint): Promise<boolean> {
+/** Whether the service at `endpoint` answers its health check. */
+export async function answers(endpoint: Endpoint): Promise<boolean> {
   try {
     await request(endpoint, 'GET', '/api/health', { timeoutMs: 2000 });
     return true;
@@ -122,7 +124,7 @@ export interface StartedService {
 
 /** Starts `dist/src/main.js` detached, with its output appended to `<home>/service.log`. */
 export function startLocalService(home: string): StartedService {
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  ensureDirectory(home);
   const logFile = join(home, 'service.log');
   const out = openSync(logFile, 'a', 0o600);
   const from = fstatSync(out).size;

@@ -1,5 +1,4 @@
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdirSync } from 'node:fs';
 import { Server } from 'node:http';
 import { createApp } from './app.factory';
 import { removeServiceRecord, writeServiceRecord } from './common/service-record';
@@ -7,6 +6,8 @@ import { TokenFileRefused, loadOrCreateToken } from './common/token';
 import { Env, EnvError, loadEnv } from './env/env';
 import { ServiceAlreadyRunning, acquireServiceLock } from './service-lock';
 import { WORKERS_STOP_MS, WorkerSupervisor } from './workers/worker-supervisor';
+import { dirname } from 'node:path';
+import { ensureDirectory } from './common/directories';
 
 /**
  * The service's drain time: once asked to stop, it exits within this whatever its clients hold
@@ -98,6 +99,9 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   try {
+    // Made here, so a path that cannot be made is the one line below rather than a logged
+    // stack from inside the module that opens the database.
+    if (env.database.dialect === 'sqlite') ensureDirectory(dirname(env.database.path));
     app = await createApp({ env, token, onShutdown: () => void stop(0) });
     const server = await listen(app, env);
     // Longer than any client's idle gap (a worker heartbeats every 5 s by default): Node's 5 s
@@ -122,7 +126,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
 }
 
 function loadHome(env: Env): string {
-  mkdirSync(env.home, { recursive: true, mode: 0o700 });
+  ensureDirectory(env.home);
   return env.home;
 }
 

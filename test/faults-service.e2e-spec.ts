@@ -67,6 +67,15 @@ describe('the service process under faults', () => {
     // Well under the 20 s start timeout the CLI would otherwise wait out.
     expect(Date.now() - askedAt).toBeLessThan(15_000);
   });
+
+  it('a database directory that cannot be made (under /proc) is one error line and exit 1, not a service spinning forever', async () => {
+    const home = newHome();
+    const askedAt = Date.now();
+    const serve = await runCli(['serve', '--port', '0'], home, { QUEUECTL_DATABASE_URL: 'sqlite:/proc/no-such-dir/queue.db' });
+    expect(serve.code).toBe(1);
+    expect(serve.stderr.trim()).toMatch(/^queuectl: could not start the service: ENOENT: [^\n]*'\/proc\/no-such-dir'$/);
+    expect(Date.now() - askedAt).toBeLessThan(15_000);
+  });
 });
 
 describe('stopping the service with a follower attached', () => {

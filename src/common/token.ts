@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDirectory } from './directories';
 
 /** The fewest characters a token file may hold; a generated token has 43. */
 export const MIN_TOKEN_FILE_LENGTH = 32;
@@ -42,7 +43,7 @@ export function readTokenFile(file: string): string | undefined {
 /** Reads `<home>/token`, or creates it (mode 0600) on first start. */
 export function loadOrCreateToken(home: string): string {
   const file = join(home, 'token');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  ensureDirectory(home);
   const existing = readTokenFile(file);
   if (existing !== undefined) return existing;
   const token = randomBytes(32).toString('base64url');

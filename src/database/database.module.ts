@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ENV, Env } from '../env/env';
@@ -8,6 +8,7 @@ import { dataSourceOptions, openDataSource } from './data-source';
 import { Notifications } from './notifications';
 import { PostgresDatabase } from './postgres-sql';
 import { SqlDatabase, SqliteDatabase } from './sql';
+import { ensureDirectory } from '../common/directories';
 
 export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
 
@@ -18,7 +19,7 @@ export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
       inject: [ENV],
       useFactory: (env: Env) => {
         if (env.database.dialect === 'sqlite') {
-          mkdirSync(dirname(env.database.path), { recursive: true, mode: 0o700 });
+          ensureDirectory(dirname(env.database.path));
           // Created here, 0600, before SQLite would create it 0644: it holds every command and its
           // output. SQLite gives the -wal and -shm files the database file's mode.
           closeSync(openSync(env.database.path, 'a', 0o600));

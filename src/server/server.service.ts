@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../common/clock';
 import { DomainError, JobsRunning, StorageUnavailable } from '../common/domain-errors';
@@ -9,6 +9,7 @@ import { SqlDatabase } from '../database/sql';
 import { ENV, Env } from '../env/env';
 import { JobsService } from '../jobs/jobs.service';
 import { WorkersRepository } from '../workers/workers.repository';
+import { ensureDirectory } from '../common/directories';
 
 export const SHUTDOWN = Symbol('SHUTDOWN');
 const READY_WITHIN_MS = 2000;
@@ -82,7 +83,7 @@ export class ServerService {
       );
     }
     const dir = join(this.env.home, 'backups');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensureDirectory(dir);
     const stamp = new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-');
     // Two resets within one millisecond must not collide: VACUUM INTO refuses an existing file.
     let backup = join(dir, `queue-${stamp}.db`);
