@@ -3,7 +3,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { processAlive, readServiceRecord } from '../src/common/service-record';
-import { readTokenFile } from '../src/common/token';
+import { readTokenFile, TokenFileRefused } from '../src/common/token';
 import { Endpoint, ServiceUnreachable, request } from './http';
 import { ensureDirectory } from '../src/common/directories';
 
@@ -24,10 +24,18 @@ export function targetFromEnv(overrides: { url?: string; token?: string } = {}, 
   const remoteUrl = overrides.url ?? nonEmpty(env.QUEUECTL_URL);
   return {
     remoteUrl: remoteUrl?.replace(/\/+$/, ''),
-    token: overrides.token ?? nonEmpty(env.QUEUECTL_TOKEN),
+    token: overrides.token ?? nonEmpty(env.QUEUECTL_TOKEN) ?? tokenFromFile(nonEmpty(env.QUEUECTL_TOKEN_FILE)),
     home: resolve(nonEmpty(env.QUEUECTL_HOME) ?? join(homedir(), '.queuectl')),
     postgres: /^postgres(ql)?:/.test(nonEmpty(env.QUEUECTL_DATABASE_URL) ?? ''),
   };
+}
+
+/** QUEUECTL_TOKEN_FILE (a Compose secret), held to the same rules as the home's token file. */
+function tokenFromFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const token = readTokenFile(file);
+  if (token === undefined) throw new TokenFileRefused(`QUEUECTL_TOKEN_FILE names no file (got "${file}")`);
+  return token;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -24,7 +24,9 @@ export async function createApp(options: AppOptions, logLevels: LogLevel[] = ['e
     abortOnError: false,
   });
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Behind a reverse proxy every client would share the proxy's address (and its failed-login
+  // count) unless the proxy's X-Forwarded-For is believed: QUEUECTL_TRUST_PROXY says whose.
+  app.set('trust proxy', options.env.trustProxy);
   // No ETag: answers are live queue state that no client revalidates, and Express would hash
   // every one (copying it into a Buffer first): ~10% of a bare Express answer's CPU on this machine.
   app.set('etag', false);

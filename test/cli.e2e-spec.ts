@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
@@ -645,5 +645,38 @@ describe('queuectl and the local service of QUEUECTL_HOME', () => {
     expect(r.stderr).toBe(''); // found the foreground service: nothing was started
     expect(ok(await runCli(['server', 'stop'], home)).stdout).toBe(`stopped the service (pid ${child.pid})\n`);
     expect(await exited).toBe(0);
+  });
+});
+
+describe('queuectl with its token in QUEUECTL_TOKEN_FILE (a Compose secret)', () => {
+  const token = 'compose-secret-token-0123456789abcdefghij';
+  let t: TestApp;
+  let url: string;
+  let home: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ token });
+    await t.app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    home = tempHome();
+  });
+  afterAll(async () => {
+    await t?.close();
+    removeHome(home);
+  });
+
+  it('reads the token from the file, and refuses a file others may read, with one line', async () => {
+    const file = join(home, 'queuectl_token');
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const status = await runCli(['status', '--json'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN_FILE: file });
+    expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(status.stdout).counts).toBeDefined();
+
+    chmodSync(file, 0o644);
+    const refused = await runCli(['status'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN_FILE: file });
+    expect(refused.code).toBe(6);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/queuectl_token/);
+    expect(refused.stderr).not.toContain(token);
   });
 });

@@ -70,6 +70,8 @@ describe('docker-compose.yml', () => {
     expect(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')).not.toMatch(/PASSWORD:\s*\S*[^/\s]{8,}$/m);
     expect(app.environment?.QUEUECTL_TOKEN_FILE).toBe('/run/secrets/queuectl_token');
     expect(app.environment?.QUEUECTL_TOKEN).toBeUndefined();
+    expect(app.environment?.QUEUECTL_TRUST_PROXY).toBe('uniquelocal');
+    expect(app.environment?.QUEUECTL_ALLOWED_HOSTS?.split(',')).toContain('proxy');
     expect(app.healthcheck?.test.join(' ')).toContain('/api/health/ready');
     expect(app.depends_on?.postgres.condition).toBe('service_healthy');
     expect(app.ports ?? []).toEqual([]);

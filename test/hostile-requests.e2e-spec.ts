@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { csrfOf } from './support/dashboard-client';
 import { CLI, RunningService, api, cleanEnv, removeHome, startService, tempHome } from './support/harness';
+import { TestApp, createTestApp } from './support/test-app';
 
 /**
  * What an attacker (with or without the token) or a hostile environment does to a running
@@ -179,5 +180,32 @@ describe('a command that is not UTF-8', () => {
     const utf8 = cliViaShell(`exec "${process.execPath}" "$CLI" enqueue '{"id":"utf8","command":"echo café 🙂 \uFFFD"}'`);
     expect(utf8).toMatchObject({ status: 0, stderr: '' });
     expect((await api(svc, 'GET', '/api/jobs/utf8')).body.command).toBe('echo café 🙂 \uFFFD');
+  });
+});
+
+describe('failed logins behind a reverse proxy (QUEUECTL_TRUST_PROXY)', () => {
+  const wrong = (t: TestApp, forwardedFor: string) =>
+    request(t.app.getHttpServer()).get('/api/status').set('Authorization', `Bearer wrong-${'z'.repeat(30)}`).set('X-Forwarded-For', forwardedFor);
+  const right = (t: TestApp, forwardedFor: string) => request(t.app.getHttpServer()).get('/api/status').set(t.auth).set('X-Forwarded-For', forwardedFor);
+
+  it('counts each client the trusted proxy names on its own, so one bad client does not lock out the others behind the proxy', async () => {
+    const t = await createTestApp({ env: { QUEUECTL_TRUST_PROXY: 'loopback' }, logLevels: [] });
+    try {
+      for (let i = 0; i < 10; i++) expect((await wrong(t, '10.0.0.1')).status).toBe(401);
+      expect((await right(t, '10.0.0.1')).status).toBe(429);
+      expect((await right(t, '10.0.0.2')).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('believes no X-Forwarded-For by default, so a client cannot dodge the count by naming another address', async () => {
+    const t = await createTestApp({ logLevels: [] });
+    try {
+      for (let i = 0; i < 10; i++) expect((await wrong(t, `10.0.0.${i}`)).status).toBe(401);
+      expect((await right(t, '10.0.1.1')).status).toBe(429);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -43,6 +43,7 @@ export class LoginThrottle {
   }
 }
 
+/** The client's address: the socket's, or with QUEUECTL_TRUST_PROXY the one its trusted proxies name. */
 function clientOf(req: Request): string {
-  return req.socket.remoteAddress ?? 'unknown';
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }

@@ -132,6 +132,25 @@ describe('loadEnv', () => {
       }
     });
 
+    it('puts the password of QUEUECTL_DATABASE_PASSWORD_FILE (a secret shared with PostgreSQL) into the URL', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'queuectl-env-'));
+      try {
+        writeFileSync(join(dir, 'password'), 'p@ss:w/rd\n');
+        const env = loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://queuectl@postgres:5432/queuectl', QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'password'), QUEUECTL_TOKEN: token });
+        expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queuectl:p%40ss%3Aw%2Frd@postgres:5432/queuectl', schema: undefined });
+        expect(decodeURIComponent(new URL((env.database as { url: string }).url).password)).toBe('p@ss:w/rd');
+        expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://q:given@db/jobs', QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'password'), QUEUECTL_TOKEN: token })).toEqual([
+          'QUEUECTL_DATABASE_URL holds a password already: drop it or QUEUECTL_DATABASE_PASSWORD_FILE',
+        ]);
+        expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://q@db/jobs', QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'missing'), QUEUECTL_TOKEN: token })).toEqual([
+          `QUEUECTL_DATABASE_PASSWORD_FILE cannot be read: ENOENT (got "${join(dir, 'missing')}")`,
+        ]);
+        expect(problemsOf({ QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'password') })).toEqual(['QUEUECTL_DATABASE_PASSWORD_FILE is for a PostgreSQL QUEUECTL_DATABASE_URL']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('refuses a schema that is not a plain SQL name', () => {
       expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs?schema=a;drop', QUEUECTL_TOKEN: token })).toEqual([
         `QUEUECTL_DATABASE_URL's schema must be a lower-case SQL name (got "a;drop")`,

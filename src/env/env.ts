@@ -28,6 +28,11 @@ export interface Env {
   loginFailuresPerMinute: number;
   /** Host names (and addresses) the service answers besides loopback and the bind address. */
   allowedHosts: string[];
+  /**
+   * Express's `trust proxy`: which hops' X-Forwarded-For to believe for the client address (the
+   * failed-login count is per client). False: none, the default.
+   */
+  trustProxy: false | number | string;
   /** SQLite `synchronous` pragma: `full` fsyncs every commit (the default), `normal` survives process crashes only. */
   sqliteSync: 'full' | 'normal';
 }
@@ -80,6 +85,9 @@ class EnvVars {
   QUEUECTL_TOKEN_FILE?: string;
 
   @IsOptional()
+  QUEUECTL_DATABASE_PASSWORD_FILE?: string;
+
+  @IsOptional()
   @Type(() => Number)
   @IsInt({ message: 'QUEUECTL_BODY_LIMIT must be an integer number of bytes' })
   @Min(1024, { message: 'QUEUECTL_BODY_LIMIT must be at least 1024 bytes' })
@@ -90,6 +98,12 @@ class EnvVars {
   @IsInt({ message: 'QUEUECTL_LOGIN_FAILURES must be a whole number of failed logins a minute' })
   @Min(1, { message: 'QUEUECTL_LOGIN_FAILURES must be at least 1' })
   QUEUECTL_LOGIN_FAILURES?: number;
+
+  @IsOptional()
+  @Matches(/^(\d{1,2}|[A-Za-z0-9.:/]+(\s*,\s*[A-Za-z0-9.:/]+)*)$/, {
+    message: 'QUEUECTL_TRUST_PROXY must be a number of proxy hops or a comma list of proxy addresses, subnets or loopback/linklocal/uniquelocal',
+  })
+  QUEUECTL_TRUST_PROXY?: string;
 
   @IsOptional()
   @IsIn(['full', 'normal'], { message: 'QUEUECTL_SQLITE_SYNC must be full or normal' })
@@ -131,7 +145,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       return e.property === 'QUEUECTL_TOKEN' ? message : `${message} (got "${present[e.property]}")`;
     }),
   );
-  const database = errors.some((e) => e.property === 'QUEUECTL_DATABASE_URL') ? undefined : databaseTarget(vars.QUEUECTL_DATABASE_URL, problems);
+  const database = errors.some((e) => e.property === 'QUEUECTL_DATABASE_URL')
+    ? undefined
+    : withPasswordFile(databaseTarget(vars.QUEUECTL_DATABASE_URL, problems), vars.QUEUECTL_DATABASE_PASSWORD_FILE, problems);
   if (database?.dialect === 'postgres' && vars.QUEUECTL_TOKEN === undefined && !problems.some((p) => p.includes('QUEUECTL_TOKEN'))) {
     // Replicas share no home directory where a generated token could be found.
     problems.push('QUEUECTL_TOKEN or QUEUECTL_TOKEN_FILE is required with a PostgreSQL QUEUECTL_DATABASE_URL');
@@ -152,6 +168,7 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       .split(',')
       .map((h) => h.trim())
       .filter(Boolean),
+    trustProxy: vars.QUEUECTL_TRUST_PROXY === undefined ? false : /^\d+$/.test(vars.QUEUECTL_TRUST_PROXY) ? Number(vars.QUEUECTL_TRUST_PROXY) : vars.QUEUECTL_TRUST_PROXY,
     sqliteSync: vars.QUEUECTL_SQLITE_SYNC === 'normal' ? 'normal' : 'full',
   };
 }
@@ -175,4 +192,28 @@ function databaseTarget(raw: string | undefined, problems: string[]): DatabaseTa
   }
   url.searchParams.delete('schema');
   return { dialect: 'postgres', url: url.toString(), schema };
+}
+
+/**
+ * QUEUECTL_DATABASE_PASSWORD_FILE (a Compose or Kubernetes secret, the file PostgreSQL's own image
+ * reads with POSTGRES_PASSWORD_FILE) puts its password into the PostgreSQL URL.
+ */
+function withPasswordFile(target: DatabaseTarget | undefined, file: string | undefined, problems: string[]): DatabaseTarget | undefined {
+  if (file === undefined || target === undefined) return target;
+  if (target.dialect !== 'postgres') {
+    problems.push('QUEUECTL_DATABASE_PASSWORD_FILE is for a PostgreSQL QUEUECTL_DATABASE_URL');
+    return target;
+  }
+  const url = new URL(target.url);
+  if (url.password !== '') {
+    problems.push('QUEUECTL_DATABASE_URL holds a password already: drop it or QUEUECTL_DATABASE_PASSWORD_FILE');
+    return target;
+  }
+  try {
+    url.password = encodeURIComponent(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
+  } catch (e) {
+    problems.push(`QUEUECTL_DATABASE_PASSWORD_FILE cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (got "${file}")`);
+    return target;
+  }
+  return { ...target, url: url.toString() };
 }
