@@ -668,12 +668,12 @@ describe('queuectl with its token in QUEUECTL_TOKEN_FILE (a Compose secret)', ()
   it('reads the token from the file, and refuses a file others may read, with one line', async () => {
     const file = join(home, 'queuectl_token');
     writeFileSync(file, `${token}\n`, { mode: 0o600 });
-    const status = await runCli(['status', '--json'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN_FILE: file });
+    const status = await runCli(['status', '--json'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN: undefined, QUEUECTL_TOKEN_FILE: file });
     expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(status.stdout).counts).toBeDefined();
 
     chmodSync(file, 0o644);
-    const refused = await runCli(['status'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN_FILE: file });
+    const refused = await runCli(['status'], home, { QUEUECTL_URL: url, QUEUECTL_TOKEN: undefined, QUEUECTL_TOKEN_FILE: file });
     expect(refused.code).toBe(6);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/queuectl_token/);

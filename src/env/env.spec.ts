@@ -38,6 +38,7 @@ describe('loadEnv', () => {
       QUEUECTL_SQLITE_SYNC: 'normal',
       QUEUECTL_ALLOWED_HOSTS: 'queue.example, 10.0.0.5,::1,',
       QUEUECTL_LOGIN_FAILURES: '50',
+      QUEUECTL_TRUST_PROXY: '1',
     });
     expect(env).toEqual({
       home: '/srv/q',
@@ -50,7 +51,11 @@ describe('loadEnv', () => {
       sqliteSync: 'normal',
       allowedHosts: ['queue.example', '10.0.0.5', '::1'],
       loginFailuresPerMinute: 50,
+      trustProxy: 1,
     });
+    expect(loadEnv({ QUEUECTL_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(loadEnv({}).trustProxy).toBe(false);
+    expect(() => loadEnv({ QUEUECTL_TRUST_PROXY: 'all; the world' })).toThrow(/QUEUECTL_TRUST_PROXY must be/);
   });
 
   it('treats a blank variable as unset', () => {
