@@ -27,7 +27,8 @@ const LOCK_CONTEST_MS = 1000;
  */
 export async function acquireServiceLock(home: string): Promise<() => void> {
   const file = join(home, SERVICE_LOCK_FILE);
-  const giveUpAt = Date.now() + LOCK_CONTEST_MS;
+  // A monotonic clock: a step of the wall clock during start-up must not stretch or cut the contest.
+  const giveUpAt = performance.now() + LOCK_CONTEST_MS;
   for (;;) {
     const db = await open(file);
     // The driver waits up to a second on a busy lock by default; contenders that all wait on
@@ -49,7 +50,7 @@ export async function acquireServiceLock(home: string): Promise<() => void> {
     } catch (e) {
       await new Promise<void>((resolve) => db.close(() => resolve()));
       if (!/SQLITE_BUSY|SQLITE_LOCKED/.test((e as Error).message)) throw e;
-      if (Date.now() >= giveUpAt) {
+      if (performance.now() >= giveUpAt) {
         const pid = readServiceRecord(home)?.pid;
         throw new ServiceAlreadyRunning(`a queuectl service${pid ? ` (pid ${pid})` : ''} already runs for ${home}`);
       }
