@@ -15,6 +15,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { SHUTDOWN, ShutdownHook } from './server/server.service';
 import { ServerModule } from './server/server.module';
 import { WorkersModule } from './workers/workers.module';
+import { QueuesModule } from './queues/queues.module';
 
 export interface AppOptions {
   env: Env;
@@ -31,7 +32,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, ServerModule, MetricsModule, DashboardModule],
+      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, QueuesModule, ServerModule, MetricsModule, DashboardModule],
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: API_TOKEN, useValue: options.token },

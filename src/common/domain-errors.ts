@@ -50,6 +50,12 @@ export class WorkerNotFound extends DomainError {
   }
 }
 
+export class QueueNotFound extends DomainError {
+  constructor(name: string) {
+    super('not_found', `queue "${name}" not found (it has no jobs and no settings)`);
+  }
+}
+
 export class DuplicateJob extends DomainError {
   constructor(ids: string[]) {
     super(

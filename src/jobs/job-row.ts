@@ -23,6 +23,7 @@ export interface JobRow {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  queue: string;
 }
 
 /** A row of `job_attempts`: one run of a job's command. `run` is its fencing value, unique in the queue for its whole life. */
@@ -48,6 +49,8 @@ export interface NewJob {
   runAt: number | null;
   timeoutSeconds: number | null;
   backoffBase: number | null;
+  /** Default: `default`. */
+  queue?: string;
 }
 
 /** How an attempt ended, as its worker reported it (or as the reaper decided). */

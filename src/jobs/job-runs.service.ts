@@ -11,6 +11,8 @@ import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
 import { LeaseWatch } from './lease-watch';
 import { ReportAnswersRepository } from './report-answers.repository';
+import { QueueRow } from '../queues/queue.entity';
+import { QueuesRepository } from '../queues/queues.repository';
 
 /** How long the answer to a report is kept for a worker that sends the report again. */
 const REPORT_ANSWER_KEEP_MS = 60 * 60 * 1000;
@@ -27,6 +29,8 @@ export interface ClaimedJob {
   max_retries: number;
   /** The job's own timeout, else the job-timeout setting; null for none. */
   timeout_seconds: number | null;
+  /** Absent from services older than named queues. */
+  queue?: string;
 }
 
 /** One finished run as its worker reports it. */
@@ -67,18 +71,27 @@ export class JobRunsService {
     private readonly signals: JobSignals,
     private readonly clock: Clock,
     private readonly watch: LeaseWatch,
+    private readonly queues: QueuesRepository,
   ) {}
 
   // Times are read inside each unit of work, when it runs: read before it waited in the write
   // queue (behind a stalled disk, say), a lease would start in the past and might be over on arrival.
 
-  async claim(workerId: string, limit: number): Promise<ClaimedJob[]> {
-    const rows = await this.db.write(async (sql) => {
+  /** `served`: the queues the worker takes jobs from; undefined for all. */
+  async claim(workerId: string, limit: number, served?: string[]): Promise<ClaimedJob[]> {
+    const claimed = await this.db.write(async (sql) => {
       const now = this.clock.now();
-      return this.heard(await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit));
+      const queues = await this.queues.settings(sql);
+      return { queues, rows: this.heard(await this.claimIn(sql, queues, workerId, served, now, limit)) };
     });
-    for (const r of rows) this.signals.jobChanged(r.id);
-    return rows.map((r) => this.toClaimed(r));
+    for (const r of claimed.rows) this.signals.jobChanged(r.id);
+    return claimed.rows.map((r) => this.toClaimed(r, claimed.queues));
+  }
+
+  /** Claims in a unit of work, within the queues' pauses and limits (see QueuesRepository.claimScope). */
+  private async claimIn(sql: Sql, queues: Map<string, QueueRow>, workerId: string, served: string[] | undefined, now: number, limit: number): Promise<JobRow[]> {
+    const scope = await this.queues.claimScope(sql, queues, served, now, limit);
+    return this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit, scope);
   }
 
   /**
@@ -94,9 +107,9 @@ export class JobRunsService {
     released: RunRef[],
     claimLimit: number,
     reportId?: string,
+    served?: string[],
   ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
     const outputLimit = this.config.get('output-limit');
-    const backoff = this.backoff();
     let requeued = false;
     let claimed: JobRow[] = [];
     const answer = await this.db.write(async (sql) => {
@@ -105,6 +118,7 @@ export class JobRunsService {
         if (given) return given;
       }
       const now = this.clock.now();
+      const queues = await this.queues.settings(sql);
       const refused: string[] = [];
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
@@ -113,13 +127,15 @@ export class JobRunsService {
       }
       const succeeded = results.filter((r) => !failures.includes(r));
       const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
+      // A slot of a limited queue may be free again: claims waiting for one may take it now.
+      if (completed.size + failures.length > 0 && [...queues.values()].some((q) => Number(q.concurrency) > 0)) requeued = true;
       for (const r of succeeded) {
         if (completed.has(r.id)) this.watch.ended(r.id, r.lease);
         else refused.push(r.id);
       }
       for (const r of failures) {
         const row = current.get(r.id);
-        const verdict = row ? await this.fail(sql, row, r.lease, r, backoff, now) : undefined;
+        const verdict = row ? await this.fail(sql, row, r.lease, r, this.backoff(queues.get(row.queue)), now) : undefined;
         if (verdict === undefined) refused.push(r.id);
         if (verdict === 'retry') requeued = true;
       }
@@ -129,8 +145,8 @@ export class JobRunsService {
           this.watch.ended(r.id, r.lease);
         } else refused.push(r.id);
       }
-      claimed = claimLimit > 0 ? this.heard(await this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), claimLimit)) : [];
-      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r)) };
+      claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
+      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r, queues)) };
       if (reportId !== undefined) {
         await this.answers.save(sql, reportId, workerId, answer, now);
         await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
@@ -194,14 +210,14 @@ export class JobRunsService {
     const { leaseMs, reapGraceMs } = leaseBudget(this.leaseMs());
     const expired = (await this.jobs.findExpiredLeases(now - reapGraceMs, limit)).filter((r) => this.watch.silentFor(r.id, Number(r.lease)) > leaseMs + reapGraceMs);
     if (expired.length === 0) return 0;
-    const backoff = this.backoff();
     const recovered = await this.db.write(async (sql) => {
       const at = this.clock.now();
+      const queues = await this.queues.settings(sql);
       const ids: string[] = [];
       for (const row of await this.jobs.findByIds(sql, expired.map((r) => r.id))) {
         if (row.state !== 'processing' || row.lease_expires_at === null || Number(row.lease_expires_at) + reapGraceMs >= at) continue;
         if (this.watch.silentFor(row.id, Number(row.lease)) <= leaseMs + reapGraceMs) continue;
-        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, backoff, at)) ids.push(row.id);
+        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, this.backoff(queues.get(row.queue)), at)) ids.push(row.id);
       }
       return ids;
     });
@@ -233,8 +249,13 @@ export class JobRunsService {
     return kind;
   }
 
-  private backoff(): BackoffPolicy {
-    return { base: this.config.get('backoff-base'), maxSeconds: this.config.get('backoff-max'), jitter: this.config.get('backoff-jitter') };
+  /** The queue's backoff settings where it has them, else the global ones (a job's own backoff_base wins over both, see judgeAttempt). */
+  private backoff(queue?: QueueRow): BackoffPolicy {
+    return {
+      base: queue?.backoff_base ?? this.config.get('backoff-base'),
+      maxSeconds: queue?.backoff_max ?? this.config.get('backoff-max'),
+      jitter: this.config.get('backoff-jitter'),
+    };
   }
 
   private leaseMs(): number {
@@ -245,8 +266,17 @@ export class JobRunsService {
     return now + this.leaseMs();
   }
 
-  private toClaimed(row: JobRow): ClaimedJob {
-    const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : this.config.get('job-timeout');
-    return { id: row.id, command: row.command, lease: Number(row.lease), attempt: Number(row.attempts), max_retries: Number(row.max_retries), timeout_seconds: timeout > 0 ? timeout : null };
+  /** The job's own timeout, else its queue's job-timeout, else the global one. */
+  private toClaimed(row: JobRow, queues: Map<string, QueueRow>): ClaimedJob {
+    const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : Number(queues.get(row.queue)?.job_timeout ?? this.config.get('job-timeout'));
+    return {
+      id: row.id,
+      command: row.command,
+      lease: Number(row.lease),
+      attempt: Number(row.attempts),
+      max_retries: Number(row.max_retries),
+      timeout_seconds: timeout > 0 ? timeout : null,
+      queue: row.queue,
+    };
   }
 }

@@ -33,6 +33,7 @@ export function jobEntity(dialect: Dialect): EntitySchema<JobRow> {
       updated_at: t.bigint(),
       started_at: t.bigint({ nullable: true }),
       finished_at: t.bigint({ nullable: true }),
+      queue: t.varchar(128, { default: "'default'" }),
     },
     indices: [
       { name: 'jobs_seq', columns: ['seq'], unique: true },
@@ -42,6 +43,9 @@ export function jobEntity(dialect: Dialect): EntitySchema<JobRow> {
       { name: 'jobs_due', columns: ['due_at'], where: CLAIMABLE },
       { name: 'jobs_state_seq', columns: ['state', 'seq'] },
       { name: 'jobs_lease_expiry', columns: ['lease_expires_at'], where: `state = 'processing'` },
+      // A queue's next jobs in claim order (priority DESC again: made by the migration).
+      { name: 'jobs_queue_claimable', columns: ['queue', 'priority', 'due_at', 'seq'], where: CLAIMABLE, synchronize: false },
+      { name: 'jobs_queue_state_seq', columns: ['queue', 'state', 'seq'] },
       { name: 'jobs_finished', columns: ['state', 'finished_at'], where: `state IN ('completed', 'dead')` },
     ],
   });

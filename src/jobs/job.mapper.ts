@@ -5,6 +5,7 @@ import { AttemptRow, JobRow } from './job-row';
 export interface JobResponse {
   id: string;
   command: string;
+  queue: string;
   state: string;
   attempts: number;
   max_retries: number;
@@ -44,6 +45,7 @@ export function toJobResponse(row: JobRow): JobResponse {
   return {
     id: row.id,
     command: row.command,
+    queue: row.queue,
     state: row.state,
     attempts: Number(row.attempts),
     max_retries: Number(row.max_retries),

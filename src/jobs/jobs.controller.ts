@@ -27,7 +27,7 @@ export class JobsController {
   @Get()
   @ApiOperation({ summary: 'List jobs, newest first, with keyset pagination' })
   list(@Query() query: ListJobsQuery) {
-    return this.jobs.list({ state: query.state as JobState | undefined, search: query.q, limit: query.limit, cursor: query.cursor });
+    return this.jobs.list({ state: query.state as JobState | undefined, search: query.q, limit: query.limit, cursor: query.cursor, queue: query.queue });
   }
 
   @Post('purge')

@@ -12,11 +12,12 @@ import { JobsService } from './jobs.service';
 import { LeaseWatch } from './lease-watch';
 import { ReportAnswersRepository } from './report-answers.repository';
 import { RetentionSweeper } from './retention-sweeper';
+import { QueuesRepository } from '../queues/queues.repository';
 
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
-  exports: [LeaseWatch, JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [QueuesRepository, JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  exports: [QueuesRepository, LeaseWatch, JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

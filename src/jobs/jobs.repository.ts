@@ -11,11 +11,28 @@ export interface ListFilter {
   limit: number;
   /** Keyset pagination: only jobs created before this sequence number. */
   beforeSeq?: number;
+  queue?: string;
 }
+
+/**
+ * What a claim may take when some queues are restricted (see claimNext). Absent: every queue,
+ * no limit, the plain claim.
+ */
+export interface ClaimScope {
+  /** Only jobs of these queues; undefined for all. */
+  served?: string[];
+  /** Paused and limited queues: none of their jobs come through the plain walk. */
+  restricted: string[];
+  /** Limited queues with free slots, each with the most of its jobs this claim may take. */
+  capped: Array<{ queue: string; slots: number }>;
+}
+
+/** The queue of a job that names none. */
+export const DEFAULT_QUEUE = 'default';
 
 const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, run_at, due_at, timeout_seconds,
   backoff_base, last_error, exit_code, worker_id, lease, lease_expires_at, cancel_requested, created_at, updated_at,
-  started_at, finished_at`;
+  started_at, finished_at, queue`;
 /** Rows one page of a search by part of a command reads at most (see `list`). */
 const SEARCH_WINDOW = 20_000;
 const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
@@ -101,11 +118,11 @@ export class JobsRepository implements OnModuleInit {
       await sql.run('SAVEPOINT insert_jobs');
       const stored = new Map<string, number>();
       for (const chunk of chunks) {
-        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base]));
+        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue]));
         const rows = await sql.rows<{ id: string; seq: number }>(
-          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at)
+          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue)
            SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer, (v ->> 4)::bigint, (v ->> 5)::bigint,
-             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2
+             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2, v ->> 8
            FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (v, n) ORDER BY n
            ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
           [data, now],
@@ -145,10 +162,10 @@ export class JobsRepository implements OnModuleInit {
    * the event loop far more than the INSERT costs SQLite's own thread.
    */
   private async insertRows(sql: Sql, rows: JobRow[], now: number): Promise<void> {
-    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base]));
+    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue]));
     await sql.run(
-      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at)
-       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2
+      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue)
+       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2, value ->> 9
        FROM json_each(?1)`,
       [data, now],
     );
@@ -189,6 +206,7 @@ export class JobsRepository implements OnModuleInit {
       updated_at: now,
       started_at: null,
       finished_at: null,
+      queue: j.queue ?? DEFAULT_QUEUE,
     };
   }
 
@@ -213,6 +231,10 @@ export class JobsRepository implements OnModuleInit {
   async list(filter: ListFilter): Promise<{ rows: JobRow[]; next: number | null }> {
     const where: string[] = [];
     const params: unknown[] = [];
+    if (filter.queue !== undefined) {
+      where.push('queue = ?');
+      params.push(filter.queue);
+    }
     if (filter.state) {
       where.push('state = ?');
       params.push(filter.state);
@@ -244,7 +266,7 @@ export class JobsRepository implements OnModuleInit {
     }
     if (filter.beforeSeq === undefined) {
       const exact = await this.findById(filter.search);
-      if (exact && (!filter.state || exact.state === filter.state)) rows.unshift(exact);
+      if (exact && (!filter.state || exact.state === filter.state) && (filter.queue === undefined || exact.queue === filter.queue)) rows.unshift(exact);
     }
     return { rows, next };
   }
@@ -273,7 +295,8 @@ export class JobsRepository implements OnModuleInit {
    * `limit` rows; the unary `+` keeps the outer state check from choosing an index, so the
    * update finds its rows by primary key. test/query-plans.e2e-spec.ts holds these plans.
    */
-  async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number): Promise<JobRow[]> {
+  async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number, scope?: ClaimScope): Promise<JobRow[]> {
+    if (scope) return this.afterClaim(sql, workerId, now, await this.claimScoped(sql, workerId, now, leaseUntil, limit, scope));
     const set = `SET state = 'processing', attempts = attempts + 1,
          lease = ${this.db.pick({ sqlite: '(SELECT last FROM run_sequence WHERE id = 1) + picked.n', postgres: "nextval('run_numbers')" })},
          worker_id = ?, lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL`;
@@ -298,6 +321,11 @@ export class JobsRepository implements OnModuleInit {
       }),
       [workerId, leaseUntil, now, now, now, limit],
     );
+    return this.afterClaim(sql, workerId, now, rows);
+  }
+
+  /** Moves the run counter past the runs just claimed and opens their attempts. */
+  private async afterClaim(sql: Sql, workerId: string, now: number, rows: JobRow[]): Promise<JobRow[]> {
     if (rows.length === 0) return rows;
     if (this.db.dialect === 'sqlite') await sql.run('UPDATE run_sequence SET last = last + ? WHERE id = 1', [rows.length]);
     rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
@@ -306,6 +334,63 @@ export class JobsRepository implements OnModuleInit {
       rows.flatMap((r) => [r.id, r.lease, r.attempts, workerId, now]),
     );
     return rows;
+  }
+
+  /**
+   * The claim when some queues are restricted (paused or limited) or the worker serves only some:
+   * the plain walk in claim order over the jobs of unrestricted queues, plus the next `slots` jobs
+   * of each limited queue with free slots (through jobs_queue_claimable, so a long backlog of a
+   * full queue is never walked), merged in claim order and cut at `limit`.
+   *
+   * The caller has counted the limited queues' running jobs under their lock (see
+   * QueuesRepository.claimScope), in this same transaction, so no other claim can take their
+   * slots meanwhile. On PostgreSQL rows locked by another replica's claim are skipped as in the
+   * plain claim; rows picked here but cut by the merge stay locked only until this commit.
+   */
+  private async claimScoped(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number, scope: ClaimScope): Promise<JobRow[]> {
+    const claimable = `state IN (${sqlStates('claim')}) AND due_at <= ?3`;
+    const order = 'ORDER BY priority DESC, due_at, seq';
+    const set = `SET state = 'processing', attempts = attempts + 1,
+         lease = ${this.db.pick({ sqlite: '(SELECT last FROM run_sequence WHERE id = 1) + picked.n', postgres: "nextval('run_numbers')" })},
+         worker_id = ?1, lease_expires_at = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL, exit_code = NULL`;
+    const params: unknown[] = [workerId, leaseUntil, now, limit, JSON.stringify(scope.restricted), JSON.stringify(scope.served ?? null)];
+    if (this.db.dialect === 'postgres') {
+      params.push(JSON.stringify(scope.capped));
+      return sql.rows<JobRow>(
+        `WITH free AS MATERIALIZED (
+            SELECT id, priority, due_at, seq FROM jobs WHERE ${claimable}
+              AND queue NOT IN (SELECT jsonb_array_elements_text(?5::jsonb))
+              AND (?6::jsonb = 'null'::jsonb OR queue IN (SELECT jsonb_array_elements_text(?6::jsonb)))
+            ${order} LIMIT ?4 FOR UPDATE SKIP LOCKED),
+          capped AS MATERIALIZED (
+            SELECT c.id, c.priority, c.due_at, c.seq FROM jsonb_to_recordset(?7::jsonb) AS q (queue varchar, slots integer)
+            CROSS JOIN LATERAL (
+              SELECT id, priority, due_at, seq FROM jobs WHERE queue = q.queue AND ${claimable} ${order} LIMIT q.slots FOR UPDATE SKIP LOCKED
+            ) AS c),
+          picked AS (SELECT id AS picked_id FROM (SELECT * FROM free UNION ALL SELECT * FROM capped) AS a ${order} LIMIT ?4)
+        UPDATE jobs ${set}
+        FROM picked WHERE jobs.id = picked.picked_id AND jobs.cancel_requested = 0
+        RETURNING ${JOB_COLUMNS}`,
+        params,
+      );
+    }
+    // SQLite has no LATERAL: one term a limited queue (at most `limit` of them, see claimScope).
+    const capped = scope.capped.map((c) => {
+      params.push(c.queue, c.slots);
+      return `SELECT * FROM (SELECT id, priority, due_at, seq FROM jobs INDEXED BY jobs_queue_claimable
+        WHERE queue = ?${params.length - 1} AND ${claimable} ${order} LIMIT ?${params.length})`;
+    });
+    const free = `SELECT * FROM (SELECT id, priority, due_at, seq FROM jobs INDEXED BY jobs_claimable WHERE ${claimable}
+        AND queue NOT IN (SELECT value FROM json_each(?5)) AND (?6 = 'null' OR queue IN (SELECT value FROM json_each(?6)))
+        ${order} LIMIT ?4)`;
+    return sql.rows<JobRow>(
+      `UPDATE jobs ${set}
+        FROM (SELECT id AS picked_id, row_number() OVER () AS n FROM (
+          SELECT id FROM (${[free, ...capped].join(' UNION ALL ')}) ${order} LIMIT ?4)) AS picked
+        WHERE jobs.id = picked.picked_id AND +jobs.state IN (${sqlStates('claim')}) AND jobs.cancel_requested = 0
+        RETURNING ${JOB_COLUMNS}`,
+      params,
+    );
   }
 
   /** The earliest time a job becomes due, or undefined when none waits. */

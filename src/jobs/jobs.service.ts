@@ -10,6 +10,9 @@ import { AttemptResponse, JobResponse, toAttemptResponse, toJobResponse } from '
 import { JobsRepository } from './jobs.repository';
 import { JobSignals } from './job-signals';
 import { EnqueueJobDto } from './dto/enqueue-job.dto';
+import { DEFAULT_QUEUE } from './jobs.repository';
+import { QueueRow } from '../queues/queue.entity';
+import { QueuesRepository } from '../queues/queues.repository';
 
 export interface JobPage {
   jobs: JobResponse[];
@@ -38,6 +41,7 @@ export class JobsService {
     private readonly config: ConfigService,
     private readonly signals: JobSignals,
     private readonly clock: Clock,
+    private readonly queues: QueuesRepository,
   ) {}
 
   async enqueue(input: EnqueueJobDto): Promise<JobResponse> {
@@ -47,7 +51,9 @@ export class JobsService {
 
   /** All or nothing; once the promise resolves the jobs are committed to disk. */
   async enqueueMany(inputs: EnqueueJobDto[]): Promise<JobResponse[]> {
-    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : ''));
+    // A queue's max-retries applies to jobs that give none (read here: it is copied into the job).
+    const queues = inputs.some((i) => i.max_retries === undefined) ? await this.queues.settings() : new Map<string, QueueRow>();
+    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : '', queues));
     const rows = await this.insertCoalesced(newJobs);
     this.signals.workAvailable();
     return rows.map(toJobResponse);
@@ -75,9 +81,9 @@ export class JobsService {
     });
   }
 
-  async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number }): Promise<JobPage> {
+  async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number; queue?: string }): Promise<JobPage> {
     const limit = filter.limit ?? 100;
-    const page = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor });
+    const page = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor, queue: filter.queue });
     return { jobs: page.rows.map(toJobResponse), next_cursor: page.next };
   }
 
@@ -129,7 +135,7 @@ export class JobsService {
     return { purged };
   }
 
-  private toNewJob(input: EnqueueJobDto, where: string): NewJob {
+  private toNewJob(input: EnqueueJobDto, where: string, queues: Map<string, QueueRow>): NewJob {
     let runAt: number | null = null;
     if (input.run_at !== undefined) {
       runAt = Date.parse(input.run_at);
@@ -138,10 +144,13 @@ export class JobsService {
     if (input.backoff_base !== undefined && input.base_backoff !== undefined) {
       throw new InvalidInput(`${where}backoff_base and base_backoff are the same field: give one of them`);
     }
+    const queue = input.queue ?? DEFAULT_QUEUE;
     return {
       id: input.id ?? newJobId(this.clock.now()),
       command: input.command,
-      maxRetries: input.max_retries ?? this.config.get('max-retries'),
+      // The job's own value, else its queue's, else the global setting.
+      maxRetries: input.max_retries ?? queues.get(queue)?.max_retries ?? this.config.get('max-retries'),
+      queue,
       priority: input.priority ?? 0,
       runAt,
       timeoutSeconds: input.timeout_seconds ? input.timeout_seconds : null,

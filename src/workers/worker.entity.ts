@@ -18,6 +18,7 @@ export function workerEntity(dialect: Dialect): EntitySchema<WorkerRow> {
       heartbeat_at: t.bigint(),
       stop_requested: t.integer({ default: 0 }),
       stopped_at: t.bigint({ nullable: true }),
+      queues: t.text({ nullable: true }),
     },
     indices: [{ name: 'workers_heartbeat', columns: ['heartbeat_at'] }],
   });

@@ -51,7 +51,7 @@ export class WorkersController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Worker protocol: claim due jobs, waiting up to wait_ms for one (long-poll)' })
   claim(@Param('id', WorkerIdPipe) id: string, @Body() body: ClaimDto, @Res({ passthrough: true }) res: Response) {
-    return this.workers.claim(id, body.limit ?? 1, body.wait_ms ?? 0, hangUp(res));
+    return this.workers.claim(id, body.limit ?? 1, body.wait_ms ?? 0, hangUp(res), body.queues);
   }
 
   @Post(':id/report')
@@ -68,7 +68,7 @@ export class WorkersController {
       outputOffset: r.output_offset ?? 0,
       truncated: r.truncated ?? false,
     }));
-    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id);
+    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id, body.queues);
   }
 
   @Post(':id/heartbeat')

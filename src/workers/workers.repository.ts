@@ -12,6 +12,8 @@ export interface WorkerRow {
   heartbeat_at: number;
   stop_requested: number;
   stopped_at: number | null;
+  /** The queues it serves, comma-separated; null for all. */
+  queues: string | null;
 }
 
 /**
@@ -31,13 +33,14 @@ export class WorkersRepository {
   }
 
   async insert(sql: Sql, row: Omit<WorkerRow, 'stop_requested' | 'stopped_at'>): Promise<void> {
-    await sql.run(`INSERT INTO workers (id, hostname, pid, concurrency, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)`, [
+    await sql.run(`INSERT INTO workers (id, hostname, pid, concurrency, started_at, heartbeat_at, queues) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
       row.id,
       row.hostname,
       row.pid,
       row.concurrency,
       row.started_at,
       row.heartbeat_at,
+      row.queues,
     ]);
   }
 

@@ -33,6 +33,8 @@ export interface WorkerView {
   heartbeat_at: string;
   heartbeat_age_ms: number;
   stopping: boolean;
+  /** The queues it serves; null for all. */
+  queues: string[] | null;
   jobs: Array<{ id: string; command: string; started_at: string | null }>;
 }
 
@@ -97,10 +99,11 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     this.stopEvents.emit('all');
   }
 
-  async register(input: { hostname: string; pid: number; concurrency: number }): Promise<{ id: string } & WorkerSettings> {
+  async register(input: { hostname: string; pid: number; concurrency: number; queues?: string[] }): Promise<{ id: string } & WorkerSettings> {
     const now = this.clock.now();
     const id = `w-${randomBytes(6).toString('hex')}`;
-    await this.db.write((sql) => this.workers.insert(sql, { id, ...input, started_at: now, heartbeat_at: now }));
+    const row = { id, hostname: input.hostname, pid: input.pid, concurrency: input.concurrency, queues: input.queues?.join(',') ?? null };
+    await this.db.write((sql) => this.workers.insert(sql, { ...row, started_at: now, heartbeat_at: now }));
     this.registered.add(id);
     return { id, ...this.settings() };
   }
@@ -110,7 +113,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
    * an enqueue or retry, and by a timer at the earliest future due time. Returns early when the
    * worker is asked to stop, the service closes, or the worker hangs up (`abandoned`).
    */
-  async claim(workerId: string, limit: number, waitMs: number, abandoned: AbortSignal): Promise<ClaimAnswer> {
+  async claim(workerId: string, limit: number, waitMs: number, abandoned: AbortSignal, queues?: string[]): Promise<ClaimAnswer> {
     await this.requireWorker(workerId);
     const deadline = this.clock.now() + waitMs;
     let woken = false;
@@ -127,7 +130,8 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         if (this.stopRequested.has(workerId) || this.closing) return { jobs: [], stop: this.stopRequested.has(workerId) };
         if (abandoned.aborted) return { jobs: [], stop: false };
         woken = false;
-        const jobs = await this.runs.claim(workerId, limit);
+        const claimedAt = this.clock.now();
+        const jobs = await this.runs.claim(workerId, limit, queues);
         if (abandoned.aborted && jobs.length > 0) {
           // The worker hung up while the claim was written: nobody will run these, put them back.
           await this.runs.finish(workerId, [], jobs, 0);
@@ -138,8 +142,11 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         if (woken) continue;
         // The earliest due time of all, not only of the future: a job that fell due between the
         // claim and this moment must be claimed at once, not after a recheck.
-        const nextDue = await this.jobs.nextDueAt();
+        let nextDue = await this.jobs.nextDueAt();
         if (woken) continue;
+        // Due when this claim looked, yet not taken: its queue is paused, full or not served here.
+        // A resume, a freed slot or a new job wakes this claim; until then it rechecks.
+        if (nextDue !== undefined && nextDue <= claimedAt) nextDue = undefined;
         const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, sleepMs);
@@ -163,10 +170,11 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     released: RunRef[],
     claimLimit: number,
     reportId?: string,
+    queues?: string[],
   ): Promise<{ refused: string[] } & ClaimAnswer> {
     await this.requireWorker(workerId);
     const stop = this.stopRequested.has(workerId);
-    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, reportId);
+    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, reportId, queues);
     return { refused, jobs, stop };
   }
 
@@ -216,6 +224,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
       heartbeat_at: toIso(w.heartbeat_at)!,
       heartbeat_age_ms: Math.max(0, now - Number(w.heartbeat_at)),
       stopping: Boolean(Number(w.stop_requested)),
+      queues: w.queues ? w.queues.split(',') : null,
       jobs: running.filter((j) => j.worker_id === w.id).map((j) => ({ id: j.id, command: j.command, started_at: toIso(j.started_at) })),
     }));
   }

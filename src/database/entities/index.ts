@@ -6,11 +6,12 @@ import { jobOutputEntity } from '../../jobs/job-output.entity';
 import { jobEntity } from '../../jobs/job.entity';
 import { reportAnswerEntity } from '../../jobs/report-answer.entity';
 import { runSequenceEntity } from '../../jobs/run-sequence.entity';
+import { queueEntity } from '../../queues/queue.entity';
 import { workerEntity } from '../../workers/worker.entity';
 import { Dialect } from '../sql';
 
 /** Every table, as TypeORM sees it in one dialect. */
 export function entitiesFor(dialect: Dialect): EntitySchema<any>[] {
-  const both = [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, reportAnswerEntity, workerEntity, settingEntity].map((e) => e(dialect));
+  const both = [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, reportAnswerEntity, workerEntity, settingEntity, queueEntity].map((e) => e(dialect));
   return dialect === 'sqlite' ? [...both, runSequenceEntity()] : both;
 }

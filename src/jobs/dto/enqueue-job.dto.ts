@@ -97,6 +97,12 @@ export class EnqueueJobDto {
   @BackoffBaseRules('base_backoff')
   base_backoff?: number;
 
+  @ApiPropertyOptional({ description: 'the queue it goes to: 1–128 characters of A-Za-z0-9._:- (as ids)', default: 'default', example: 'emails' })
+  @IsOptional()
+  @IsString({ message: 'queue must be a string' })
+  @Matches(JOB_ID_PATTERN, { message: 'queue must be 1–128 characters of A-Za-z0-9._:- (not dots alone)' })
+  queue?: string;
+
   @ApiPropertyOptional({ description: 'accepted for the seven-field form; a new job is always pending', enum: ['pending'] })
   @IsOptional()
   @IsIn(['pending'], { message: 'state of a new job can only be "pending"' })

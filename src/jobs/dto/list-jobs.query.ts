@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { JOB_ID_PATTERN } from './enqueue-job.dto';
 import { JOB_STATES } from '../job-state';
 
 export class ListJobsQuery {
@@ -8,6 +9,12 @@ export class ListJobsQuery {
   @IsOptional()
   @IsIn(JOB_STATES, { message: `state must be one of ${JOB_STATES.join(', ')}` })
   state?: string;
+
+  @ApiPropertyOptional({ description: 'only jobs of this queue' })
+  @IsOptional()
+  @IsString({ message: 'queue must be a string' })
+  @Matches(JOB_ID_PATTERN, { message: 'queue must be a queue name (1–128 characters of A-Za-z0-9._:-)' })
+  queue?: string;
 
   @ApiPropertyOptional({ description: 'a job id, or part of a command' })
   @IsOptional()

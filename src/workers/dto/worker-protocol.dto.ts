@@ -1,7 +1,9 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsBase64,
   IsBoolean,
@@ -26,6 +28,21 @@ export const MAX_OUTPUT_CHUNK = 4 * 1024 * 1024;
 /** The same in base64, as output travels in the JSON messages. */
 const MAX_OUTPUT_CHUNK_BASE64 = Math.ceil(MAX_OUTPUT_CHUNK / 3) * 4;
 
+/** Most queues one worker serves by name. */
+export const MAX_SERVED_QUEUES = 100;
+
+/** `queues` of a worker message: the queues it serves; absent for all. */
+function ServedQueues() {
+  return applyDecorators(
+    ApiPropertyOptional({ type: [String], description: 'serve only these queues (default: all)', example: ['default', 'emails'] }),
+    IsOptional(),
+    IsArray({ message: 'queues must be an array of queue names' }),
+    ArrayMinSize(1, { message: 'queues must name at least one queue (leave it out for all)' }),
+    ArrayMaxSize(MAX_SERVED_QUEUES, { message: `queues must name at most ${MAX_SERVED_QUEUES} queues` }),
+    Matches(JOB_ID_PATTERN, { each: true, message: 'queues must hold queue names (1–128 characters of A-Za-z0-9._:-)' }),
+  );
+}
+
 export class RegisterWorkerDto {
   @ApiProperty({ example: 'build-01' })
   @IsString({ message: 'hostname must be a string' })
@@ -42,6 +59,9 @@ export class RegisterWorkerDto {
   @Min(1, { message: 'concurrency must be 1 or more' })
   @Max(MAX_CONCURRENCY, { message: `concurrency must be at most ${MAX_CONCURRENCY}` })
   concurrency: number;
+
+  @ServedQueues()
+  queues?: string[];
 }
 
 export class ClaimDto {
@@ -58,6 +78,9 @@ export class ClaimDto {
   @Min(0, { message: 'wait_ms must be 0 or more' })
   @Max(MAX_CLAIM_WAIT_MS, { message: `wait_ms must be at most ${MAX_CLAIM_WAIT_MS}` })
   wait_ms?: number;
+
+  @ServedQueues()
+  queues?: string[];
 }
 
 export class RunRefDto {
@@ -174,6 +197,9 @@ export class ReportDto {
   @Min(0, { message: 'claim must be 0 or more' })
   @Max(MAX_CONCURRENCY, { message: `claim must be at most ${MAX_CONCURRENCY}` })
   claim?: number;
+
+  @ServedQueues()
+  queues?: string[];
 }
 
 export class StartWorkersDto {

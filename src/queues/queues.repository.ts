@@ -1,0 +1,106 @@
+import { Injectable } from '@nestjs/common';
+import { Sql, SqlDatabase } from '../database/sql';
+import { ClaimScope } from '../jobs/jobs.repository';
+import { JOB_STATES, JobState, sqlStates } from '../jobs/job-state';
+import { QueueRow } from './queue.entity';
+
+/** The columns of `queues` a change may set; null clears an override. */
+export type QueueChange = Partial<Pick<QueueRow, 'paused' | 'concurrency' | 'max_retries' | 'backoff_base' | 'backoff_max' | 'job_timeout'>>;
+
+const QUEUE_COLUMNS = 'name, paused, concurrency, max_retries, backoff_base, backoff_max, job_timeout, created_at, updated_at';
+const CHANGEABLE = ['paused', 'concurrency', 'max_retries', 'backoff_base', 'backoff_max', 'job_timeout'] as const;
+
+/** Every statement about queues: their settings, their counts, and what a claim may take from them. */
+@Injectable()
+export class QueuesRepository {
+  constructor(private readonly db: SqlDatabase) {}
+
+  /** Every queue that has a row (settings), by name. A few rows: read whole, in the unit of work that needs them. */
+  async settings(sql: Sql = this.db): Promise<Map<string, QueueRow>> {
+    const rows = await sql.rows<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues`);
+    return new Map(rows.map((r) => [r.name, r]));
+  }
+
+  async find(name: string): Promise<QueueRow | undefined> {
+    const [row] = await this.db.rows<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues WHERE name = ?`, [name]);
+    return row;
+  }
+
+  /** Creates the queue's row when it has none (a pause or a setting of a queue without jobs yet), then changes it. */
+  async upsert(sql: Sql, name: string, change: QueueChange, now: number): Promise<QueueRow> {
+    const keys = CHANGEABLE.filter((k) => change[k] !== undefined);
+    const values = keys.map((k) => change[k]);
+    const [row] = await sql.rows<QueueRow>(
+      `INSERT INTO queues (name, ${keys.map((k) => `${k}, `).join('')}created_at, updated_at) VALUES (?, ${keys.map(() => '?, ').join('')}?, ?)
+       ON CONFLICT (name) DO UPDATE SET ${[...keys.map((k) => `${k} = excluded.${k}`), 'updated_at = excluded.updated_at'].join(', ')}
+       RETURNING ${QUEUE_COLUMNS}`,
+      [name, ...values, now, now],
+    );
+    return row;
+  }
+
+  /** Jobs per queue and state: the covering index jobs_queue_state_seq, one queue or all. */
+  async countsByQueue(queue?: string): Promise<Map<string, Record<JobState, number>>> {
+    const rows = await this.db.rows<{ queue: string; state: JobState; n: number }>(
+      `SELECT queue, state, COUNT(*) AS n FROM jobs ${queue === undefined ? '' : 'WHERE queue = ?'} GROUP BY queue, state`,
+      queue === undefined ? [] : [queue],
+    );
+    const counts = new Map<string, Record<JobState, number>>();
+    for (const r of rows) {
+      if (!counts.has(r.queue)) counts.set(r.queue, Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>);
+      counts.get(r.queue)![r.state] = Number(r.n);
+    }
+    return counts;
+  }
+
+  /**
+   * What a claim may take (see JobsRepository.claimNext), or undefined when nothing restricts
+   * it: no paused or limited queue, and the worker serves every queue.
+   *
+   * A limit holds across workers and replicas because the running jobs of a limited queue are
+   * counted after taking its row's lock (PostgreSQL; SQLite has one writer), in the claim's own
+   * transaction: a second claim on another replica waits for the first to commit, then counts
+   * the jobs it took. Only limited queues with a due job are locked, and of those only the
+   * `limit` whose next job comes first in claim order (the others could not be picked), so a
+   * claim locks few rows, and unlimited queues none.
+   */
+  async claimScope(sql: Sql, queues: Map<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
+    const restricted = [...queues.values()].filter((q) => Number(q.paused) || Number(q.concurrency) > 0);
+    if (restricted.length === 0) return served ? { served, restricted: [], capped: [] } : undefined;
+    const serves = (name: string) => served === undefined || served.includes(name);
+    const limited = restricted.filter((q) => !Number(q.paused) && serves(q.name)).map((q) => q.name);
+    const scope: ClaimScope = { served, restricted: restricted.map((q) => q.name), capped: [] };
+    if (limited.length === 0) return scope;
+
+    const heads = await sql.rows<{ queue: string; priority: number; due_at: number; seq: number }>(
+      this.db.pick({
+        sqlite: `SELECT j.queue, j.priority, j.due_at, j.seq FROM json_each(?1) AS q JOIN jobs j ON j.id = (
+            SELECT id FROM jobs INDEXED BY jobs_queue_claimable WHERE queue = q.value AND state IN (${sqlStates('claim')}) AND due_at <= ?2
+            ORDER BY priority DESC, due_at, seq LIMIT 1)`,
+        postgres: `SELECT h.queue, h.priority, h.due_at, h.seq FROM jsonb_array_elements_text(?1::jsonb) AS q (name)
+          CROSS JOIN LATERAL (SELECT queue, priority, due_at, seq FROM jobs WHERE queue = q.name AND state IN (${sqlStates('claim')}) AND due_at <= ?2
+            ORDER BY priority DESC, due_at, seq LIMIT 1) AS h`,
+      }),
+      [JSON.stringify(limited), now],
+    );
+    heads.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.due_at) - Number(b.due_at) || Number(a.seq) - Number(b.seq));
+    const candidates = heads.slice(0, limit).map((h) => h.queue);
+    if (candidates.length === 0) return scope;
+
+    // Locked in name order, so two claims never wait on each other crosswise; read again under the lock.
+    const locked = await sql.rows<{ name: string; paused: number; concurrency: number }>(
+      `SELECT name, paused, concurrency FROM queues WHERE name IN (${candidates.map(() => '?').join(', ')}) ORDER BY name${this.db.pick({ sqlite: '', postgres: ' FOR UPDATE' })}`,
+      candidates,
+    );
+    const running = await sql.rows<{ queue: string; n: number }>(
+      `SELECT queue, COUNT(*) AS n FROM jobs WHERE queue IN (${candidates.map(() => '?').join(', ')}) AND state = 'processing' GROUP BY queue`,
+      candidates,
+    );
+    const busy = new Map(running.map((r) => [r.queue, Number(r.n)]));
+    for (const q of locked) {
+      const slots = Number(q.concurrency) - (busy.get(q.name) ?? 0);
+      if (!Number(q.paused) && Number(q.concurrency) > 0 && slots > 0) scope.capped.push({ queue: q.name, slots: Math.min(slots, limit) });
+    }
+    return scope;
+  }
+}
