@@ -66,3 +66,18 @@ export function parseJobJson(text: string): { jobs: JsonObject[]; batch: boolean
   if (!isObject(value)) return { error: 'the job must be a JSON object such as {"command":"echo hi"}' };
   return { jobs: [value], batch: false };
 }
+
+/** The service's rule for queue names (those of job ids), checked here so a typo is a usage error before anything starts. */
+const QUEUE_NAME = /^(?!\.+$)[A-Za-z0-9._:-]{1,128}$/;
+
+export function parseQueueName(text: string): string {
+  if (!QUEUE_NAME.test(text)) throw new InvalidArgumentError(`${JSON.stringify(text.slice(0, 140))} is not a queue name (1–128 characters of A-Za-z0-9._:-).`);
+  return text;
+}
+
+/** `emails,reports`: queue names, comma-separated, each once. */
+export function parseQueueList(text: string): string[] {
+  const names = text.split(',').map((n) => n.trim());
+  if (names.length > 100) throw new InvalidArgumentError('at most 100 queues.');
+  return [...new Set(names.map(parseQueueName))];
+}

@@ -14,8 +14,8 @@ export function attemptsOf(job: Pick<JobResponse, 'attempts' | 'max_retries'>): 
 export function jobTable(jobs: JobResponse[], now = Date.now()): string {
   if (jobs.length === 0) return 'no jobs';
   return table(
-    ['id', 'state', 'attempts', 'priority', 'updated', 'command'],
-    jobs.map((j) => [j.id, stateOf(j), attemptsOf(j), j.priority, relativeTime(j.updated_at, now), shorten(j.command)]),
+    ['id', 'queue', 'state', 'attempts', 'priority', 'updated', 'command'],
+    jobs.map((j) => [j.id, shorten(j.queue ?? 'default', 20), stateOf(j), attemptsOf(j), j.priority, relativeTime(j.updated_at, now), shorten(j.command)]),
   );
 }
 
@@ -43,6 +43,7 @@ export function jobDetail(job: JobDetail, now = Date.now()): string {
     ['state', stateOf(job)],
     ['attempts', `${attemptsOf(job)} (max_retries ${job.max_retries})`],
     ['priority', job.priority],
+    ['queue', job.queue ?? 'default'],
   ];
   if (job.run_at) pairs.push(['run at', localTime(job.run_at, now)]);
   if (job.next_run_at) pairs.push(['next run', localTime(job.next_run_at, now)]);

@@ -12,6 +12,7 @@ import { registerServerCommands } from './commands/server.command';
 import { registerStatusCommands } from './commands/status.command';
 import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
+import { registerQueueCommands } from './commands/queue.command';
 import { CliContext, GlobalOptions } from './context';
 import { argumentNotUtf8 } from './argv-encoding';
 import { EXIT, errorLine, exitCodeFor, exitCodesHelp } from './exit-codes';
@@ -32,6 +33,7 @@ const GROUPS: CommandGroup[] = [
   registerLogsCommands,
   registerWaitCommands,
   registerMetricsCommands,
+  registerQueueCommands,
 ];
 
 const ENVIRONMENT_HELP = `

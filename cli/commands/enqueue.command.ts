@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
-import { JsonObject, integerParser, parseJobJson, parseTime, parseWholeSeconds } from '../input';
+import { JsonObject, integerParser, parseJobJson, parseQueueName, parseTime, parseWholeSeconds } from '../input';
 import type { JobResponse } from '../job-views';
 import { note, render } from '../render';
 import { commandLine } from '../shell-words';
@@ -32,6 +32,7 @@ export interface RunOptions {
   /** Seconds from now. */
   delay?: number;
   timeout?: number;
+  queue?: string;
   json?: boolean;
 }
 
@@ -52,6 +53,7 @@ export function runInput(words: string[], options: RunOptions, now = Date.now())
   if (options.at !== undefined) job.run_at = options.at;
   if (options.delay !== undefined) job.run_at = new Date(now + options.delay * 1000).toISOString();
   if (options.timeout !== undefined) job.timeout_seconds = options.timeout;
+  if (options.queue !== undefined) job.queue = options.queue;
   return { jobs: [job], batch: false };
 }
 
@@ -67,7 +69,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--json', 'print the enqueued job as JSON')
     .addHelpText(
       'after',
-      '\nFields: command (required), id, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base;\n' +
+      '\nFields: command (required), id, queue, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base;\n' +
         'state, attempts, created_at and updated_at are accepted for the seven-field form.\n' +
         'To enqueue a shell command without writing JSON: queuectl run -- <command…>',
     )
@@ -91,6 +93,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--at <time>', 'do not run before this time (ISO-8601, or local "2030-01-01 09:00")', parseTime)
     .option('--delay <duration>', 'do not run before this long from now: 30s, 5m, 2h, 1d', parseWholeSeconds)
     .option('--timeout <duration>', 'kill the command after this long (seconds, or 30s, 5m…)', parseWholeSeconds)
+    .option('--queue <name>', 'the queue it goes to (default: default); its settings apply, see queuectl queue --help', parseQueueName)
     .option('--json', 'print the enqueued job as JSON')
     .addHelpText(
       'after',

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
-import { integerParser, parseWholeSeconds } from '../input';
+import { integerParser, parseQueueName, parseWholeSeconds } from '../input';
 import { JobDetail, JobResponse, jobDetail, jobTable } from '../job-views';
 import { plural, printJsonArray, render } from '../render';
 
@@ -14,6 +14,7 @@ export interface ListInput {
   path: string;
   state?: string;
   search?: string;
+  queue?: string;
   /** At most this many jobs; all of them when absent. */
   limit?: number;
 }
@@ -26,6 +27,7 @@ export async function* jobPages(ctx: CliContext, input: ListInput): AsyncGenerat
     const query = new URLSearchParams();
     if (input.state) query.set('state', input.state);
     if (input.search) query.set('q', input.search);
+    if (input.queue) query.set('queue', input.queue);
     query.set('limit', String(Math.min(PAGE, remaining)));
     if (cursor !== null) query.set('cursor', String(cursor));
     const page: { jobs: JobResponse[]; next_cursor: number | null } = await ctx.call('GET', `${input.path}?${query}`);
@@ -81,10 +83,11 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
     .description('list jobs, newest first (all of them unless --limit)')
     .option('--state <state>', 'only jobs in this state: pending, processing, completed, failed, dead')
     .option('--search <text>', 'only jobs whose id or command contains this text')
+    .option('--queue <name>', 'only jobs of this queue', parseQueueName)
     .option('--limit <n>', 'at most this many jobs', integerParser(1))
     .option('--json', 'print one JSON array of jobs')
-    .action((options: { state?: string; search?: string; limit?: number; json?: boolean }) =>
-      printJobList(ctx, { path: '/api/jobs', state: options.state, search: options.search, limit: options.limit }, options),
+    .action((options: { state?: string; search?: string; queue?: string; limit?: number; json?: boolean }) =>
+      printJobList(ctx, { path: '/api/jobs', state: options.state, search: options.search, queue: options.queue, limit: options.limit }, options),
     );
 
   program

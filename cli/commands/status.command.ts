@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import type { JobState } from '../../src/jobs/job-state';
 import { CliContext } from '../context';
+import { parseQueueName } from '../input';
 import { fields, render } from '../render';
+import { queueView, showQueue } from './queue.command';
 
 /** `status`: how many jobs are in each state, and how many workers are alive. */
 
@@ -30,6 +32,9 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
   program
     .command('status')
     .description('counts of jobs in each state and the active workers')
-    .option('--json', 'print {counts, total, workers} as JSON')
-    .action(async (options: { json?: boolean }) => render(await getStatus(ctx), options, statusView));
+    .option('--queue <name>', 'counts of one queue, with its settings (as queue show)', parseQueueName)
+    .option('--json', 'print {counts, total, workers} as JSON (with --queue: the queue)')
+    .action(async (options: { json?: boolean; queue?: string }) =>
+      options.queue === undefined ? render(await getStatus(ctx), options, statusView) : render(await showQueue(ctx, options.queue), options, queueView),
+    );
 }

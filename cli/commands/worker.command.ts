@@ -3,7 +3,7 @@ import type { WorkerView } from '../../src/workers/workers.service';
 import { CliContext } from '../context';
 import { CommandFailed } from '../exit-codes';
 import { ServiceUnreachable } from '../http';
-import { integerParser, parseDuration } from '../input';
+import { integerParser, parseDuration, parseQueueList } from '../input';
 import { duration, note, plural, relativeTime, render, shorten, table } from '../render';
 import { addUsageHint, workerStartHint } from '../usage-hints';
 import { startWorkers } from '../worker/worker-main';
@@ -26,12 +26,13 @@ export function listWorkers(ctx: CliContext): Promise<WorkerView[]> {
 export function workersView(workers: WorkerView[], now = Date.now()): string {
   if (workers.length === 0) return 'no workers running';
   return table(
-    ['id', 'host', 'pid', 'slots', 'started', 'heartbeat', 'state', 'jobs'],
+    ['id', 'host', 'pid', 'slots', 'queues', 'started', 'heartbeat', 'state', 'jobs'],
     workers.map((w) => [
       w.id,
       w.hostname,
       w.pid,
       `${w.jobs.length}/${w.concurrency}`,
+      w.queues ? shorten(w.queues.join(','), 30) : 'all',
       relativeTime(w.started_at, now),
       `${duration(w.heartbeat_age_ms)} ago`,
       w.stopping ? 'stopping' : w.jobs.length > 0 ? 'busy' : 'idle',
@@ -83,7 +84,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .option('--count <n>', 'jobs run at once, by one worker process per CPU (at most N), each taking a share', integerParser(1, 256), 1)
     .option('--idle-timeout <duration>', 'exit when there was nothing to run for this long (30s, 5m…, at most 24d)', parseIdleTimeout)
     .option('--verbose', 'log every job, not only failures')
-    .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean }) => {
+    .option('--queues <names>', 'serve only these queues, comma-separated: --queues emails,reports (default: all)', parseQueueList)
+    .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean; queues?: string[] }) => {
       const target = ctx.target();
       process.exitCode = await startWorkers({
         endpoint: await ctx.endpoint(),
@@ -91,6 +93,7 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
         concurrency: options.count,
         idleTimeoutMs: options.idleTimeout === undefined ? null : options.idleTimeout * 1000,
         verbose: Boolean(options.verbose),
+        queues: options.queues,
       });
     });
   addUsageHint(start, workerStartHint);

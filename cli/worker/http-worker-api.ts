@@ -40,23 +40,25 @@ export class HttpWorkerApi implements WorkerApi {
     /** Where the service is now, if that can change (the local one); undefined keeps the old endpoint. */
     private readonly discover: () => Endpoint | undefined,
     private readonly log: (line: string) => void,
+    /** The queues this worker serves (told at registration and with every claim); undefined for all. */
+    private readonly queues?: string[],
   ) {}
 
   async register(info: { hostname: string; pid: number; concurrency: number }, options: CallOptions = {}): Promise<Registration> {
     this.info = info;
-    const reg = await this.call<Registration>('/api/workers/register', info, options);
+    const reg = await this.call<Registration>('/api/workers/register', { ...info, ...this.served() }, options);
     this.workerId = reg.id;
     return reg;
   }
 
   claim(limit: number, waitMs: number, options: CallOptions = {}): Promise<ClaimAnswer> {
-    return this.call<ClaimAnswer>(() => `/api/workers/${this.id()}/claim`, { limit, wait_ms: waitMs }, options, waitMs + LONG_POLL_SLACK_MS);
+    return this.call<ClaimAnswer>(() => `/api/workers/${this.id()}/claim`, { limit, wait_ms: waitMs, ...this.served() }, options, waitMs + LONG_POLL_SLACK_MS);
   }
 
   /** One id for every try of this report: a try whose answer was lost is answered again, not redone. */
   report(results: RunResult[], released: RunRef[], claim: number, options: CallOptions = {}): Promise<ReportAnswer> {
     const reportId = randomBytes(12).toString('base64url');
-    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { report_id: reportId, results, released, claim }, options);
+    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { report_id: reportId, results, released, claim, ...this.served() }, options);
   }
 
   async heartbeat(running: RunRef[], options: CallOptions = {}): Promise<HeartbeatAnswer> {
@@ -81,6 +83,11 @@ export class HttpWorkerApi implements WorkerApi {
 
   async deregister(options: CallOptions = {}): Promise<void> {
     await this.ignoreNotFound(this.call(() => `/api/workers/${this.id()}/deregister`, {}, options));
+  }
+
+  /** Sent only when set, so a worker serving every queue speaks the protocol as before. */
+  private served(): { queues?: string[] } {
+    return this.queues ? { queues: this.queues } : {};
   }
 
   private id(): string {

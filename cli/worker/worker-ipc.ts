@@ -11,6 +11,8 @@ export interface ConnectMessage {
   concurrency: number;
   idle_timeout_ms: number | null;
   verbose: boolean;
+  /** The queues it serves; absent for all. */
+  queues?: string[];
   /**
    * Who tells it to stop. `parent`: the `worker start` process, by message; the child shares
    * its terminal's process group and ignores SIGINT/SIGTERM, so Ctrl+C is one stop, not two.

@@ -15,6 +15,8 @@ export interface WorkerProgramOptions {
   concurrency: number;
   idleTimeoutMs: number | null;
   verbose: boolean;
+  /** Serve only these queues; undefined for all. */
+  queues?: string[];
 }
 
 /** How a running worker is told to stop: `stop` drains, `kill` stops at once. */
@@ -30,7 +32,7 @@ async function runLoop(options: WorkerProgramOptions, controls: Controls): Promi
   guard.start();
   const home = options.home;
   const discover = home === undefined ? () => undefined : () => localEndpoint({ home, token: options.endpoint.token });
-  const api = new HttpWorkerApi(options.endpoint, discover, log);
+  const api = new HttpWorkerApi(options.endpoint, discover, log, options.queues);
   // Every command carries the guard's mark, so the guard can find what they left if this process dies.
   const base = commandEnvironment({ QUEUECTL_RUN_MARK: guard.mark });
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
@@ -117,6 +119,7 @@ export async function startWorkers(options: WorkerProgramOptions): Promise<numbe
       concurrency,
       idle_timeout_ms: options.idleTimeoutMs,
       verbose: options.verbose,
+      queues: options.queues,
       stopped_by: 'parent',
     };
     child.send(message);
@@ -186,6 +189,7 @@ function runForked(): void {
       concurrency: message.concurrency,
       idleTimeoutMs: message.idle_timeout_ms,
       verbose: message.verbose,
+      queues: message.queues,
     };
     const controls: Controls = (loop) => {
       // The process that started it is gone: finish, report (to a successor of the service, if

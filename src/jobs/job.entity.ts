@@ -33,7 +33,7 @@ export function jobEntity(dialect: Dialect): EntitySchema<JobRow> {
       updated_at: t.bigint(),
       started_at: t.bigint({ nullable: true }),
       finished_at: t.bigint({ nullable: true }),
-      queue: t.varchar(128, { default: "'default'" }),
+      queue: t.varchar(128, { default: 'default' }),
     },
     indices: [
       { name: 'jobs_seq', columns: ['seq'], unique: true },
