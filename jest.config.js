@@ -28,6 +28,7 @@ const POSTGRES_SPECS = [
   'workers-shutdown',
   'cli',
   'dashboard',
+  'queues',
 ];
 
 const projects = [

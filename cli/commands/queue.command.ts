@@ -120,7 +120,7 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
     .command('set')
     .description("change a queue's limit or its own retry and timeout settings; a bad value changes nothing")
     .argument('<name>', 'queue name', parseQueueName)
-    .option('--concurrency <n>', 'at most N of its jobs processing at once, across all workers and replicas; 0 = no limit', integerParser(0))
+    .option('--concurrency <n>', 'at most N of its jobs processing at once, across all workers and replicas; 0 = no limit', integerParser(0, 100_000))
     .option('--max-retries <n|default>', 'retries for its new jobs that give none', overrideParser(true))
     .option('--backoff-base <x|default>', 'retry n of its jobs waits x^n seconds (unless the job gives backoff_base)', overrideParser(false))
     .option('--backoff-max <seconds|default>', 'cap on its retry delay', overrideParser(true))
