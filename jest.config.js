@@ -29,6 +29,7 @@ const POSTGRES_SPECS = [
   'cli',
   'dashboard',
   'queues',
+  'queue-plans',
 ];
 
 const projects = [

@@ -1,0 +1,70 @@
+import type { Sql } from '../src/database/sql';
+import { SqlDatabase } from '../src/database/sql';
+import { JobsRepository } from '../src/jobs/jobs.repository';
+import { QueueRow } from '../src/queues/queue.entity';
+import { QueuesRepository } from '../src/queues/queues.repository';
+import { TEST_DIALECT } from './support/database';
+import { plansOf as recordedPlans } from './support/plans';
+import { newJob } from './support/new-job';
+import { TestApp, createTestApp } from './support/test-app';
+
+/**
+ * The plans of the named-queue statements (on the dialect under test): a claim restricted by
+ * pauses and limits walks the claim index for unrestricted queues and each limited queue's own
+ * index range for its slots; the heads of limited queues, the running jobs a limit counts, the
+ * counts per queue and `list --queue` are index range reads. None sorts or scans the jobs.
+ */
+describe('query plans of named queues', () => {
+  let t: TestApp;
+  let db: SqlDatabase;
+  const now = Date.now();
+  const limited: QueueRow = { name: 'q1', paused: 0, concurrency: 2, max_retries: null, backoff_base: null, backoff_max: null, job_timeout: null, created_at: now, updated_at: now };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    db = t.app.get(SqlDatabase);
+    const repo = t.app.get(JobsRepository);
+    for (let b = 0; b < 4; b++) {
+      const jobs = Array.from({ length: 5000 }, (_, i) => newJob(`p${b}-${i}`, { command: 'true', priority: i % 3, queue: `q${i % 20}` }));
+      await db.write((sql) => repo.insert(sql, jobs, now));
+    }
+    await db.write((sql) => repo.claimNext(sql, 'w-plan', now, now + 30_000, 50));
+    if (TEST_DIALECT === 'postgres') await db.run('ANALYZE');
+  });
+  afterAll(() => t.close());
+
+  const plansOf = <R = JobsRepository>(call: (r: R, sql: Sql) => Promise<unknown>, repository?: new (db: SqlDatabase) => R) =>
+    recordedPlans<R>(db, call, repository);
+  const noScanOrSort = (plan: string) => {
+    expect(plan).not.toMatch(TEST_DIALECT === 'postgres' ? /Seq Scan on jobs|Sort Key: jobs\./ : /SCAN jobs(?! USING)|USE TEMP B-TREE FOR ORDER BY(?=.*jobs_claimable)/);
+  };
+
+  it('a restricted claim: the claim index for the free queues, each limited queue its own range, rows by primary key', async () => {
+    const scope = { restricted: ['q0', 'q1'], capped: [{ queue: 'q1', slots: 2 }] };
+    const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 4, scope));
+    if (TEST_DIALECT === 'postgres') {
+      expect(claim).toMatch(/Index Scan using jobs_claimable on jobs/);
+      expect(claim).toMatch(/Index Scan using jobs_queue_claimable on jobs/);
+      expect(claim).toMatch(/LockRows/);
+      expect(claim).toMatch(/Index Scan using jobs_pkey on jobs/);
+    } else {
+      expect(claim).toContain('USING INDEX jobs_claimable');
+      expect(claim).toMatch(/USING INDEX jobs_queue_claimable \(queue=\?/);
+      expect(claim).toMatch(/SEARCH jobs USING (INDEX sqlite_autoindex_jobs_1|PRIMARY KEY) \(id=\?\)/);
+    }
+    noScanOrSort(claim);
+  });
+
+  it('the heads of limited queues, their running jobs, counts per queue and list --queue read index ranges', async () => {
+    const [heads] = await plansOf((r, sql) => r.claimScope(sql, new Map([['q1', limited]]), undefined, now, 4), QueuesRepository);
+    expect(heads).toMatch(/jobs_queue_claimable/);
+    noScanOrSort(heads);
+    const [counts] = await plansOf((r) => r.countsByQueue('q3'), QueuesRepository);
+    expect(counts).toMatch(/jobs_queue_state_seq/);
+    noScanOrSort(counts);
+    const [page] = await plansOf((r) => r.list({ queue: 'q3', state: 'pending', limit: 50 }));
+    // PostgreSQL may as well walk jobs_seq backwards, filtering, when its statistics say the queue is common.
+    expect(page).toMatch(TEST_DIALECT === 'postgres' ? /jobs_queue_state_seq|Index Scan Backward using jobs_seq/ : /jobs_queue_state_seq/);
+    noScanOrSort(page);
+  });
+});
