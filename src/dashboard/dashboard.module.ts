@@ -11,11 +11,13 @@ import { JobsPagesController } from './jobs-pages.controller';
 import { OverviewController } from './overview.controller';
 import { SessionGuard } from './session.guard';
 import { WorkersPageController } from './workers-page.controller';
+import { QueuesPageController } from './queues-page.controller';
+import { QueuesModule } from '../queues/queues.module';
 
 /** The server-rendered dashboard: pages over the same services as the REST API. */
 @Module({
-  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule],
-  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController],
+  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule, QueuesModule],
+  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController, QueuesPageController],
   providers: [DashboardSessions, SessionGuard],
 })
 export class DashboardModule {}

@@ -82,6 +82,8 @@ export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, n
   return {
     ...jobRowView(job, now),
     maxRetries: job.max_retries,
+    queue: job.queue,
+    queueHref: `/queues#queue-${encodeURIComponent(job.queue)}`,
     runAt: job.run_at,
     timeout: job.timeout_seconds ? `${job.timeout_seconds} s` : 'default',
     workerId: job.worker_id,

@@ -84,11 +84,11 @@ export class JobsPagesController {
 
   private async table(query: ListJobsQuery) {
     const now = this.clock.now();
-    const filter = { state: query.state, q: query.q };
-    const page = await this.jobs.list({ state: query.state as JobState | undefined, search: query.q, limit: PAGE_SIZE, cursor: query.cursor });
+    const filter = { state: query.state, q: query.q, queue: query.queue };
+    const page = await this.jobs.list({ state: query.state as JobState | undefined, search: query.q, limit: PAGE_SIZE, cursor: query.cursor, queue: query.queue });
     return {
       jobs: page.jobs.map((j) => jobRowView(j, now)),
-      filtered: Boolean(query.state || query.q),
+      filtered: Boolean(query.state || query.q || query.queue),
       olderUrl: page.next_cursor === null ? null : withQuery('/jobs', { ...filter, cursor: page.next_cursor }),
       newestUrl: query.cursor ? withQuery('/jobs', filter) : null,
       liveUrl: withQuery('/fragments/jobs', { ...filter, cursor: query.cursor }),
