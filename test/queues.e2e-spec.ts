@@ -111,6 +111,17 @@ describe('named queues', () => {
     expect(mostAtOnce(runs)).toBe(1);
   });
 
+  it('Prometheus metrics carry the queue: backlog per queue and state, pause and limit', async () => {
+    for (let i = 0; i < 2; i++) await enqueue(q.svc, { queue: 'mq', command: 'true' });
+    await enqueue(q.svc, { command: 'true' });
+    await setQueue('mq', { concurrency: 2, paused: true });
+    const text = (await api(q.svc, 'GET', '/metrics')).body as string;
+    expect(text).toContain('queuectl_queue_jobs{queue="mq",state="pending"} 2');
+    expect(text).toContain('queuectl_queue_jobs{queue="default",state="pending"} 1');
+    expect(text).toContain('queuectl_queue_paused{queue="mq"} 1');
+    expect(text).toContain('queuectl_queue_limit{queue="mq"} 2');
+  });
+
   it('bad input is refused with a one-line error and changes nothing', async () => {
     await setQueue('kept', { concurrency: 2 });
     const before = (await api(q.svc, 'GET', '/api/queues')).body;

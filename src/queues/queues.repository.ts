@@ -54,6 +54,18 @@ export class QueuesRepository {
   }
 
   /**
+   * Jobs waiting or running per queue (pending, processing, failed): the backlog a per-queue
+   * alert watches, read through jobs_state_seq so finished jobs, the bulk of the table, are not read.
+   */
+  async backlogByQueue(): Promise<Array<{ queue: string; state: JobState; n: number }>> {
+    const rows = await this.db.rows<{ queue: string; state: JobState; n: number }>(
+      `SELECT queue, state, COUNT(*) AS n FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_state_seq', postgres: '' })}
+       WHERE state IN ('pending', 'processing', 'failed') GROUP BY queue, state`,
+    );
+    return rows.map((r) => ({ queue: r.queue, state: r.state, n: Number(r.n) }));
+  }
+
+  /**
    * What a claim may take (see JobsRepository.claimNext), or undefined when nothing restricts
    * it: no paused or limited queue, and the worker serves every queue.
    *
