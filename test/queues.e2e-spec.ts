@@ -84,8 +84,9 @@ describe('named queues', () => {
     expect(killed.attempts).toBe(1);
     const own = await waitForState(q.svc, 'own', 'completed', 15_000);
     expect(own.attempts).toBe(1);
-    // Cleared, the global setting applies again.
-    expect((await setQueue('tight', { max_retries: null })).body.max_retries).toBeNull();
+    // Cleared (the CLI's "default"), the global setting applies again.
+    const cleared = await runCli(['queue', 'set', 'tight', '--max-retries', 'default', '--json'], q.home);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ name: 'tight', max_retries: null, job_timeout: 1 });
     expect((await enqueue(q.svc, { id: 'cleared', queue: 'tight', command: 'true' })).max_retries).toBe(3);
   });
 

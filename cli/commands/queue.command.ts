@@ -65,14 +65,17 @@ export function queueView(q: QueueView): string {
   ]);
 }
 
-/** A number, or `default` to clear the queue's own value (the global setting applies again). */
-function overrideParser(integer: boolean): (text: string) => number | null {
+/** A number, or `default` to clear the queue's own value (the global setting applies again; sent as null). */
+function overrideParser(integer: boolean): (text: string) => number | 'default' {
   return (text: string) => {
-    if (text.trim().toLowerCase() === 'default') return null;
+    // Not null here: commander stores a parser's null as an empty string.
+    if (text.trim().toLowerCase() === 'default') return 'default';
     if (!(integer ? /^\s*-?\d+\s*$/ : /^\s*-?\d+(\.\d+)?\s*$/).test(text)) throw new InvalidArgumentError(`expected ${integer ? 'a whole number' : 'a number'}, or "default" for the global setting.`);
     return Number(text);
   };
 }
+
+type Override = number | 'default';
 
 export function registerQueueCommands(program: Command, ctx: CliContext): void {
   const queue = program
@@ -127,13 +130,14 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
     .option('--job-timeout <seconds|default>', 'kill its commands after this long, 0 = none (unless the job gives timeout_seconds)', overrideParser(true))
     .option('--json', 'print the queue as JSON')
     .addHelpText('after', '\n"default" clears a queue\'s own value: the global config applies again.\nExample: queuectl queue set emails --concurrency 2 --max-retries 5')
-    .action(async (name: string, options: { concurrency?: number; maxRetries?: number | null; backoffBase?: number | null; backoffMax?: number | null; jobTimeout?: number | null; json?: boolean }) => {
+    .action(async (name: string, options: { concurrency?: number; maxRetries?: Override; backoffBase?: Override; backoffMax?: Override; jobTimeout?: Override; json?: boolean }) => {
       const settings: QueueSettings = {};
+      const value = (v: Override) => (v === 'default' ? null : v);
       if (options.concurrency !== undefined) settings.concurrency = options.concurrency;
-      if (options.maxRetries !== undefined) settings.max_retries = options.maxRetries;
-      if (options.backoffBase !== undefined) settings.backoff_base = options.backoffBase;
-      if (options.backoffMax !== undefined) settings.backoff_max = options.backoffMax;
-      if (options.jobTimeout !== undefined) settings.job_timeout = options.jobTimeout;
+      if (options.maxRetries !== undefined) settings.max_retries = value(options.maxRetries);
+      if (options.backoffBase !== undefined) settings.backoff_base = value(options.backoffBase);
+      if (options.backoffMax !== undefined) settings.backoff_max = value(options.backoffMax);
+      if (options.jobTimeout !== undefined) settings.job_timeout = value(options.jobTimeout);
       render(await setQueue(ctx, name, settings), options, queueView);
     });
 }
