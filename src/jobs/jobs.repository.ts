@@ -15,16 +15,12 @@ export interface ListFilter {
 }
 
 /**
- * What a claim may take when some queues are restricted (see claimNext). Absent: every queue,
- * no limit, the plain claim.
+ * What a claim may take when some queues are paused or limited, or the worker serves only some
+ * (see claimNext): at most `slots` jobs of each queue named. Absent: every queue, no limit, the
+ * plain claim.
  */
 export interface ClaimScope {
-  /** Only jobs of these queues; undefined for all. */
-  served?: string[];
-  /** Paused and limited queues: none of their jobs come through the plain walk. */
-  restricted: string[];
-  /** Limited queues with free slots, each with the most of its jobs this claim may take. */
-  capped: Array<{ queue: string; slots: number }>;
+  takes: Array<{ queue: string; slots: number }>;
 }
 
 /** The queue of a job that names none. */
@@ -337,10 +333,9 @@ export class JobsRepository implements OnModuleInit {
   }
 
   /**
-   * The claim when some queues are restricted (paused or limited) or the worker serves only some:
-   * the plain walk in claim order over the jobs of unrestricted queues, plus the next `slots` jobs
-   * of each limited queue with free slots (through jobs_queue_claimable, so a long backlog of a
-   * full queue is never walked), merged in claim order and cut at `limit`.
+   * The claim when some queues are restricted: the next `slots` jobs of each queue of the scope
+   * (through jobs_queue_claimable, a range per queue, so a long backlog of a paused or full
+   * queue is never walked), merged in claim order and cut at `limit`.
    *
    * The caller has counted the limited queues' running jobs under their lock (see
    * QueuesRepository.claimScope), in this same transaction, so no other claim can take their
@@ -348,45 +343,38 @@ export class JobsRepository implements OnModuleInit {
    * plain claim; rows picked here but cut by the merge stay locked only until this commit.
    */
   private async claimScoped(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number, scope: ClaimScope): Promise<JobRow[]> {
+    if (scope.takes.length === 0) return [];
     const claimable = `state IN (${sqlStates('claim')}) AND due_at <= ?3`;
     const order = 'ORDER BY priority DESC, due_at, seq';
     const set = `SET state = 'processing', attempts = attempts + 1,
          lease = ${this.db.pick({ sqlite: '(SELECT last FROM run_sequence WHERE id = 1) + picked.n', postgres: "nextval('run_numbers')" })},
          worker_id = ?1, lease_expires_at = ?2, started_at = ?3, updated_at = ?3, finished_at = NULL, exit_code = NULL`;
-    const params: unknown[] = [workerId, leaseUntil, now, limit, JSON.stringify(scope.restricted), JSON.stringify(scope.served ?? null)];
+    const params: unknown[] = [workerId, leaseUntil, now, limit];
     if (this.db.dialect === 'postgres') {
-      params.push(JSON.stringify(scope.capped));
+      params.push(JSON.stringify(scope.takes));
       return sql.rows<JobRow>(
-        `WITH free AS MATERIALIZED (
-            SELECT id, priority, due_at, seq FROM jobs WHERE ${claimable}
-              AND queue NOT IN (SELECT jsonb_array_elements_text(?5::jsonb))
-              AND (?6::jsonb = 'null'::jsonb OR queue IN (SELECT jsonb_array_elements_text(?6::jsonb)))
-            ${order} LIMIT ?4 FOR UPDATE SKIP LOCKED),
-          capped AS MATERIALIZED (
-            SELECT c.id, c.priority, c.due_at, c.seq FROM jsonb_to_recordset(?7::jsonb) AS q (queue varchar, slots integer)
+        `WITH taken AS MATERIALIZED (
+            SELECT c.id, c.priority, c.due_at, c.seq FROM jsonb_to_recordset(?5::jsonb) AS q (queue varchar, slots integer)
             CROSS JOIN LATERAL (
               SELECT id, priority, due_at, seq FROM jobs WHERE queue = q.queue AND ${claimable} ${order} LIMIT q.slots FOR UPDATE SKIP LOCKED
             ) AS c),
-          picked AS (SELECT id AS picked_id FROM (SELECT * FROM free UNION ALL SELECT * FROM capped) AS a ${order} LIMIT ?4)
+          picked AS (SELECT id AS picked_id FROM taken ${order} LIMIT ?4)
         UPDATE jobs ${set}
         FROM picked WHERE jobs.id = picked.picked_id AND jobs.cancel_requested = 0
         RETURNING ${JOB_COLUMNS}`,
         params,
       );
     }
-    // SQLite has no LATERAL: one term a limited queue (at most `limit` of them, see claimScope).
-    const capped = scope.capped.map((c) => {
+    // SQLite has no LATERAL: one term a queue (at most `limit` of them, see claimScope).
+    const terms = scope.takes.map((c) => {
       params.push(c.queue, c.slots);
       return `SELECT * FROM (SELECT id, priority, due_at, seq FROM jobs INDEXED BY jobs_queue_claimable
         WHERE queue = ?${params.length - 1} AND ${claimable} ${order} LIMIT ?${params.length})`;
     });
-    const free = `SELECT * FROM (SELECT id, priority, due_at, seq FROM jobs INDEXED BY jobs_claimable WHERE ${claimable}
-        AND queue NOT IN (SELECT value FROM json_each(?5)) AND (?6 = 'null' OR queue IN (SELECT value FROM json_each(?6)))
-        ${order} LIMIT ?4)`;
     return sql.rows<JobRow>(
       `UPDATE jobs ${set}
         FROM (SELECT id AS picked_id, row_number() OVER () AS n FROM (
-          SELECT id FROM (${[free, ...capped].join(' UNION ALL ')}) ${order} LIMIT ?4)) AS picked
+          SELECT id FROM (${terms.join(' UNION ALL ')}) ${order} LIMIT ?4)) AS picked
         WHERE jobs.id = picked.picked_id AND +jobs.state IN (${sqlStates('claim')}) AND jobs.cancel_requested = 0
         RETURNING ${JOB_COLUMNS}`,
       params,

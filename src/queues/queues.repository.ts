@@ -69,20 +69,22 @@ export class QueuesRepository {
    * What a claim may take (see JobsRepository.claimNext), or undefined when nothing restricts
    * it: no paused or limited queue, and the worker serves every queue.
    *
+   * Otherwise the claim goes queue by queue: the queues with claimable jobs (those served, or all
+   * of them found by a skip scan of jobs_queue_claimable: one index probe a queue, whatever the
+   * backlogs), less the paused ones; the due head of each; the `limit` queues whose heads come
+   * first in claim order (no job of another could be among the `limit` taken); of those, the
+   * limited ones' free slots.
+   *
    * A limit holds across workers and replicas because the running jobs of a limited queue are
    * counted after taking its row's lock (PostgreSQL; SQLite has one writer), in the claim's own
    * transaction: a second claim on another replica waits for the first to commit, then counts
-   * the jobs it took. Only limited queues with a due job are locked, and of those only the
-   * `limit` whose next job comes first in claim order (the others could not be picked), so a
-   * claim locks few rows, and unlimited queues none.
+   * the jobs it took. Only limited queues about to be claimed from are locked, in name order.
    */
   async claimScope(sql: Sql, queues: Map<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
-    const restricted = [...queues.values()].filter((q) => Number(q.paused) || Number(q.concurrency) > 0);
-    if (restricted.length === 0) return served ? { served, restricted: [], capped: [] } : undefined;
-    const serves = (name: string) => served === undefined || served.includes(name);
-    const limited = restricted.filter((q) => !Number(q.paused) && serves(q.name)).map((q) => q.name);
-    const scope: ClaimScope = { served, restricted: restricted.map((q) => q.name), capped: [] };
-    if (limited.length === 0) return scope;
+    const restricted = [...queues.values()].some((q) => Number(q.paused) || Number(q.concurrency) > 0);
+    if (!restricted && served === undefined) return undefined;
+    const open = (served ?? (await this.queuesWithClaimableJobs(sql))).filter((name) => !Number(queues.get(name)?.paused ?? 0));
+    if (open.length === 0) return { takes: [] };
 
     const heads = await sql.rows<{ queue: string; priority: number; due_at: number; seq: number }>(
       this.db.pick({
@@ -93,26 +95,46 @@ export class QueuesRepository {
           CROSS JOIN LATERAL (SELECT queue, priority, due_at, seq FROM jobs WHERE queue = q.name AND state IN (${sqlStates('claim')}) AND due_at <= ?2
             ORDER BY priority DESC, due_at, seq LIMIT 1) AS h`,
       }),
-      [JSON.stringify(limited), now],
+      [JSON.stringify(open), now],
     );
     heads.sort((a, b) => Number(b.priority) - Number(a.priority) || Number(a.due_at) - Number(b.due_at) || Number(a.seq) - Number(b.seq));
     const candidates = heads.slice(0, limit).map((h) => h.queue);
-    if (candidates.length === 0) return scope;
+    const limited = candidates.filter((name) => Number(queues.get(name)?.concurrency ?? 0) > 0);
+    const takes = candidates.filter((name) => !limited.includes(name)).map((queue) => ({ queue, slots: limit }));
+    if (limited.length === 0) return { takes };
 
     // Locked in name order, so two claims never wait on each other crosswise; read again under the lock.
     const locked = await sql.rows<{ name: string; paused: number; concurrency: number }>(
-      `SELECT name, paused, concurrency FROM queues WHERE name IN (${candidates.map(() => '?').join(', ')}) ORDER BY name${this.db.pick({ sqlite: '', postgres: ' FOR UPDATE' })}`,
-      candidates,
+      `SELECT name, paused, concurrency FROM queues WHERE name IN (${limited.map(() => '?').join(', ')}) ORDER BY name${this.db.pick({ sqlite: '', postgres: ' FOR UPDATE' })}`,
+      limited,
     );
     const running = await sql.rows<{ queue: string; n: number }>(
-      `SELECT queue, COUNT(*) AS n FROM jobs WHERE queue IN (${candidates.map(() => '?').join(', ')}) AND state = 'processing' GROUP BY queue`,
-      candidates,
+      `SELECT queue, COUNT(*) AS n FROM jobs WHERE queue IN (${limited.map(() => '?').join(', ')}) AND state = 'processing' GROUP BY queue`,
+      limited,
     );
     const busy = new Map(running.map((r) => [r.queue, Number(r.n)]));
     for (const q of locked) {
-      const slots = Number(q.concurrency) - (busy.get(q.name) ?? 0);
-      if (!Number(q.paused) && Number(q.concurrency) > 0 && slots > 0) scope.capped.push({ queue: q.name, slots: Math.min(slots, limit) });
+      const slots = Number(q.concurrency) > 0 ? Number(q.concurrency) - (busy.get(q.name) ?? 0) : limit;
+      if (!Number(q.paused) && slots > 0) takes.push({ queue: q.name, slots: Math.min(slots, limit) });
     }
-    return scope;
+    return { takes };
+  }
+
+  /**
+   * The queues that have pending or failed jobs, by a skip scan of jobs_queue_claimable: each step
+   * finds the next queue name after the last one, one index probe a queue.
+   */
+  private async queuesWithClaimableJobs(sql: Sql): Promise<string[]> {
+    const next = (after: string) =>
+      `SELECT queue FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_queue_claimable', postgres: '' })}
+       WHERE state IN (${sqlStates('claim')})${after} ORDER BY queue LIMIT 1`;
+    const rows = await sql.rows<{ name: string }>(
+      `WITH RECURSIVE q (name) AS (
+         SELECT (${next('')})
+         UNION ALL
+         SELECT (${next(' AND queue > q.name')}) FROM q WHERE q.name IS NOT NULL
+       ) SELECT name FROM q WHERE name IS NOT NULL`,
+    );
+    return rows.map((r) => r.name);
   }
 }
