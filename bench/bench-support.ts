@@ -32,16 +32,19 @@ export function benchEnv(home: string): NodeJS.ProcessEnv {
   return { ...env, QUEUECTL_HOME: home, QUEUECTL_PORT: '0' };
 }
 
-/** A fresh service on a temp home and a free port; stop() removes the home. */
-export async function startService(): Promise<Service> {
+/**
+ * A fresh service on a temp home and a free port; stop() removes the home. `extraEnv` may point it
+ * at PostgreSQL (QUEUECTL_DATABASE_URL, with the QUEUECTL_TOKEN that mode needs).
+ */
+export async function startService(extraEnv: Record<string, string> = {}): Promise<Service> {
   const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-'));
-  const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: benchEnv(home), stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: { ...benchEnv(home), ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
       const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
       if (record.pid === child.pid) {
-        const token = readFileSync(join(home, 'token'), 'utf8').trim();
+        const token = extraEnv.QUEUECTL_TOKEN ?? readFileSync(join(home, 'token'), 'utf8').trim();
         return {
           url: record.url,
           token,

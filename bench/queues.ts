@@ -19,10 +19,8 @@
  * With --database-url the services use PostgreSQL (a schema of their own, dropped afterwards).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI, ROOT, Service, benchEnv, call, median, percentile } from './bench-support';
+import { cpus } from 'node:os';
+import { CLI, Service, benchEnv, call, median, percentile, startService as startBenchService } from './bench-support';
 
 const QUEUES = 100;
 const TOKEN = 'bench-queues-token-0123456789abcdef';
@@ -49,41 +47,17 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** A service on a temp home (SQLite) or on a fresh PostgreSQL schema. */
+/** A service on a temp home (SQLite) or on a fresh PostgreSQL schema, dropped when it stops. */
 async function startService(databaseUrl: string | undefined): Promise<Service> {
-  const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-queues-'));
-  const schema = `bench_${home.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, '_')}`;
-  const db = databaseUrl ? { QUEUECTL_DATABASE_URL: `${databaseUrl}${databaseUrl.includes('?') ? '&' : '?'}schema=${schema}`, QUEUECTL_TOKEN: TOKEN } : {};
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js'), '--quiet'], { env: { ...benchEnv(home), ...db }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
-      if (record.pid === child.pid) {
-        const token = databaseUrl ? TOKEN : readFileSync(join(home, 'token'), 'utf8').trim();
-        return {
-          url: record.url,
-          token,
-          home,
-          process: child,
-          stop: async () => {
-            const exited = new Promise((r) => child.once('exit', r));
-            child.kill('SIGTERM');
-            await exited;
-            rmSync(home, { recursive: true, force: true });
-            if (databaseUrl) spawnSync('psql', [databaseUrl, '-q', '-c', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } });
-          },
-        };
-      }
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error('service did not start');
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (!databaseUrl) return startBenchService();
+  const schema = `bench_queues_${process.pid}_${Date.now().toString(36)}`;
+  const svc = await startBenchService({ QUEUECTL_DATABASE_URL: `${databaseUrl}${databaseUrl.includes('?') ? '&' : '?'}schema=${schema}`, QUEUECTL_TOKEN: TOKEN });
+  const stop = svc.stop;
+  svc.stop = async () => {
+    await stop();
+    spawnSync('psql', [databaseUrl, '-q', '-c', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } });
+  };
+  return svc;
 }
 
 /** Enqueues `jobs` jobs of `command`, round-robin over the queues (or on the default queue), after setting each queue's limit. */
