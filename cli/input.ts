@@ -66,3 +66,17 @@ export function parseJobJson(text: string): { jobs: JsonObject[]; batch: boolean
   if (!isObject(value)) return { error: 'the job must be a JSON object such as {"command":"echo hi"}' };
   return { jobs: [value], batch: false };
 }
+
+/** `--env NAME=VALUE`, repeatable: adds to the variables given before (a later NAME wins). */
+export function collectEnv(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('expected NAME=VALUE, such as --env RAILS_ENV=production.');
+  return { ...previous, [text.slice(0, at)]: text.slice(at + 1) };
+}
+
+/** `--after ID[,ID…]`, repeatable: the ids a job waits on. */
+export function collectIds(text: string, previous: string[] = []): string[] {
+  const ids = text.split(',').map((id) => id.trim());
+  if (ids.some((id) => id === '')) throw new InvalidArgumentError('expected job ids separated by commas, such as --after build,test.');
+  return [...previous, ...ids];
+}
