@@ -28,6 +28,7 @@ const POSTGRES_SPECS = [
   'workers-shutdown',
   'cli',
   'dashboard',
+  'flows',
 ];
 
 const projects = [
