@@ -284,8 +284,9 @@ export class JobRunsService {
       attempt: Number(row.attempts),
       max_retries: Number(row.max_retries),
       timeout_seconds: timeout > 0 ? timeout : null,
-      cwd: row.cwd ?? null,
-      env: row.env ? (JSON.parse(row.env) as Record<string, string>) : null,
+      // Sent only when set: most jobs have neither, and the claim answer stays as it was for them.
+      ...(row.cwd ? { cwd: row.cwd } : {}),
+      ...(row.env ? { env: JSON.parse(row.env) as Record<string, string> } : {}),
     };
   }
 }
