@@ -81,14 +81,19 @@ describe('dependencies', () => {
   const q = useQueue('queuectl-after-');
   const cli = (args: string[]) => runCli(args, q.home);
   const enqueueBatch = async (jobs: object[]) => JSON.parse(ok(await cli(['enqueue', JSON.stringify(jobs), '--json'])).stdout) as Array<Record<string, any>>;
-  /** A command that writes when it starts and ends, with `sleep` between. */
-  const step = (name: string, sleep = 0.3, then = 'true') => `echo ${name}-start >> '${q.marker}'; sleep ${sleep}; ${then}; echo ${name}-end >> '${q.marker}'`;
+  /**
+   * A command that writes when it starts and ends; between, it runs `then`, and with a `gate` it
+   * waits (30 s at most) for that file, so the test looks at the queue while it runs.
+   */
+  const step = (name: string, then = 'sleep 0.2', gate?: string) =>
+    `echo ${name}-start >> '${q.marker}'; ${gate ? `for i in $(seq 300); do [ -f '${gate}' ] && break; sleep 0.1; done; ` : ''}${then}; echo ${name}-end >> '${q.marker}'`;
+  const open = (gate: string) => writeFileSync(gate, '');
 
   it('a chain a → b → c runs in order, whatever the order of the batch; list --json shows what each waits on', async () => {
     const jobs = await enqueueBatch([
       { id: 'c', command: step('c'), after: ['b'] },
       { id: 'b', command: step('b'), after: ['a'] },
-      { id: 'a', command: step('a', 4) },
+      { id: 'a', command: step('a', 'true', join(q.home, 'go')) },
     ]);
     expect(jobs.map((j) => [j.id, j.state, j.after, j.waiting_on])).toEqual([
       ['c', 'pending', ['b'], ['b']],
@@ -101,6 +106,7 @@ describe('dependencies', () => {
     const listed = JSON.parse(ok(await cli(['list', '--json'])).stdout) as Array<Record<string, any>>;
     expect(Object.fromEntries(listed.map((j) => [j.id, [j.state, j.waiting_on]]))).toEqual({ a: ['processing', []], b: ['pending', ['a']], c: ['pending', ['b']] });
     expect(ok(await cli(['show', 'b'])).stdout).toMatch(/^state\s+pending \(waits on a\)$/m);
+    open(join(q.home, 'go'));
     await waitForState(q.svc, 'c', 'completed', 20_000);
     expect(markerLines(q.marker)).toEqual(['a-start', 'a-end', 'b-start', 'b-end', 'c-start', 'c-end']);
     const b = await job(q.svc, 'b');
@@ -111,8 +117,8 @@ describe('dependencies', () => {
   it('a dead a makes b and c dead with the reason; dlq retry of a does not revive them, retrying them does, and they wait again', async () => {
     const flag = join(q.home, 'flag');
     await enqueueBatch([
-      { id: 'a', command: step('a', 0, `test -f '${flag}' || exit 1`), max_retries: 0 },
-      { id: 'b', command: step('b', 4), after: ['a'] },
+      { id: 'a', command: step('a', `test -f '${flag}' || exit 1`), max_retries: 0 },
+      { id: 'b', command: step('b', 'true', join(q.home, 'go')), after: ['a'] },
       { id: 'c', command: step('c'), after: ['b'] },
     ]);
     startWorker(q.home, ['--count', '2']);
@@ -137,6 +143,7 @@ describe('dependencies', () => {
     ok(await cli(['dlq', 'retry', 'b']));
     const waiting = JSON.parse(ok(await cli(['dlq', 'retry', 'c', '--json'])).stdout);
     expect(waiting).toMatchObject({ id: 'c', state: 'pending', waiting_on: ['b'] });
+    open(join(q.home, 'go'));
     await waitForState(q.svc, 'c', 'completed', 20_000);
     expect(markerLines(q.marker)).toEqual(['a-start', 'a-start', 'a-end', 'b-start', 'b-end', 'c-start', 'c-end']);
   });
