@@ -1,5 +1,6 @@
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchChromium, watchPage } from './support/browser';
 import { CliResult, api, markerLines, runCli, waitFor } from './support/harness';
 import { job, startWorker, useQueue, waitForState, waitForWorkers } from './support/workers';
 
@@ -182,5 +183,32 @@ describe('dependencies', () => {
     expect((await job(q.svc, 'second')).last_error).toBe('dependency failed: first');
     expect((await job(q.svc, 'third')).last_error).toBe('dependency failed: second');
     expect((await job(q.svc, 'first')).dependents).toEqual(['second']);
+  });
+
+  it('the dashboard job page shows the directory, the variables by name, and links both ways', async () => {
+    await enqueueBatch([
+      { id: 'first', command: 'true', cwd: '/srv/app', env: { API_KEY: 'value-never-shown', MODE: 'fast' } },
+      { id: 'second', command: 'true', after: ['first'] },
+    ]);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const problems = watchPage(page, q.svc.url);
+      await page.goto(`${q.svc.url}/jobs/second`);
+      await page.fill('#token', q.svc.token);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${q.svc.url}/jobs/second`);
+      expect(await page.textContent('[data-fact="after"]')).toBe('first (waiting)');
+      await page.click('[data-fact="after"] a');
+      await page.waitForURL(`${q.svc.url}/jobs/first`);
+      expect(await page.textContent('[data-fact="cwd"]')).toBe('/srv/app');
+      expect(await page.textContent('[data-fact="env"]')).toBe('API_KEY, MODE (values hidden)');
+      expect(await page.content()).not.toContain('value-never-shown');
+      await page.click('[data-fact="dependents"] a');
+      await page.waitForURL(`${q.svc.url}/jobs/second`);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
