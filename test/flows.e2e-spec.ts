@@ -75,6 +75,9 @@ describe('where and how a command runs', () => {
     expectRefused(await cli(['enqueue', '{"command":"true","cwd":"relative/dir"}']), 2, /cwd must be an absolute path/);
     expectRefused(await cli(['enqueue', JSON.stringify({ command: 'true', env: { BIG: 'x'.repeat(20_000) } })]), 2, /env\.BIG must be at most 16384 characters/);
     expect(JSON.parse(ok(await cli(['list', '--json'])).stdout)).toEqual([]);
+    // The OpenAPI description has the three fields.
+    const { properties } = (await api(q.svc, 'GET', '/api/docs-json')).body.components.schemas.EnqueueJobDto;
+    expect([properties.cwd.type, properties.env.type, properties.env.additionalProperties, properties.after.type]).toEqual(['string', 'object', { type: 'string' }, 'array']);
   });
 });
 
