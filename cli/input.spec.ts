@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { integerParser, parseDuration, parseJobJson, parseTime, parseWholeSeconds } from './input';
+import { collectEnv, collectIds, integerParser, parseDuration, parseJobJson, parseTime, parseWholeSeconds } from './input';
 
 describe('parseDuration', () => {
   it.each([
@@ -73,5 +73,24 @@ describe('parseJobJson', () => {
   ])('refuses %p', (text, reason) => {
     const result = parseJobJson(text);
     expect('error' in result && result.error).toMatch(reason);
+  });
+});
+
+describe('--env and --after', () => {
+  it('collects NAME=VALUE pairs, the value kept whole (= and spaces included), a later NAME winning', () => {
+    const env = ['A=1', 'URL=postgres://u@h/db?x=y', 'EMPTY=', 'A=2'].reduce<Record<string, string>>((acc, text) => collectEnv(text, acc), {});
+    expect(env).toEqual({ A: '2', URL: 'postgres://u@h/db?x=y', EMPTY: '' });
+  });
+
+  it.each(['NAME', '=value', ''])('refuses %p', (text) => {
+    expect(() => collectEnv(text)).toThrow(InvalidArgumentError);
+  });
+
+  it('collects ids given with commas and repeated', () => {
+    expect(collectIds('c', collectIds('a, b'))).toEqual(['a', 'b', 'c']);
+  });
+
+  it.each(['', 'a,', ',a', 'a,,b'])('refuses %p', (text) => {
+    expect(() => collectIds(text)).toThrow(InvalidArgumentError);
   });
 });

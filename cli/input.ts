@@ -81,3 +81,17 @@ export function parseQueueList(text: string): string[] {
   if (names.length > 100) throw new InvalidArgumentError('at most 100 queues.');
   return [...new Set(names.map(parseQueueName))];
 }
+
+/** `--env NAME=VALUE`, repeatable: adds to the variables given before (a later NAME wins). */
+export function collectEnv(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('expected NAME=VALUE, such as --env RAILS_ENV=production.');
+  return { ...previous, [text.slice(0, at)]: text.slice(at + 1) };
+}
+
+/** `--after ID[,ID…]`, repeatable: the ids a job waits on. */
+export function collectIds(text: string, previous: string[] = []): string[] {
+  const ids = text.split(',').map((id) => id.trim());
+  if (ids.some((id) => id === '')) throw new InvalidArgumentError('expected job ids separated by commas, such as --after build,test.');
+  return [...previous, ...ids];
+}

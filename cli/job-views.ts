@@ -1,5 +1,6 @@
 import type { AttemptResponse, JobResponse } from '../src/jobs/job.mapper';
 import type { JobDetail } from '../src/jobs/jobs.service';
+import { escapeControls } from './terminal-text';
 import { duration, fields, localTime, relativeTime, shorten, table } from './render';
 
 /** How jobs look to people: the list table and the detail page of `show`. */
@@ -33,6 +34,7 @@ function stateOf(job: JobResponse): string {
   if (job.state === 'failed' && job.next_run_at) return `failed (retry ${relativeTime(job.next_run_at)})`;
   if (job.state === 'pending' && job.run_at && Date.parse(job.run_at) > Date.now()) return `pending (${relativeTime(job.run_at)})`;
   if (job.state === 'processing' && job.cancel_requested) return 'processing (cancelling)';
+  if (job.state === 'pending' && job.waiting_on?.length) return `pending (waits on ${shorten(job.waiting_on.join(', '), 40)})`;
   return job.state;
 }
 
@@ -45,6 +47,7 @@ export function jobDetail(job: JobDetail, now = Date.now()): string {
     ['priority', job.priority],
     ['queue', job.queue ?? 'default'],
   ];
+  pairs.push(...flowPairs(job));
   if (job.run_at) pairs.push(['run at', localTime(job.run_at, now)]);
   if (job.next_run_at) pairs.push(['next run', localTime(job.next_run_at, now)]);
   pairs.push(['timeout', job.timeout_seconds ? `${job.timeout_seconds}s` : 'config job-timeout']);
@@ -57,6 +60,22 @@ export function jobDetail(job: JobDetail, now = Date.now()): string {
   if (job.finished_at) pairs.push(['finished', localTime(job.finished_at, now)]);
   if (job.duration_ms !== null) pairs.push(['duration', duration(job.duration_ms)]);
   return `${fields(pairs)}\n\n${runsTable(job.runs ?? [], now)}`;
+}
+
+/**
+ * Where and how the command runs, and what it waits on. Variables show by name only, as on the
+ * dashboard: a screen is read over shoulders; `show --json` has the values.
+ */
+function flowPairs(job: JobDetail): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [['cwd', job.cwd === null || job.cwd === undefined ? "(the worker's own)" : escapeControls(job.cwd)]];
+  const names = Object.keys(job.env ?? {});
+  if (names.length > 0) pairs.push(['env', `${names.join(', ')} (values: show --json)`]);
+  if (job.after?.length) {
+    const waiting = new Set(job.waiting_on);
+    pairs.push(['after', job.after.map((id) => (waiting.has(id) ? `${id} (waiting)` : id)).join(', ')]);
+  }
+  if (job.dependents?.length) pairs.push(['waited on by', job.dependents.join(', ')]);
+  return pairs;
 }
 
 function runsTable(runs: AttemptResponse[], now: number): string {

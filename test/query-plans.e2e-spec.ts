@@ -2,6 +2,7 @@ import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
 import { JobOutputRepository } from '../src/jobs/job-output.repository';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { JobDependenciesRepository } from '../src/jobs/job-dependencies.repository';
 import { plansOf as recordedPlans } from './support/plans';
 import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
@@ -81,6 +82,19 @@ describe('query plans of the hot statements', () => {
     ]) {
       expect(plan).toMatch(/USING (COVERING )?INDEX (jobs_seq|jobs_state_seq)/);
       expect(plan).not.toContain('TEMP B-TREE');
+    }
+  });
+
+  it('dependencies: the jobs waiting on a finished one are found through job_dependencies_depends_on, and updated by key', async () => {
+    const plans = [
+      ...(await plansOf((r, sql) => r.release(sql, ['p1', 'p2'], now), JobDependenciesRepository)),
+      ...(await plansOf((r, sql) => r.killDependents(sql, ['p1'], now), JobDependenciesRepository)),
+      ...(await plansOf((r, sql) => r.reblock(sql, ['p1']), JobDependenciesRepository)),
+    ];
+    expect(plans).toHaveLength(3);
+    for (const plan of plans.slice(0, 2)) expect(plan).toContain('job_dependencies_depends_on');
+    for (const plan of plans) {
+      expect(plan).not.toMatch(/SCAN jobs\b|SCAN job_dependencies\b/);
     }
   });
 });

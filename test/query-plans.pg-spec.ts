@@ -1,6 +1,7 @@
 import type { Sql } from '../src/database/sql';
 import { SqlDatabase } from '../src/database/sql';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { JobDependenciesRepository } from '../src/jobs/job-dependencies.repository';
 import { plansOf as recordedPlans } from './support/plans';
 import { newJob } from './support/new-job';
 import { TestApp, createTestApp } from './support/test-app';
@@ -48,5 +49,17 @@ describe('query plans of the hot statements on PostgreSQL', () => {
     expect(due).toMatch(/Index (Only )?Scan using jobs_due on jobs/);
     const [complete] = await plansOf((r, sql) => r.completeRuns(sql, [{ id: 'p0-1', lease: 1 }], now));
     expect(complete).toMatch(/Index Scan using jobs_pkey on jobs/);
+  });
+
+  it('dependencies: the jobs waiting on a finished one are found without reading the jobs table', async () => {
+    const plans = [
+      ...(await plansOf((r, sql) => r.release(sql, ['p1', 'p2'], now), JobDependenciesRepository)),
+      ...(await plansOf((r, sql) => r.killDependents(sql, ['p1'], now), JobDependenciesRepository)),
+      ...(await plansOf((r, sql) => r.reblock(sql, ['p1']), JobDependenciesRepository)),
+    ];
+    expect(plans).toHaveLength(3);
+    // job_dependencies is empty here, and PostgreSQL reads an empty table whole; the jobs are
+    // found by key or through an index.
+    for (const plan of plans) expect(plan).not.toMatch(/Seq Scan on jobs/);
   });
 });

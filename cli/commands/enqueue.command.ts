@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
-import { JsonObject, integerParser, parseJobJson, parseQueueName, parseTime, parseWholeSeconds } from '../input';
+import { JsonObject, collectEnv, collectIds, integerParser, parseJobJson, parseQueueName, parseTime, parseWholeSeconds } from '../input';
 import type { JobResponse } from '../job-views';
 import { note, render } from '../render';
 import { commandLine } from '../shell-words';
@@ -34,6 +35,31 @@ export interface RunOptions {
   timeout?: number;
   queue?: string;
   json?: boolean;
+  /** Job flows: a directory (false with --no-cwd: the worker's own), variables, ids to wait on. */
+  cwd?: string | false;
+  env?: Record<string, string>;
+  after?: string[];
+}
+
+/** Where and how jobs run (`--cwd`, `--no-cwd`, `--env`): for `run` and `enqueue` alike. */
+export interface WhereOptions {
+  cwd?: string | false;
+  env?: Record<string, string>;
+}
+
+/**
+ * Adds where and how a job runs: the directory given (relative to the caller's), else the
+ * caller's own unless the job names one or --no-cwd was given; and the --env variables, under
+ * those the job names itself. Never the caller's whole environment: it holds secrets.
+ */
+export function withWhere(job: JsonObject, options: WhereOptions, callerCwd = process.cwd()): JsonObject {
+  const out = { ...job };
+  if (out.cwd === undefined && options.cwd !== false) out.cwd = resolve(callerCwd, options.cwd ?? '.');
+  if (options.env !== undefined) {
+    const own = out.env;
+    out.env = own !== null && typeof own === 'object' && !Array.isArray(own) ? { ...options.env, ...own } : (own ?? options.env);
+  }
+  return out;
 }
 
 /**
@@ -54,7 +80,8 @@ export function runInput(words: string[], options: RunOptions, now = Date.now())
   if (options.delay !== undefined) job.run_at = new Date(now + options.delay * 1000).toISOString();
   if (options.timeout !== undefined) job.timeout_seconds = options.timeout;
   if (options.queue !== undefined) job.queue = options.queue;
-  return { jobs: [job], batch: false };
+  if (options.after !== undefined) job.after = options.after;
+  return { jobs: [withWhere(job, options)], batch: false };
 }
 
 function printIds(jobs: JobResponse[], json: boolean | undefined, batch: boolean): void {
@@ -67,16 +94,21 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .description('enqueue a job given as JSON (or a JSON array of jobs); prints the id')
     .argument('<json>', 'e.g. \'{"id":"job1","command":"sleep 2","max_retries":3}\'')
     .option('--json', 'print the enqueued job as JSON')
+    .option('--cwd <dir>', 'directory to run in, for jobs that name none (default: the current directory)')
+    .option('--no-cwd', "record no directory: the command runs in the worker's own")
+    .option('--env <NAME=VALUE>', 'add a variable to the environment of each job (repeatable; the JSON "env" wins)', collectEnv)
     .addHelpText(
       'after',
-      '\nFields: command (required), id, queue, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base;\n' +
+      '\nFields: command (required), id, queue, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base,\n' +
+        'cwd (absolute directory; default: the current one), env ({"NAME": "value"}), after (ids to wait on);\n' +
         'state, attempts, created_at and updated_at are accepted for the seven-field form.\n' +
+        'A batch may wait on its own jobs in any order: \'[{"id":"b","command":"make test","after":["a"]},{"id":"a","command":"make"}]\'\n' +
         'To enqueue a shell command without writing JSON: queuectl run -- <command…>',
     )
-    .action(async (text: string, options: { json?: boolean }) => {
+    .action(async (text: string, options: { json?: boolean } & WhereOptions) => {
       const parsed = parseJobJson(text);
       if ('error' in parsed) throw new UsageError(`${parsed.error}; to enqueue a plain shell command use: queuectl run -- <command…>`);
-      const jobs = await enqueueJobs(ctx, parsed);
+      const jobs = await enqueueJobs(ctx, { ...parsed, jobs: parsed.jobs.map((j) => withWhere(j, options)) });
       printIds(jobs, options.json, parsed.batch);
     });
   addUsageHint(enqueue, enqueueHint);
@@ -94,12 +126,20 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--delay <duration>', 'do not run before this long from now: 30s, 5m, 2h, 1d', parseWholeSeconds)
     .option('--timeout <duration>', 'kill the command after this long (seconds, or 30s, 5m…)', parseWholeSeconds)
     .option('--queue <name>', 'the queue it goes to (default: default); its settings apply, see queuectl queue --help', parseQueueName)
+    .option('--cwd <dir>', 'directory to run in, on the worker\'s machine (default: the current directory)')
+    .option('--no-cwd', "record no directory: the command runs in the worker's own")
+    .option('--env <NAME=VALUE>', 'add a variable to the command\'s environment (repeatable)', collectEnv)
+    .option('--after <id,...>', 'run only after these jobs completed; dead if one ends dead (repeatable)', collectIds)
     .option('--json', 'print the enqueued job as JSON')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         "  queuectl run --retries 5 --delay 10m -- ./backup.sh --full 'my db'   # the script gets 2 arguments: --full, my db\n" +
         "  queuectl run 'sort big.txt | uniq -c > counts.txt'                    # one argument: a command line for the shell\n" +
+        '  queuectl run --id build --cwd ~/app --env MODE=release -- make\n' +
+        '  queuectl run --after build -- make test                               # waits until the job build completed\n' +
+        'The command runs in the directory run was called from (or --cwd), with the worker\'s environment\n' +
+        'plus the --env variables; the rest of the caller\'s environment is not sent.\n' +
         'The id is printed on stdout; the command as stored (words quoted for /bin/sh) on stderr.',
     )
     .action(async (words: string[], options: RunOptions) => {

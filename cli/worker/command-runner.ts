@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { OrphanGuard } from './orphan-guard';
 
 /** Why the worker ended a command itself; kept as the attempt's reason. */
@@ -16,6 +17,8 @@ export interface CommandOutcome {
 export interface RunOptions {
   command: string;
   env: NodeJS.ProcessEnv;
+  /** The directory to run in; the worker's own when absent. */
+  cwd?: string;
   timeoutMs: number | null;
   /** Bytes of output passed on; the rest is read and dropped, so the command never blocks. */
   outputLimitBytes: number;
@@ -49,7 +52,7 @@ export class RunningCommand {
     // detached: the command leads a new session and process group, so Ctrl+C at the worker's
     // terminal (SIGINT to the worker's group) does not reach it, and a timeout or cancel can
     // signal everything it started at once.
-    this.child = spawn('/bin/sh', ['-c', options.command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: options.env });
+    this.child = spawn('/bin/sh', ['-c', options.command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: options.env, cwd: options.cwd });
     if (this.child.pid) this.guard?.watch(this.child.pid);
     this.done = this.watch(options);
     if (options.timeoutMs !== null && options.timeoutMs > 0) this.armTimeout(options.timeoutMs);
@@ -127,7 +130,7 @@ export class RunningCommand {
           truncated: this.truncated,
         });
       };
-      this.child.once('error', (e: NodeJS.ErrnoException) => settle(`could not start the command: ${e.code ?? e.message}`));
+      this.child.once('error', (e: NodeJS.ErrnoException) => settle(startFailure(e, options.cwd)));
       this.child.once('exit', (code, signal) => {
         exit = { code, signal };
         // Normally the pipes close right after; a background child still holding them must
@@ -177,6 +180,23 @@ export class CommandRunner {
   start(options: RunOptions): RunningCommand {
     return new RunningCommand(options, this.guard, this.killGraceMs);
   }
+}
+
+/**
+ * Why a command could not start. A missing or unusable directory shows as the shell's ENOENT or
+ * EACCES from spawn, which would blame /bin/sh: the directory is named instead.
+ */
+function startFailure(e: NodeJS.ErrnoException, cwd: string | undefined): string {
+  if (cwd !== undefined) {
+    try {
+      if (!statSync(cwd).isDirectory()) return `cwd is not a directory: ${cwd}`;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? `cwd does not exist: ${cwd}` : `cwd cannot be used: ${cwd} (${code})`;
+    }
+    if (e.code === 'EACCES') return `cwd cannot be entered: ${cwd} (EACCES)`;
+  }
+  return `could not start the command: ${e.code ?? e.message}`;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -282,6 +282,7 @@ export class WorkerLoop {
     slot.command = this.runner.start({
       command: job.command,
       env: this.options.environment(job),
+      cwd: job.cwd ?? undefined,
       timeoutMs: job.timeout_seconds ? job.timeout_seconds * 1000 : null,
       outputLimitBytes: this.settings.output_limit_bytes,
       onOutput: (bytes) => slot.pending.push(bytes),

@@ -44,7 +44,15 @@ async function runLoop(options: WorkerProgramOptions, controls: Controls): Promi
     log,
     // Copied once: reading process.env is a call into the runtime per variable.
     // QUEUECTL_JOB_RUN is the run's fencing value, unique in the queue for its whole life.
-    environment: (job) => ({ ...base, QUEUECTL_JOB_ID: job.id, QUEUECTL_JOB_ATTEMPT: String(job.attempt), QUEUECTL_JOB_RUN: String(job.lease) }),
+    // The job's own variables (`--env`) go over the worker's; the worker's QUEUECTL_* ones over both.
+    environment: (job) => ({
+      ...base,
+      ...job.env,
+      QUEUECTL_RUN_MARK: guard.mark,
+      QUEUECTL_JOB_ID: job.id,
+      QUEUECTL_JOB_ATTEMPT: String(job.attempt),
+      QUEUECTL_JOB_RUN: String(job.lease),
+    }),
     watchdog: (deadline, graceMs) => guard.deadline(deadline, graceMs),
   });
   const release = controls(loop);

@@ -88,3 +88,25 @@ export class StorageUnavailable extends DomainError {
     super('storage_unavailable', `storage unavailable: ${cause}`);
   }
 }
+
+// Job flows (`after`): what enqueue and retry refuse about dependencies.
+
+export class DependencyNotFound extends DomainError {
+  constructor(id: string) {
+    super('not_found', `after: job "${id}" not found`, { id });
+  }
+}
+
+export class DependencyCycle extends DomainError {
+  constructor(cycle: string[]) {
+    const shown = cycle.length <= 12 ? cycle.join(' -> ') : `${cycle.slice(0, 10).join(' -> ')} -> … (${cycle.length - 1} jobs)`;
+    super('invalid_input', `after: dependency cycle ${shown}`, { cycle: cycle.slice(0, 1000) });
+  }
+}
+
+/** Retrying a job from the DLQ while a job it waits on is still dead would only kill it again. */
+export class DependencyDead extends DomainError {
+  constructor(id: string, dependency: string) {
+    super('invalid_state', `job "${id}" waits on "${dependency}", which is dead: retry "${dependency}" first (queuectl dlq retry ${dependency})`, { id, dependency });
+  }
+}

@@ -96,6 +96,12 @@ export function jobDetailView(job: JobDetail, outputs: Map<number, RunOutput>, n
     canRetry: job.state === 'dead',
     final: FINAL.has(job.state),
     runs: [...runs].reverse(),
+    // Job flows. Variables by name only: their values may be secrets, and a page is seen by more
+    // eyes than a terminal (the API and `show --json` give them to the token holder).
+    cwd: job.cwd,
+    envNames: Object.keys(job.env ?? {}),
+    after: job.after.map((id) => ({ id, href: jobPath(id), waiting: job.waiting_on.includes(id) })),
+    dependents: job.dependents.map((id) => ({ id, href: jobPath(id) })),
   };
 }
 

@@ -9,11 +9,13 @@ import { RunSequence1733000000000 } from './migrations/1733000000000-run-sequenc
 import { PostgresSchema1733300000000 } from './migrations-postgres/1733300000000-postgres-schema';
 import { NamedQueues1734000000000 } from './migrations/1734000000000-named-queues';
 import { NamedQueuesPostgres1734000000000 } from './migrations-postgres/1734000000000-named-queues';
+import { JobFlows1734100000000 } from './migrations/1734100000000-job-flows';
+import { PostgresJobFlows1734100000000 } from './migrations-postgres/1734100000000-job-flows';
 import { SqliteNamingStrategy } from './naming';
 
 /** Each dialect's migrations, oldest first. */
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000, NamedQueues1734000000000];
-export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000];
+export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000, NamedQueues1734000000000, JobFlows1734100000000];
+export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000, PostgresJobFlows1734100000000];
 
 /** Connections a replica keeps to PostgreSQL: one for the write batch, the rest for reads. */
 export const POSTGRES_POOL_SIZE = 10;

@@ -24,6 +24,9 @@ export interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   queue: string;
+  /** Job flows: the directory the command runs in (null: the worker's own) and its variables as JSON text. */
+  cwd: string | null;
+  env: string | null;
 }
 
 /** A row of `job_attempts`: one run of a job's command. `run` is its fencing value, unique in the queue for its whole life. */
@@ -51,6 +54,12 @@ export interface NewJob {
   backoffBase: number | null;
   /** Default: `default`. */
   queue?: string;
+  /** Job flows: where and how the command runs, and the ids it waits on. */
+  cwd?: string | null;
+  env?: Record<string, string> | null;
+  after?: string[];
+  /** Waits on a job not completed yet: stored not due (see BLOCKED_DUE_AT). */
+  blocked?: boolean;
 }
 
 /** How an attempt ended, as its worker reported it (or as the reaper decided). */

@@ -5,6 +5,7 @@ import { ConfigService } from '../config/config.service';
 import { Sql, SqlDatabase } from '../database/sql';
 import { AttemptEnd, judgeAttempt } from './attempt-policy';
 import { BackoffPolicy } from './backoff';
+import { JobDependenciesRepository } from './job-dependencies.repository';
 import { JobOutputRepository } from './job-output.repository';
 import { JobRow } from './job-row';
 import { JobSignals } from './job-signals';
@@ -31,6 +32,12 @@ export interface ClaimedJob {
   timeout_seconds: number | null;
   /** Absent from services older than named queues. */
   queue?: string;
+  /**
+   * The directory to run the command in (null: the worker's own), and variables to add to its
+   * environment. Optional: a service from before job flows sends neither.
+   */
+  cwd?: string | null;
+  env?: Record<string, string> | null;
 }
 
 /** One finished run as its worker reports it. */
@@ -72,6 +79,7 @@ export class JobRunsService {
     private readonly clock: Clock,
     private readonly watch: LeaseWatch,
     private readonly queues: QueuesRepository,
+    private readonly dependencies: JobDependenciesRepository,
   ) {}
 
   // Times are read inside each unit of work, when it runs: read before it waited in the write
@@ -112,6 +120,8 @@ export class JobRunsService {
     const outputLimit = this.config.get('output-limit');
     let requeued = false;
     let claimed: JobRow[] = [];
+    // Jobs that waited on those finished here: released (due now) or killed with them.
+    let followers: string[] = [];
     const answer = await this.db.write(async (sql) => {
       if (reportId !== undefined) {
         const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId);
@@ -120,6 +130,7 @@ export class JobRunsService {
       const now = this.clock.now();
       const queues = await this.queues.settings(sql);
       const refused: string[] = [];
+      followers = [];
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
       for (const r of results) {
@@ -133,9 +144,10 @@ export class JobRunsService {
         if (completed.has(r.id)) this.watch.ended(r.id, r.lease);
         else refused.push(r.id);
       }
+      followers.push(...(await this.dependencies.release(sql, [...completed], now)));
       for (const r of failures) {
         const row = current.get(r.id);
-        const verdict = row ? await this.fail(sql, row, r.lease, r, this.backoff(queues.get(row.queue)), now) : undefined;
+        const verdict = row ? await this.fail(sql, row, r.lease, r, this.backoff(queues.get(row.queue)), now, followers) : undefined;
         if (verdict === undefined) refused.push(r.id);
         if (verdict === 'retry') requeued = true;
       }
@@ -143,6 +155,8 @@ export class JobRunsService {
         if (await this.jobs.release(sql, r.id, r.lease, now)) {
           requeued = true;
           this.watch.ended(r.id, r.lease);
+          // Released with a cancel asked meanwhile, it went to the DLQ instead.
+          followers.push(...(await this.dependencies.killDependents(sql, [r.id], now)).map((k) => k.id));
         } else refused.push(r.id);
       }
       claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
@@ -156,8 +170,10 @@ export class JobRunsService {
     for (const r of results) this.signals.jobChanged(r.id);
     for (const r of released) this.signals.jobChanged(r.id);
     for (const r of claimed) this.signals.jobChanged(r.id);
-    // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier.
-    if (requeued) this.signals.workAvailable();
+    for (const id of followers) this.signals.jobChanged(id);
+    // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier,
+    // and a job released from waiting is due now.
+    if (requeued || followers.length > 0) this.signals.workAvailable();
     return answer;
   }
 
@@ -210,18 +226,20 @@ export class JobRunsService {
     const { leaseMs, reapGraceMs } = leaseBudget(this.leaseMs());
     const expired = (await this.jobs.findExpiredLeases(now - reapGraceMs, limit)).filter((r) => this.watch.silentFor(r.id, Number(r.lease)) > leaseMs + reapGraceMs);
     if (expired.length === 0) return 0;
+    const followers: string[] = [];
     const recovered = await this.db.write(async (sql) => {
       const at = this.clock.now();
       const queues = await this.queues.settings(sql);
       const ids: string[] = [];
+      followers.length = 0;
       for (const row of await this.jobs.findByIds(sql, expired.map((r) => r.id))) {
         if (row.state !== 'processing' || row.lease_expires_at === null || Number(row.lease_expires_at) + reapGraceMs >= at) continue;
         if (this.watch.silentFor(row.id, Number(row.lease)) <= leaseMs + reapGraceMs) continue;
-        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, this.backoff(queues.get(row.queue)), at)) ids.push(row.id);
+        if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, this.backoff(queues.get(row.queue)), at, followers)) ids.push(row.id);
       }
       return ids;
     });
-    for (const id of recovered) this.signals.jobChanged(id);
+    for (const id of [...recovered, ...followers]) this.signals.jobChanged(id);
     if (recovered.length > 0) this.signals.workAvailable();
     return recovered.length;
   }
@@ -233,8 +251,19 @@ export class JobRunsService {
     return rows;
   }
 
-  /** Ends the run `lease` of a job as failed; undefined when that run no longer holds the job. */
-  private async fail(sql: Sql, row: JobRow, lease: number, end: AttemptEnd, backoff: BackoffPolicy, now: number): Promise<'retry' | 'bury' | undefined> {
+  /**
+   * Ends the run `lease` of a job as failed; undefined when that run no longer holds the job. A
+   * job that goes dead takes the jobs waiting on it along (their ids are added to `killed`).
+   */
+  private async fail(
+    sql: Sql,
+    row: JobRow,
+    lease: number,
+    end: AttemptEnd,
+    backoff: BackoffPolicy,
+    now: number,
+    killed: string[],
+  ): Promise<'retry' | 'bury' | undefined> {
     const verdict = judgeAttempt(row, end, backoff, now);
     const reason = verdict.kind === 'complete' ? 'ended without an exit status' : verdict.reason;
     const outcome = { exitCode: end.exitCode, error: reason };
@@ -246,6 +275,7 @@ export class JobRunsService {
     if (!ok) return undefined;
     this.watch.ended(row.id, lease);
     await this.jobs.finishAttempt(sql, row.id, lease, now, outcome);
+    if (kind === 'bury') killed.push(...(await this.dependencies.killDependents(sql, [row.id], now)).map((k) => k.id));
     return kind;
   }
 
@@ -277,6 +307,9 @@ export class JobRunsService {
       max_retries: Number(row.max_retries),
       timeout_seconds: timeout > 0 ? timeout : null,
       queue: row.queue,
+      // Sent only when set: most jobs have neither, and the claim answer stays as it was for them.
+      ...(row.cwd ? { cwd: row.cwd } : {}),
+      ...(row.env ? { env: JSON.parse(row.env) as Record<string, string> } : {}),
     };
   }
 }

@@ -34,6 +34,9 @@ export function jobEntity(dialect: Dialect): EntitySchema<JobRow> {
       started_at: t.bigint({ nullable: true }),
       finished_at: t.bigint({ nullable: true }),
       queue: t.varchar(128, { default: 'default' }),
+      // Where and how the command runs (job flows): a directory, and a JSON object of variables.
+      cwd: t.text({ nullable: true }),
+      env: t.text({ nullable: true }),
     },
     indices: [
       { name: 'jobs_seq', columns: ['seq'], unique: true },

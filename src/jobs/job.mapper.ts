@@ -1,4 +1,5 @@
 import { toIso } from '../common/clock';
+import { JobFlow } from './job-dependencies.repository';
 import { AttemptRow, JobRow } from './job-row';
 
 /** The JSON form of a job, for the API and the CLI's --json. */
@@ -23,6 +24,12 @@ export interface JobResponse {
   duration_ms: number | null;
   created_at: string;
   updated_at: string;
+  /** Job flows: the directory the command runs in (null: the worker's own), its added variables. */
+  cwd: string | null;
+  env: Record<string, string>;
+  /** The ids this job waits on, and those of them not completed yet (empty unless it is pending). */
+  after: string[];
+  waiting_on: string[];
 }
 
 export interface AttemptResponse {
@@ -40,7 +47,9 @@ export interface AttemptResponse {
 
 const n = (v: number | null) => (v === null || v === undefined ? null : Number(v));
 
-export function toJobResponse(row: JobRow): JobResponse {
+const NO_FLOW: JobFlow = { after: [], waiting_on: [] };
+
+export function toJobResponse(row: JobRow, flow: JobFlow = NO_FLOW): JobResponse {
   const finished = row.state === 'completed' || row.state === 'dead' || row.state === 'failed';
   return {
     id: row.id,
@@ -63,6 +72,10 @@ export function toJobResponse(row: JobRow): JobResponse {
     duration_ms: finished && row.started_at !== null && row.finished_at !== null ? Number(row.finished_at) - Number(row.started_at) : null,
     created_at: toIso(row.created_at)!,
     updated_at: toIso(row.updated_at)!,
+    cwd: row.cwd ?? null,
+    env: row.env ? (JSON.parse(row.env) as Record<string, string>) : {},
+    after: flow.after,
+    waiting_on: flow.waiting_on,
   };
 }
 

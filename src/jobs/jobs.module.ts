@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '../config/config.module';
 import { DlqController } from './dlq.controller';
+import { JobDependenciesRepository } from './job-dependencies.repository';
 import { JobOutputController } from './job-output.controller';
 import { JobOutputRepository } from './job-output.repository';
 import { JobOutputService } from './job-output.service';
@@ -17,7 +18,7 @@ import { QueuesRepository } from '../queues/queues.repository';
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [QueuesRepository, JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
-  exports: [QueuesRepository, LeaseWatch, JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [QueuesRepository, JobsRepository, JobDependenciesRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  exports: [QueuesRepository, LeaseWatch, JobsRepository, JobDependenciesRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

@@ -3,6 +3,7 @@ import { DuplicateJob } from '../common/domain-errors';
 import { Sql, SqlDatabase } from '../database/sql';
 import { AttemptOutcome, AttemptRow, JobRow, NewJob } from './job-row';
 import { JOB_STATES, JobState, sqlStates } from './job-state';
+import { BLOCKED_DUE_AT } from './job-dependencies.repository';
 
 export interface ListFilter {
   state?: JobState;
@@ -28,7 +29,7 @@ export const DEFAULT_QUEUE = 'default';
 
 const JOB_COLUMNS = `id, seq, command, state, attempts, max_retries, priority, run_at, due_at, timeout_seconds,
   backoff_base, last_error, exit_code, worker_id, lease, lease_expires_at, cancel_requested, created_at, updated_at,
-  started_at, finished_at, queue`;
+  started_at, finished_at, queue, cwd, env`;
 /** Rows one page of a search by part of a command reads at most (see `list`). */
 const SEARCH_WINDOW = 20_000;
 const ATTEMPT_COLUMNS = `job_id, run, attempt, worker_id, started_at, finished_at, exit_code, error, output_bytes, output_truncated`;
@@ -114,11 +115,11 @@ export class JobsRepository implements OnModuleInit {
       await sql.run('SAVEPOINT insert_jobs');
       const stored = new Map<string, number>();
       for (const chunk of chunks) {
-        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue]));
+        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue, r.cwd, r.env]));
         const rows = await sql.rows<{ id: string; seq: number }>(
-          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue)
+          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue, cwd, env)
            SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer, (v ->> 4)::bigint, (v ->> 5)::bigint,
-             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2, v ->> 8
+             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2, v ->> 8, v ->> 9, v ->> 10
            FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (v, n) ORDER BY n
            ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
           [data, now],
@@ -158,10 +159,11 @@ export class JobsRepository implements OnModuleInit {
    * the event loop far more than the INSERT costs SQLite's own thread.
    */
   private async insertRows(sql: Sql, rows: JobRow[], now: number): Promise<void> {
-    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue]));
+    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue, r.cwd, r.env]));
     await sql.run(
-      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue)
-       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2, value ->> 9
+      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue, cwd, env)
+       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2,
+         value ->> 9, value ->> 10, value ->> 11
        FROM json_each(?1)`,
       [data, now],
     );
@@ -189,7 +191,7 @@ export class JobsRepository implements OnModuleInit {
       max_retries: j.maxRetries,
       priority: j.priority,
       run_at: j.runAt,
-      due_at: j.runAt ?? now,
+      due_at: j.blocked ? BLOCKED_DUE_AT : (j.runAt ?? now),
       timeout_seconds: j.timeoutSeconds,
       backoff_base: j.backoffBase,
       last_error: null,
@@ -203,6 +205,8 @@ export class JobsRepository implements OnModuleInit {
       started_at: null,
       finished_at: null,
       queue: j.queue ?? DEFAULT_QUEUE,
+      cwd: j.cwd ?? null,
+      env: j.env && Object.keys(j.env).length > 0 ? JSON.stringify(j.env) : null,
     };
   }
 
@@ -381,10 +385,10 @@ export class JobsRepository implements OnModuleInit {
     );
   }
 
-  /** The earliest time a job becomes due, or undefined when none waits. */
+  /** The earliest time a job becomes due, or undefined when none waits (jobs waiting on others never become due by time). */
   async nextDueAt(): Promise<number | undefined> {
     const [row] = await this.db.rows<{ due_at: number | null }>(
-      `SELECT MIN(due_at) AS due_at FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_due', postgres: '' })} WHERE state IN (${sqlStates('claim')})`,
+      `SELECT MIN(due_at) AS due_at FROM jobs ${this.db.pick({ sqlite: 'INDEXED BY jobs_due', postgres: '' })} WHERE state IN (${sqlStates('claim')}) AND due_at < ${BLOCKED_DUE_AT}`,
     );
     return row?.due_at === null || row?.due_at === undefined ? undefined : Number(row.due_at);
   }

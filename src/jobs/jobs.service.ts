@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
-import { DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
-import { SqlDatabase } from '../database/sql';
+import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
+import { Sql, SqlDatabase } from '../database/sql';
 import { ConfigService } from '../config/config.service';
 import { JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
@@ -13,6 +13,8 @@ import { EnqueueJobDto } from './dto/enqueue-job.dto';
 import { DEFAULT_QUEUE } from './jobs.repository';
 import { QueueRow } from '../queues/queue.entity';
 import { QueuesRepository } from '../queues/queues.repository';
+import { BLOCKED_DUE_AT, JobDependenciesRepository } from './job-dependencies.repository';
+import { findCycle } from './job-flows';
 
 export interface JobPage {
   jobs: JobResponse[];
@@ -22,6 +24,8 @@ export interface JobPage {
 
 export interface JobDetail extends JobResponse {
   runs: AttemptResponse[];
+  /** The jobs that wait on this one (`after` it), at most 1,000. */
+  dependents: string[];
 }
 
 /** Enqueue, inspect, cancel and retry jobs: what users ask of the queue. */
@@ -42,6 +46,7 @@ export class JobsService {
     private readonly signals: JobSignals,
     private readonly clock: Clock,
     private readonly queues: QueuesRepository,
+    private readonly dependencies: JobDependenciesRepository,
   ) {}
 
   async enqueue(input: EnqueueJobDto): Promise<JobResponse> {
@@ -54,9 +59,25 @@ export class JobsService {
     // A queue's max-retries applies to jobs that give none (read here: it is copied into the job).
     const queues = inputs.some((i) => i.max_retries === undefined) ? await this.queues.settings() : new Map<string, QueueRow>();
     const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : '', queues));
+    const flows = newJobs.some((j) => j.after!.length > 0);
+    if (flows) {
+      const cycle = findCycle(newJobs);
+      if (cycle) throw new DependencyCycle(cycle);
+    }
     const rows = await this.insertCoalesced(newJobs);
     this.signals.workAvailable();
-    return rows.map(toJobResponse);
+    return flows ? this.respond(rows) : rows.map((r) => toJobResponse(r));
+  }
+
+  /** Rows as answered, with what each waits on. */
+  private async respond(rows: JobRow[]): Promise<JobResponse[]> {
+    const flows = await this.dependencies.flowsOf(rows);
+    return rows.map((r) => toJobResponse(r, flows.get(r.id)));
+  }
+
+  private async respondOne(row: JobRow): Promise<JobResponse> {
+    const [job] = await this.respond([row]);
+    return job;
   }
 
   /**
@@ -73,34 +94,79 @@ export class JobsService {
         return group;
       };
       this.db
-        .write((sql) => this.jobs.insertGroups(sql, take().map((g) => g.jobs), this.clock.now()))
+        .write((sql) => this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now()))
         .then(
-          (outcomes) => take().forEach((g, i) => (outcomes[i] instanceof DuplicateJob ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[]))),
+          (outcomes) => take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[]))),
           (err) => take().forEach((g) => g.reject(err)),
         );
+    });
+  }
+
+  /**
+   * Inserts the groups (one per request); with dependencies, also checks the ids they wait on and
+   * stores the edges. A group that waits on an unknown job is refused (404) alone. A job waiting
+   * on one already dead ends dead at once, as it would have a moment later had it been enqueued
+   * first; one waiting only on completed jobs is due at once.
+   */
+  private async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DomainError>> {
+    if (!groups.some((g) => g.some((j) => j.after!.length > 0))) return this.jobs.insertGroups(sql, groups, now);
+    const own = groups.map((g) => new Set(g.map((j) => j.id)));
+    const outside = new Set(groups.flatMap((g, i) => g.flatMap((j) => j.after!.filter((id) => !own[i].has(id)))));
+    const states = await this.dependencies.lockStates(sql, [...outside]);
+    const outcomes: Array<JobRow[] | DomainError | undefined> = groups.map((g, i) => {
+      const unknown = g.flatMap((j) => j.after!).find((id) => !own[i].has(id) && !states.has(id));
+      return unknown === undefined ? undefined : new DependencyNotFound(unknown);
+    });
+    const admitted = groups.filter((_, i) => outcomes[i] === undefined);
+    admitted.forEach((g) => g.forEach((j) => (j.blocked = j.after!.some((id) => states.get(id) !== 'completed'))));
+    const inserted = await this.jobs.insertGroups(sql, admitted, now);
+    const edges: Array<[string, string]> = [];
+    const dead = new Set<string>();
+    admitted.forEach((g, k) => {
+      if (inserted[k] instanceof DomainError) return;
+      for (const j of g) for (const id of j.after!) {
+        edges.push([j.id, id]);
+        if (states.get(id) === 'dead') dead.add(id);
+      }
+    });
+    await this.dependencies.insert(sql, edges);
+    const killed = new Map((await this.dependencies.killDependents(sql, [...dead], now)).map((k) => [k.id, k.last_error]));
+    let k = 0;
+    return outcomes.map((o) => {
+      if (o !== undefined) return o;
+      const rows = inserted[k++];
+      if (rows instanceof DomainError || killed.size === 0) return rows;
+      for (const r of rows) if (killed.has(r.id)) Object.assign(r, { state: 'dead', last_error: killed.get(r.id), finished_at: now });
+      return rows;
     });
   }
 
   async list(filter: { state?: JobState; search?: string; limit?: number; cursor?: number; queue?: string }): Promise<JobPage> {
     const limit = filter.limit ?? 100;
     const page = await this.jobs.list({ state: filter.state, search: filter.search, limit, beforeSeq: filter.cursor, queue: filter.queue });
-    return { jobs: page.rows.map(toJobResponse), next_cursor: page.next };
+    return { jobs: await this.respond(page.rows), next_cursor: page.next };
   }
 
   async show(id: string): Promise<JobDetail> {
     const row = await this.jobs.findById(id);
     if (!row) throw new JobNotFound(id);
-    const attempts = await this.jobs.findAttempts(id);
-    return { ...toJobResponse(row), runs: attempts.map(toAttemptResponse) };
+    const [attempts, job, dependents] = await Promise.all([this.jobs.findAttempts(id), this.respondOne(row), this.dependencies.dependentsOf(id)]);
+    return { ...job, runs: attempts.map(toAttemptResponse), dependents };
   }
 
   /** Pending and failed jobs go to the DLQ at once; a running job is marked and its worker kills it. */
   async cancel(id: string): Promise<JobResponse> {
     const now = this.clock.now();
-    const row = await this.db.write(async (sql) => (await this.jobs.cancelWaiting(sql, id, now)) ?? this.jobs.requestCancel(sql, id, now));
+    let killed: string[] = [];
+    const row = await this.db.write(async (sql) => {
+      const cancelled = await this.jobs.cancelWaiting(sql, id, now);
+      // A cancelled job is dead: the jobs waiting on it die with it.
+      if (cancelled) killed = (await this.dependencies.killDependents(sql, [id], now)).map((k) => k.id);
+      return cancelled ?? this.jobs.requestCancel(sql, id, now);
+    });
     if (row) {
-      this.signals.jobChanged(id);
-      return toJobResponse(row);
+      for (const changed of [id, ...killed]) this.signals.jobChanged(changed);
+      return this.respondOne(row);
     }
     const current = await this.jobs.findById(id);
     if (!current) throw new JobNotFound(id);
@@ -108,7 +174,11 @@ export class JobsService {
   }
 
   async retryDead(id: string): Promise<JobResponse> {
-    const row = await this.db.write((sql) => this.jobs.retryDead(sql, id, this.clock.now()));
+    const row = await this.db.write(async (sql) => {
+      const revived = await this.jobs.retryDead(sql, id, this.clock.now());
+      if (revived) await this.waitAgain(sql, revived);
+      return revived;
+    });
     if (!row) {
       const current = await this.jobs.findById(id);
       if (!current) throw new JobNotFound(id);
@@ -116,11 +186,30 @@ export class JobsService {
     }
     this.signals.workAvailable();
     this.signals.jobChanged(id);
-    return toJobResponse(row);
+    return this.respondOne(row);
+  }
+
+  /**
+   * A job retried from the DLQ waits again for its dependencies not completed yet. While one of
+   * them is dead it is refused (the unit is undone): it could only die again at once.
+   */
+  private async waitAgain(sql: Sql, row: JobRow): Promise<void> {
+    const states = await this.dependencies.lockStates(sql, await this.dependencies.dependenciesOf(sql, row.id));
+    const dead = [...states].find(([, state]) => state === 'dead');
+    if (dead) throw new DependencyDead(row.id, dead[0]);
+    if ([...states.values()].some((state) => state !== 'completed')) {
+      await this.dependencies.reblock(sql, [row.id]);
+      row.due_at = BLOCKED_DUE_AT;
+    }
   }
 
   async retryAllDead(): Promise<{ retried: number }> {
-    const retried = await this.db.write((sql) => this.jobs.retryAllDead(sql, this.clock.now()));
+    const retried = await this.db.write(async (sql) => {
+      const n = await this.jobs.retryAllDead(sql, this.clock.now());
+      // Every dead job is back, dependencies with their dependents: these wait again.
+      if (n > 0) await this.dependencies.reblock(sql, 'all');
+      return n;
+    });
     if (retried > 0) this.signals.workAvailable();
     return { retried };
   }
@@ -155,6 +244,9 @@ export class JobsService {
       runAt,
       timeoutSeconds: input.timeout_seconds ? input.timeout_seconds : null,
       backoffBase: input.backoff_base ?? input.base_backoff ?? null,
+      cwd: input.cwd ?? null,
+      env: input.env ?? null,
+      after: [...new Set(input.after ?? [])],
     };
   }
 }

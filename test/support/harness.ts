@@ -44,9 +44,10 @@ export interface CliResult {
 }
 
 /** Runs the built `queuectl` with a clean environment pointing at `home`. */
-export function runCli(args: string[], home: string, extraEnv: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
+export function runCli(args: string[], home: string, extraEnv: Record<string, string | undefined> = {}, input?: string, cwd?: string): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
       env: cleanEnv({ QUEUECTL_HOME: home, ...clientEnv(), ...extraEnv }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,6 +1,7 @@
 import { EntitySchema } from 'typeorm';
 import { settingEntity } from '../../config/setting.entity';
 import { jobAttemptEntity } from '../../jobs/job-attempt.entity';
+import { jobDependencyEntity } from '../../jobs/job-dependency.entity';
 import { jobCountEntity } from '../../jobs/job-count.entity';
 import { jobOutputEntity } from '../../jobs/job-output.entity';
 import { jobEntity } from '../../jobs/job.entity';
@@ -12,6 +13,6 @@ import { Dialect } from '../sql';
 
 /** Every table, as TypeORM sees it in one dialect. */
 export function entitiesFor(dialect: Dialect): EntitySchema<any>[] {
-  const both = [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, reportAnswerEntity, workerEntity, settingEntity, queueEntity].map((e) => e(dialect));
+  const both = [jobEntity, jobAttemptEntity, jobOutputEntity, jobCountEntity, reportAnswerEntity, workerEntity, settingEntity, queueEntity, jobDependencyEntity].map((e) => e(dialect));
   return dialect === 'sqlite' ? [...both, runSequenceEntity()] : both;
 }

@@ -19,6 +19,7 @@ import {
   NotContains,
   ValidateNested,
 } from 'class-validator';
+import { IsJobCwd, IsJobEnv, MAX_AFTER } from './job-flow-rules';
 
 // An id of dots alone (".", "..") would be read as a path step in /api/jobs/:id, so one
 // character at least must be something else.
@@ -122,6 +123,39 @@ export class EnqueueJobDto {
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'updated_at must be an ISO-8601 time' })
   updated_at?: string;
+
+  // Job flows: where and how the command runs, and what it waits for.
+
+  @ApiPropertyOptional({
+    description: "absolute directory the command runs in, on the worker's machine; absent: the worker's own. The CLI sends the caller's working directory",
+    example: '/srv/app',
+  })
+  @IsOptional()
+  @IsJobCwd()
+  cwd?: string;
+
+  @ApiPropertyOptional({
+    description: "variables added to the worker's environment for this command: POSIX names (not QUEUECTL_*), string values; at most 64, 64 KiB in all",
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { RAILS_ENV: 'production' },
+  })
+  @IsOptional()
+  @IsJobEnv()
+  env?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    description:
+      'ids of jobs this one waits on: it stays pending, not due, until all of them completed, and ends dead ("dependency failed: <id>") when one ends dead. Existing jobs or jobs of the same batch (any order); unknown ids are refused (404), a cycle too (400)',
+    type: [String],
+    example: ['build-1'],
+  })
+  @IsOptional()
+  @IsArray({ message: 'after must be an array of job ids' })
+  @ArrayMaxSize(MAX_AFTER, { message: `after must hold at most ${MAX_AFTER} ids` })
+  @IsString({ each: true, message: 'after must be an array of job ids' })
+  @Matches(JOB_ID_PATTERN, { each: true, message: 'after must hold job ids: 1–128 characters of A-Za-z0-9._:- each' })
+  after?: string[];
 }
 
 export class EnqueueBatchDto {
