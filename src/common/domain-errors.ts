@@ -13,7 +13,10 @@ export type ErrorCode =
   | 'wrong_host'
   | 'too_many_attempts'
   | 'storage_unavailable'
-  | 'internal';
+  | 'internal'
+  // Schedules and idempotent enqueue.
+  | 'duplicate_schedule'
+  | 'idempotency_conflict';
 
 export class DomainError extends Error {
   constructor(
@@ -80,5 +83,24 @@ export class JobsRunning extends DomainError {
 export class StorageUnavailable extends DomainError {
   constructor(cause: string) {
     super('storage_unavailable', `storage unavailable: ${cause}`);
+  }
+}
+
+export class ScheduleNotFound extends DomainError {
+  constructor(name: string) {
+    super('not_found', `schedule "${name}" not found`);
+  }
+}
+
+export class DuplicateSchedule extends DomainError {
+  constructor(name: string) {
+    super('duplicate_schedule', `a schedule named "${name}" already exists (remove it first to replace it)`, { name });
+  }
+}
+
+/** An Idempotency-Key sent again with another request than the one it first came with. */
+export class IdempotencyConflict extends DomainError {
+  constructor(key: string) {
+    super('idempotency_conflict', `Idempotency-Key ${JSON.stringify(key)} was used for a different request in the last 24 h; use a new key for a new request`);
   }
 }

@@ -7,11 +7,13 @@ import { DueIndex1732400000000 } from './migrations/1732400000000-due-index';
 import { OutputChunks1733100000000 } from './migrations/1733100000000-output-chunks';
 import { RunSequence1733000000000 } from './migrations/1733000000000-run-sequence';
 import { PostgresSchema1733300000000 } from './migrations-postgres/1733300000000-postgres-schema';
+import { Schedules1734200000000 } from './migrations/1734200000000-schedules';
+import { SchedulesPostgres1734200000000 } from './migrations-postgres/1734200000000-schedules-postgres';
 import { SqliteNamingStrategy } from './naming';
 
 /** Each dialect's migrations, oldest first. */
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000];
-export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000];
+export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000, Schedules1734200000000];
+export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, SchedulesPostgres1734200000000];
 
 /** Connections a replica keeps to PostgreSQL: one for the write batch, the rest for reads. */
 export const POSTGRES_POOL_SIZE = 10;

@@ -9,6 +9,8 @@ import { JobSignals } from './job-signals';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { IdempotentEnqueue } from './idempotent-enqueue';
 import { LeaseWatch } from './lease-watch';
 import { ReportAnswersRepository } from './report-answers.repository';
 import { RetentionSweeper } from './retention-sweeper';
@@ -16,7 +18,7 @@ import { RetentionSweeper } from './retention-sweeper';
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [JobsRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper, IdempotencyKeysRepository, IdempotentEnqueue],
   exports: [LeaseWatch, JobsRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

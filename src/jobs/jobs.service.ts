@@ -129,6 +129,14 @@ export class JobsService {
     return { purged };
   }
 
+  /**
+   * The jobs `enqueueMany` would insert for these inputs (checked, defaults filled in), for
+   * callers that insert them in a unit of work of their own: schedule ticks, idempotent enqueues.
+   */
+  newJobs(inputs: EnqueueJobDto[]): NewJob[] {
+    return inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : ''));
+  }
+
   private toNewJob(input: EnqueueJobDto, where: string): NewJob {
     let runAt: number | null = null;
     if (input.run_at !== undefined) {
