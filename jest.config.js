@@ -28,6 +28,10 @@ const POSTGRES_SPECS = [
   'workers-shutdown',
   'cli',
   'dashboard',
+  // Schedules and idempotent enqueue.
+  'schedules',
+  'schedules-cli',
+  'idempotency',
 ];
 
 const projects = [
