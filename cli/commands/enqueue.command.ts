@@ -14,13 +14,18 @@ export interface EnqueueInput {
   jobs: JsonObject[];
   /** The argument was a JSON array: sent as one all-or-nothing batch. */
   batch: boolean;
+  /** Sent as the Idempotency-Key header: the same request sent again within 24 h enqueues nothing more. */
+  idempotencyKey?: string;
 }
 
 export async function enqueueJobs(ctx: CliContext, input: EnqueueInput): Promise<JobResponse[]> {
-  if (!input.batch) return [await ctx.call<JobResponse>('POST', '/api/jobs', { body: input.jobs[0] })];
-  const answer = await ctx.call<{ jobs: JobResponse[] }>('POST', '/api/jobs/batch', { body: { jobs: input.jobs } });
+  const headers = input.idempotencyKey === undefined ? undefined : { 'idempotency-key': input.idempotencyKey };
+  if (!input.batch) return [await ctx.call<JobResponse>('POST', '/api/jobs', { body: input.jobs[0], headers })];
+  const answer = await ctx.call<{ jobs: JobResponse[] }>('POST', '/api/jobs/batch', { body: { jobs: input.jobs }, headers });
   return answer.jobs;
 }
+
+const IDEMPOTENCY_KEY_HELP = 'send again safely: the same key with the same job within 24 h enqueues nothing more and prints the first answer; with another job it is refused (exit 4)';
 
 export interface RunOptions {
   id?: string;
@@ -65,16 +70,17 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .description('enqueue a job given as JSON (or a JSON array of jobs); prints the id')
     .argument('<json>', 'e.g. \'{"id":"job1","command":"sleep 2","max_retries":3}\'')
     .option('--json', 'print the enqueued job as JSON')
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY_HELP)
     .addHelpText(
       'after',
       '\nFields: command (required), id, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base;\n' +
         'state, attempts, created_at and updated_at are accepted for the seven-field form.\n' +
         'To enqueue a shell command without writing JSON: queuectl run -- <command…>',
     )
-    .action(async (text: string, options: { json?: boolean }) => {
+    .action(async (text: string, options: { json?: boolean; idempotencyKey?: string }) => {
       const parsed = parseJobJson(text);
       if ('error' in parsed) throw new UsageError(`${parsed.error}; to enqueue a plain shell command use: queuectl run -- <command…>`);
-      const jobs = await enqueueJobs(ctx, parsed);
+      const jobs = await enqueueJobs(ctx, { ...parsed, idempotencyKey: options.idempotencyKey });
       printIds(jobs, options.json, parsed.batch);
     });
   addUsageHint(enqueue, enqueueHint);
@@ -92,6 +98,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--delay <duration>', 'do not run before this long from now: 30s, 5m, 2h, 1d', parseWholeSeconds)
     .option('--timeout <duration>', 'kill the command after this long (seconds, or 30s, 5m…)', parseWholeSeconds)
     .option('--json', 'print the enqueued job as JSON')
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -99,8 +106,8 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
         "  queuectl run 'sort big.txt | uniq -c > counts.txt'                    # one argument: a command line for the shell\n" +
         'The id is printed on stdout; the command as stored (words quoted for /bin/sh) on stderr.',
     )
-    .action(async (words: string[], options: RunOptions) => {
-      const jobs = await enqueueJobs(ctx, runInput(words, options));
+    .action(async (words: string[], options: RunOptions & { idempotencyKey?: string }) => {
+      const jobs = await enqueueJobs(ctx, { ...runInput(words, options), idempotencyKey: options.idempotencyKey });
       printIds(jobs, options.json, false);
       if (!options.json) note(`enqueued ${jobs[0].id}: ${escapeControls(jobs[0].command)}`);
     });

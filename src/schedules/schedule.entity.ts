@@ -7,7 +7,7 @@ export interface ScheduleRow {
   name: string;
   /** A cron expression, or null for an interval schedule. */
   cron: string | null;
-  /** The IANA zone the cron expression is read in; null: the service's own zone. */
+  /** The IANA zone the cron expression is read in (UTC unless given); null for an interval. */
   timezone: string | null;
   every_seconds: number | null;
   catch_up: string;

@@ -69,7 +69,7 @@ export class SchedulesService {
     const now = this.clock.now();
     if ((input.cron === undefined) === (input.every_seconds === undefined)) throw new InvalidInput('give either cron or every_seconds (not both)');
     if (input.timezone !== undefined && input.cron === undefined) throw new InvalidInput('timezone goes with cron: an interval has no time zone');
-    const table = Timetable.of(input.cron !== undefined ? { cron: input.cron, timezone: input.timezone ?? null } : { everySeconds: input.every_seconds! }, now);
+    const table = Timetable.of(input.cron !== undefined ? { cron: input.cron, timezone: input.timezone ?? 'UTC' } : { everySeconds: input.every_seconds! }, now);
     for (const field of ['id', 'run_at'] as const) {
       if (input.job[field] !== undefined) throw new InvalidInput(`job.${field} cannot be given: each tick's job gets its ${field === 'id' ? 'id from the schedule name and the tick' : 'time from the tick'}`);
     }
@@ -78,7 +78,7 @@ export class SchedulesService {
     const row: ScheduleRow = {
       name: input.name,
       cron: input.cron ?? null,
-      timezone: input.cron !== undefined ? (input.timezone ?? null) : null,
+      timezone: input.cron !== undefined ? (input.timezone ?? 'UTC') : null,
       every_seconds: input.every_seconds ?? null,
       catch_up: input.catch_up ?? 'one',
       job: JSON.stringify(input.job),

@@ -26,7 +26,7 @@ export class CreateScheduleDto {
   @MaxLength(256, { message: 'cron must be at most 256 characters' })
   cron?: string;
 
-  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in; default: the service machine\'s zone', example: 'Europe/Berlin' })
+  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in; default UTC (the CLI sends its own zone)', example: 'Europe/Berlin' })
   @IsOptional()
   @IsString({ message: 'timezone must be a string' })
   @MaxLength(64, { message: 'timezone must be at most 64 characters' })
