@@ -54,10 +54,10 @@ describe('queuectl schedule', () => {
     svc = await startService(home);
     for (const mode of ['one', 'all', 'none']) expect((await cli('schedule', 'add', mode, '--every', '4s', '--catch-up', mode, '--', 'true')).code).toBe(0);
     // A tick all three enqueued, then the service stops before the next one.
-    const first = await waitFor(async () => {
+    const first = (await waitFor(async () => {
       const ticks = await Promise.all(['one', 'all', 'none'].map(ticksOf));
       return ticks.every((t) => t.length === 1 && t[0] === ticks[0][0]) ? ticks[0][0] : undefined;
-    }, 10_000, 'a first tick of every schedule');
+    }, 10_000, 'a first tick of every schedule'))!;
     await svc.stop();
     expect(Date.now()).toBeLessThan(first + 4000);
     // Down through the ticks at +4 s, +8 s and +12 s; back just after the last of them, so the

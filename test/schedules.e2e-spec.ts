@@ -3,6 +3,7 @@ import { SqlDatabase } from '../src/database/sql';
 import { SchedulesService } from '../src/schedules/schedules.service';
 import { MAX_CATCH_UP_TICKS } from '../src/schedules/timetable';
 import { expectError, http } from './support/api-helpers';
+import { csrfOf, loggedInAgent } from './support/dashboard-client';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 
@@ -123,7 +124,10 @@ describe('schedules', () => {
   describe('refusals: one line, nothing changed', () => {
     const schedules = () => t.app.get(SqlDatabase).rows('SELECT * FROM schedules ORDER BY name');
 
-    it.each([
+    it('refuses bad input (bad cron, unknown zone, bad interval, bad name or job) with one line, changing nothing', async () => {
+      await add({ name: 'kept', every_seconds: 60, job: { command: 'true' } }).expect(201);
+      const before = await schedules();
+      const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ name: 'x', cron: '61 * * * *', job: { command: 'true' } }, 'invalid_input', /cron expression "61 \* \* \* \*" is not valid/],
       [{ name: 'x', cron: '0 9 * * *', timezone: 'Mars/Olympus', job: { command: 'true' } }, 'invalid_input', /unknown time zone "Mars\/Olympus"/],
       [{ name: 'x', every_seconds: 0, job: { command: 'true' } }, 'invalid_input', /every_seconds must be at least 1/],
@@ -137,10 +141,12 @@ describe('schedules', () => {
       [{ name: 'x', every_seconds: 5, job: { command: 'true', id: 'fixed' } }, 'invalid_input', /job.id cannot be given/],
       [{ name: 'x', every_seconds: 5, job: { command: 'true', run_at: '2030-01-01T00:00:00Z' } }, 'invalid_input', /job.run_at cannot be given/],
       [{ name: 'x', every_seconds: 5, job: { command: 'true', colour: 'red' } }, 'invalid_input', /unknown field "job.colour"/],
-    ])('%j → %s', async (body, code, message) => {
-      await add({ name: 'kept', every_seconds: 60, job: { command: 'true' } }).expect(201);
-      const before = await schedules();
-      expectError(await add(body), 400, code, message);
+      ];
+      for (const [body, code, message] of cases) {
+        const res = await add(body);
+        expect([body, res.status]).toEqual([body, 400]);
+        expectError(res, 400, code, message);
+      }
       expect(await schedules()).toEqual(before);
     });
 
@@ -162,6 +168,46 @@ describe('schedules', () => {
         expectError(await http(t)[method](path).set(t.auth), 404, 'not_found', /schedule "nope" not found/);
       }
       expect(await jobIds()).toEqual([]);
+    });
+  });
+
+  describe('dashboard', () => {
+    it('lists schedules with their next runs and last job, and pauses, resumes, runs now and removes them', async () => {
+      await add({ name: 'page-beat', every_seconds: 30, job: { command: 'echo <b>beat</b>' } }).expect(201);
+      await add({ name: 'page-cron', cron: '0 9 * * *', timezone: 'Europe/Berlin', job: { command: 'true' } }).expect(201);
+      clock.advance(30_000);
+      await pass();
+      const { agent, csrf } = await loggedInAgent(t.app.getHttpServer(), t.token);
+      const page = await agent.get('/schedules').expect(200);
+      expect(page.text).toContain('<a href="/schedules" aria-current="page">Schedules</a>');
+      expect(page.text).toContain('echo &lt;b&gt;beat&lt;/b&gt;');
+      expect(page.text).toContain(`<time datetime="${new Date(START + 60_000).toISOString()}"`);
+      expect(page.text).toContain(`/jobs/page-beat%3A${START + 30_000}`);
+      expect(page.text).toContain('0 9 * * * (Europe/Berlin)');
+      const fragment = await agent.get('/fragments/schedules').expect(200);
+      expect(fragment.text).not.toContain('<html');
+      expect(fragment.text).toContain('data-schedule="page-cron"');
+
+      // Without the session's CSRF token nothing is done.
+      for (const action of ['pause', 'run', 'remove']) {
+        await agent.post(`/schedules/page-beat/${action}`).type('form').send({}).expect(403);
+      }
+      expect((await http(t).get('/api/schedules/page-beat').set(t.auth)).body.paused).toBe(false);
+      expect(await jobIds()).toHaveLength(1);
+
+      await agent.post('/schedules/page-beat/pause').type('form').send({ _csrf: csrf }).expect(303).expect('location', '/schedules');
+      expect((await agent.get('/schedules')).text).toMatch(/data-schedule="page-beat"[\s\S]*data-paused[\s\S]*Resume/);
+      await agent.post('/schedules/page-beat/resume').type('form').send({ _csrf: csrf }).expect(303);
+      expect((await http(t).get('/api/schedules/page-beat').set(t.auth)).body.paused).toBe(false);
+      await agent.post('/schedules/page-beat/run').type('form').send({ _csrf: csrfOf((await agent.get('/schedules')).text) }).expect(303);
+      expect(await jobIds()).toHaveLength(2);
+      await agent.post('/schedules/page-beat/remove').type('form').send({ _csrf: csrf }).expect(303);
+      const after = await agent.get('/schedules');
+      expect(after.text).toContain('Removed page-beat; the jobs it enqueued stay.');
+      expect(after.text).not.toContain('data-schedule="page-beat"');
+      const missing = await agent.post('/schedules/page-beat/pause').type('form').send({ _csrf: csrf });
+      expect(missing.status).toBe(404);
+      expect(missing.text).toContain('schedule &quot;page-beat&quot; not found');
     });
   });
 });

@@ -3,6 +3,7 @@ import { ConfigModule } from '../config/config.module';
 import { JobsModule } from '../jobs/jobs.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { WorkersModule } from '../workers/workers.module';
+import { SchedulesModule } from '../schedules/schedules.module';
 import { AuthController } from './auth.controller';
 import { ConfigPageController } from './config-page.controller';
 import { DashboardSessions } from './dashboard-sessions';
@@ -11,11 +12,12 @@ import { JobsPagesController } from './jobs-pages.controller';
 import { OverviewController } from './overview.controller';
 import { SessionGuard } from './session.guard';
 import { WorkersPageController } from './workers-page.controller';
+import { SchedulesPageController } from './schedules-page.controller';
 
 /** The server-rendered dashboard: pages over the same services as the REST API. */
 @Module({
-  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule],
-  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController],
+  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule, SchedulesModule],
+  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController, SchedulesPageController],
   providers: [DashboardSessions, SessionGuard],
 })
 export class DashboardModule {}
