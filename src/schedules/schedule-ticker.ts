@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { SchedulesService } from './schedules.service';
 
@@ -18,7 +18,7 @@ const RETRY_MS = 1000;
  * death delays a tick.
  */
 @Injectable()
-export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScheduleTicker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('schedules');
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -36,7 +36,8 @@ export class ScheduleTicker implements OnApplicationBootstrap, OnApplicationShut
     this.wake();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database closes (TypeORM closes it at application shutdown): no pass is left half done. */
+  async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
