@@ -31,6 +31,10 @@ const POSTGRES_SPECS = [
   'queues',
   'queue-plans',
   'flows',
+  // Schedules and idempotent enqueue.
+  'schedules',
+  'schedules-cli',
+  'idempotency',
 ];
 
 const projects = [

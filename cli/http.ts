@@ -25,6 +25,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Give up after this long (default 30 s; long-polls pass their own). */
   timeoutMs?: number;
+  /** More request headers (Idempotency-Key). */
+  headers?: Record<string, string>;
 }
 
 // One keep-alive pool per process: the worker's claim/report loop reuses its connection.
@@ -51,6 +53,7 @@ export function request<T>(endpoint: Endpoint, method: string, path: string, opt
           authorization: `Bearer ${endpoint.token}`,
           accept: 'application/json',
           ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          ...options.headers,
         },
         timeout: options.timeoutMs ?? 30_000,
       },

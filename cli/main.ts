@@ -9,6 +9,7 @@ import { registerJobCommands } from './commands/jobs.command';
 import { registerLogsCommands } from './commands/logs.command';
 import { registerMetricsCommands } from './commands/metrics.command';
 import { registerServerCommands } from './commands/server.command';
+import { registerScheduleCommands } from './commands/schedule.command';
 import { registerStatusCommands } from './commands/status.command';
 import { registerWaitCommands } from './commands/wait.command';
 import { registerWorkerCommands } from './commands/worker.command';
@@ -34,6 +35,7 @@ const GROUPS: CommandGroup[] = [
   registerWaitCommands,
   registerMetricsCommands,
   registerQueueCommands,
+  registerScheduleCommands,
 ];
 
 const ENVIRONMENT_HELP = `

@@ -12,6 +12,7 @@ import { Env } from './env/env';
 import { EnvModule } from './env/env.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { SchedulesModule } from './schedules/schedules.module';
 import { SHUTDOWN, ShutdownHook } from './server/server.service';
 import { ServerModule } from './server/server.module';
 import { WorkersModule } from './workers/workers.module';
@@ -32,7 +33,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, QueuesModule, ServerModule, MetricsModule, DashboardModule],
+      imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, QueuesModule, ServerModule, MetricsModule, DashboardModule, SchedulesModule],
       providers: [
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: API_TOKEN, useValue: options.token },

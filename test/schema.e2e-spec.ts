@@ -34,7 +34,7 @@ describe.each(targets)('schema on %s', (dialect, targetOf) => {
   it('migrates an empty database to exactly what the entities describe', async () => {
     ds = await openDataSource(dataSourceOptions(targetOf(home)));
     const tables = ds.entityMetadatas.map((m) => m.tableName).sort();
-    const all = ['job_attempts', 'job_counts', 'job_dependencies', 'job_output', 'jobs', 'queues', 'report_answers', 'settings', 'workers'];
+    const all = ['idempotency_keys', 'job_attempts', 'job_counts', 'job_dependencies', 'job_output', 'jobs', 'queues', 'report_answers', 'schedules', 'settings', 'workers'];
     expect(tables).toEqual(dialect === 'sqlite' ? [...all, 'run_sequence'].sort() : all);
     // Every table the migrations made has its entity.
     const made = await ds.query(

@@ -15,13 +15,18 @@ export interface EnqueueInput {
   jobs: JsonObject[];
   /** The argument was a JSON array: sent as one all-or-nothing batch. */
   batch: boolean;
+  /** Sent as the Idempotency-Key header: the same request sent again within 24 h enqueues nothing more. */
+  idempotencyKey?: string;
 }
 
 export async function enqueueJobs(ctx: CliContext, input: EnqueueInput): Promise<JobResponse[]> {
-  if (!input.batch) return [await ctx.call<JobResponse>('POST', '/api/jobs', { body: input.jobs[0] })];
-  const answer = await ctx.call<{ jobs: JobResponse[] }>('POST', '/api/jobs/batch', { body: { jobs: input.jobs } });
+  const headers = input.idempotencyKey === undefined ? undefined : { 'idempotency-key': input.idempotencyKey };
+  if (!input.batch) return [await ctx.call<JobResponse>('POST', '/api/jobs', { body: input.jobs[0], headers })];
+  const answer = await ctx.call<{ jobs: JobResponse[] }>('POST', '/api/jobs/batch', { body: { jobs: input.jobs }, headers });
   return answer.jobs;
 }
+
+const IDEMPOTENCY_KEY_HELP = 'send again safely: the same key with the same job within 24 h enqueues nothing more and prints the first answer; with another job it is refused (exit 4)';
 
 export interface RunOptions {
   id?: string;
@@ -97,6 +102,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--cwd <dir>', 'directory to run in, for jobs that name none (default: the current directory)')
     .option('--no-cwd', "record no directory: the command runs in the worker's own")
     .option('--env <NAME=VALUE>', 'add a variable to the environment of each job (repeatable; the JSON "env" wins)', collectEnv)
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY_HELP)
     .addHelpText(
       'after',
       '\nFields: command (required), id, queue, max_retries, priority, run_at (ISO-8601), timeout_seconds, backoff_base,\n' +
@@ -105,10 +111,10 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
         'A batch may wait on its own jobs in any order: \'[{"id":"b","command":"make test","after":["a"]},{"id":"a","command":"make"}]\'\n' +
         'To enqueue a shell command without writing JSON: queuectl run -- <command…>',
     )
-    .action(async (text: string, options: { json?: boolean } & WhereOptions) => {
+    .action(async (text: string, options: { json?: boolean; idempotencyKey?: string } & WhereOptions) => {
       const parsed = parseJobJson(text);
       if ('error' in parsed) throw new UsageError(`${parsed.error}; to enqueue a plain shell command use: queuectl run -- <command…>`);
-      const jobs = await enqueueJobs(ctx, { ...parsed, jobs: parsed.jobs.map((j) => withWhere(j, options)) });
+      const jobs = await enqueueJobs(ctx, { ...parsed, jobs: parsed.jobs.map((j) => withWhere(j, options)), idempotencyKey: options.idempotencyKey });
       printIds(jobs, options.json, parsed.batch);
     });
   addUsageHint(enqueue, enqueueHint);
@@ -131,6 +137,7 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
     .option('--env <NAME=VALUE>', 'add a variable to the command\'s environment (repeatable)', collectEnv)
     .option('--after <id,...>', 'run only after these jobs completed; dead if one ends dead (repeatable)', collectIds)
     .option('--json', 'print the enqueued job as JSON')
+    .option('--idempotency-key <key>', IDEMPOTENCY_KEY_HELP)
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -142,8 +149,8 @@ export function registerEnqueueCommands(program: Command, ctx: CliContext): void
         'plus the --env variables; the rest of the caller\'s environment is not sent.\n' +
         'The id is printed on stdout; the command as stored (words quoted for /bin/sh) on stderr.',
     )
-    .action(async (words: string[], options: RunOptions) => {
-      const jobs = await enqueueJobs(ctx, runInput(words, options));
+    .action(async (words: string[], options: RunOptions & { idempotencyKey?: string }) => {
+      const jobs = await enqueueJobs(ctx, { ...runInput(words, options), idempotencyKey: options.idempotencyKey });
       printIds(jobs, options.json, false);
       if (!options.json) note(`enqueued ${jobs[0].id}: ${escapeControls(jobs[0].command)}`);
     });

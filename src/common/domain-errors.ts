@@ -13,7 +13,10 @@ export type ErrorCode =
   | 'wrong_host'
   | 'too_many_attempts'
   | 'storage_unavailable'
-  | 'internal';
+  | 'internal'
+  // Schedules and idempotent enqueue.
+  | 'duplicate_schedule'
+  | 'idempotency_conflict';
 
 export class DomainError extends Error {
   constructor(
@@ -108,5 +111,24 @@ export class DependencyCycle extends DomainError {
 export class DependencyDead extends DomainError {
   constructor(id: string, dependency: string) {
     super('invalid_state', `job "${id}" waits on "${dependency}", which is dead: retry "${dependency}" first (queuectl dlq retry ${dependency})`, { id, dependency });
+  }
+}
+
+export class ScheduleNotFound extends DomainError {
+  constructor(name: string) {
+    super('not_found', `schedule "${name}" not found`);
+  }
+}
+
+export class DuplicateSchedule extends DomainError {
+  constructor(name: string) {
+    super('duplicate_schedule', `a schedule named "${name}" already exists (remove it first to replace it)`, { name });
+  }
+}
+
+/** An Idempotency-Key sent again with another request than the one it first came with. */
+export class IdempotencyConflict extends DomainError {
+  constructor(key: string) {
+    super('idempotency_conflict', `Idempotency-Key ${JSON.stringify(key)} was used for a different request in the last 24 h; use a new key for a new request`);
   }
 }

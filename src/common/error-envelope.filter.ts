@@ -16,6 +16,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   too_many_attempts: 429,
   storage_unavailable: 503,
   internal: 500,
+  duplicate_schedule: 409,
+  idempotency_conflict: 409,
 };
 
 export interface ErrorEnvelope {

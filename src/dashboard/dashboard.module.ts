@@ -3,6 +3,7 @@ import { ConfigModule } from '../config/config.module';
 import { JobsModule } from '../jobs/jobs.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { WorkersModule } from '../workers/workers.module';
+import { SchedulesModule } from '../schedules/schedules.module';
 import { AuthController } from './auth.controller';
 import { ConfigPageController } from './config-page.controller';
 import { DashboardSessions } from './dashboard-sessions';
@@ -13,11 +14,12 @@ import { SessionGuard } from './session.guard';
 import { WorkersPageController } from './workers-page.controller';
 import { QueuesPageController } from './queues-page.controller';
 import { QueuesModule } from '../queues/queues.module';
+import { SchedulesPageController } from './schedules-page.controller';
 
 /** The server-rendered dashboard: pages over the same services as the REST API. */
 @Module({
-  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule, QueuesModule],
-  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController, QueuesPageController],
+  imports: [JobsModule, ConfigModule, MetricsModule, WorkersModule, QueuesModule, SchedulesModule],
+  controllers: [AuthController, OverviewController, JobsPagesController, DlqPageController, ConfigPageController, WorkersPageController, QueuesPageController, SchedulesPageController],
   providers: [DashboardSessions, SessionGuard],
 })
 export class DashboardModule {}

@@ -11,11 +11,21 @@ import { NamedQueues1734000000000 } from './migrations/1734000000000-named-queue
 import { NamedQueuesPostgres1734000000000 } from './migrations-postgres/1734000000000-named-queues';
 import { JobFlows1734100000000 } from './migrations/1734100000000-job-flows';
 import { PostgresJobFlows1734100000000 } from './migrations-postgres/1734100000000-job-flows';
+import { Schedules1734200000000 } from './migrations/1734200000000-schedules';
+import { SchedulesPostgres1734200000000 } from './migrations-postgres/1734200000000-schedules-postgres';
 import { SqliteNamingStrategy } from './naming';
 
 /** Each dialect's migrations, oldest first. */
-export const MIGRATIONS = [InitialSchema1732320000000, DueIndex1732400000000, OutputChunks1733100000000, RunSequence1733000000000, NamedQueues1734000000000, JobFlows1734100000000];
-export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000, PostgresJobFlows1734100000000];
+export const MIGRATIONS = [
+  InitialSchema1732320000000,
+  DueIndex1732400000000,
+  OutputChunks1733100000000,
+  RunSequence1733000000000,
+  NamedQueues1734000000000,
+  JobFlows1734100000000,
+  Schedules1734200000000,
+];
+export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000, PostgresJobFlows1734100000000, SchedulesPostgres1734200000000];
 
 /** Connections a replica keeps to PostgreSQL: one for the write batch, the rest for reads. */
 export const POSTGRES_POOL_SIZE = 10;

@@ -6,7 +6,7 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { SqlDatabase } from './sql';
 
 /** What one replica tells the others. */
-export type Topic = 'work' | 'job' | 'stop' | 'settings';
+export type Topic = 'work' | 'job' | 'stop' | 'settings' | 'schedules';
 type Listener = (payload: string) => void;
 
 const CHANNEL = 'queuectl';

@@ -72,10 +72,10 @@ export class JobDependenciesRepository {
   }
 
   /** `after` and `waiting_on` of each job given with its state; jobs without dependencies are left out. */
-  async flowsOf(jobs: Array<{ id: string; state: JobState }>): Promise<Map<string, JobFlow>> {
+  async flowsOf(jobs: Array<{ id: string; state: JobState }>, sql?: Sql): Promise<Map<string, JobFlow>> {
     const flows = new Map<string, JobFlow>();
     if (jobs.length === 0) return flows;
-    const rows = await this.db.rows<{ job_id: string; depends_on: string; state: JobState | null }>(
+    const rows = await (sql ?? this.db).rows<{ job_id: string; depends_on: string; state: JobState | null }>(
       `SELECT d.job_id, d.depends_on, p.state FROM job_dependencies d LEFT JOIN jobs p ON p.id = d.depends_on
        WHERE d.job_id ${this.idsIn()} ORDER BY d.job_id, d.depends_on`,
       [JSON.stringify(jobs.map((j) => j.id))],

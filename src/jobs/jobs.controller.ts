@@ -1,26 +1,42 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { IdempotentAnswer, IdempotentEnqueue } from './idempotent-enqueue';
 import { JobState } from './job-state';
 import { JobIdPipe } from './job-id.pipe';
 import { JobsService } from './jobs.service';
 import { EnqueueBatchDto, EnqueueJobDto } from './dto/enqueue-job.dto';
 import { ListJobsQuery, PurgeDto } from './dto/list-jobs.query';
 
+const IDEMPOTENCY_KEY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'up to 255 visible ASCII characters; the same key with the same body within 24 h answers the first answer again (200, header Idempotent-Replayed: true) and enqueues nothing; with another body: 409',
+};
+
 @ApiTags('jobs')
 @ApiBearerAuth()
 @Controller('api/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly idempotent: IdempotentEnqueue,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Enqueue one job; answers once it is on disk' })
-  enqueue(@Body() body: EnqueueJobDto) {
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  async enqueue(@Body() body: EnqueueJobDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
+    if (key !== undefined) return replay(res, await this.idempotent.enqueue(key, 'job', [body], ([job]) => job));
     return this.jobs.enqueue(body);
   }
 
   @Post('batch')
   @ApiOperation({ summary: 'Enqueue up to 10,000 jobs in one transaction: all or none' })
-  async enqueueBatch(@Body() body: EnqueueBatchDto) {
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  async enqueueBatch(@Body() body: EnqueueBatchDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
+    if (key !== undefined) return replay(res, await this.idempotent.enqueue(key, 'batch', body.jobs, (jobs) => ({ jobs })));
     return { jobs: await this.jobs.enqueueMany(body.jobs) };
   }
 
@@ -49,4 +65,11 @@ export class JobsController {
   cancel(@Param('id', JobIdPipe) id: string) {
     return this.jobs.cancel(id);
   }
+}
+
+/** The status of an idempotent answer: 201 when it enqueued, 200 when it is the first answer given again. */
+function replay<T>(res: Response, answer: IdempotentAnswer<T>): T {
+  res.status(answer.status);
+  if (answer.status === 200) res.setHeader('Idempotent-Replayed', 'true');
+  return answer.body;
 }

@@ -10,6 +10,8 @@ import { JobSignals } from './job-signals';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { IdempotentEnqueue } from './idempotent-enqueue';
 import { LeaseWatch } from './lease-watch';
 import { ReportAnswersRepository } from './report-answers.repository';
 import { RetentionSweeper } from './retention-sweeper';
@@ -18,7 +20,7 @@ import { QueuesRepository } from '../queues/queues.repository';
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [QueuesRepository, JobsRepository, JobDependenciesRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [QueuesRepository, JobsRepository, JobDependenciesRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper, IdempotencyKeysRepository, IdempotentEnqueue],
   exports: [QueuesRepository, LeaseWatch, JobsRepository, JobDependenciesRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

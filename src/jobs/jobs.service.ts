@@ -56,22 +56,31 @@ export class JobsService {
 
   /** All or nothing; once the promise resolves the jobs are committed to disk. */
   async enqueueMany(inputs: EnqueueJobDto[]): Promise<JobResponse[]> {
-    // A queue's max-retries applies to jobs that give none (read here: it is copied into the job).
+    const newJobs = await this.newJobs(inputs);
+    const rows = await this.insertCoalesced(newJobs);
+    this.signals.workAvailable();
+    return this.respond(rows);
+  }
+
+  /**
+   * The jobs `enqueueMany` would insert for these inputs: checked (a cycle among their `after` is
+   * refused), defaults filled in (a queue's max-retries applies to jobs that give none; it is
+   * copied into the job). For callers that insert them in a unit of work of their own through
+   * `insertGroups` (schedule ticks, idempotent enqueues).
+   */
+  async newJobs(inputs: EnqueueJobDto[]): Promise<NewJob[]> {
     const queues = inputs.some((i) => i.max_retries === undefined) ? await this.queues.settings() : new Map<string, QueueRow>();
     const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : '', queues));
-    const flows = newJobs.some((j) => j.after!.length > 0);
-    if (flows) {
+    if (newJobs.some((j) => j.after!.length > 0)) {
       const cycle = findCycle(newJobs);
       if (cycle) throw new DependencyCycle(cycle);
     }
-    const rows = await this.insertCoalesced(newJobs);
-    this.signals.workAvailable();
-    return flows ? this.respond(rows) : rows.map((r) => toJobResponse(r));
+    return newJobs;
   }
 
-  /** Rows as answered, with what each waits on. */
-  private async respond(rows: JobRow[]): Promise<JobResponse[]> {
-    const flows = await this.dependencies.flowsOf(rows);
+  /** Rows as answered, with what each waits on (read in `sql` when given, the unit that wrote them). */
+  async respond(rows: JobRow[], sql?: Sql): Promise<JobResponse[]> {
+    const flows = await this.dependencies.flowsOf(rows, sql);
     return rows.map((r) => toJobResponse(r, flows.get(r.id)));
   }
 
@@ -108,7 +117,7 @@ export class JobsService {
    * on one already dead ends dead at once, as it would have a moment later had it been enqueued
    * first; one waiting only on completed jobs is due at once.
    */
-  private async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DomainError>> {
+  async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DomainError>> {
     if (!groups.some((g) => g.some((j) => j.after!.length > 0))) return this.jobs.insertGroups(sql, groups, now);
     const own = groups.map((g) => new Set(g.map((j) => j.id)));
     const outside = new Set(groups.flatMap((g, i) => g.flatMap((j) => j.after!.filter((id) => !own[i].has(id)))));

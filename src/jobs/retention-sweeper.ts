@@ -3,6 +3,8 @@ import { Clock } from '../common/clock';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { JobsRepository } from './jobs.repository';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository';
+import { IDEMPOTENCY_KEY_TTL_MS } from './idempotent-enqueue';
 
 const SWEEP_EVERY_MS = 60_000;
 const SLICE = 1000;
@@ -23,6 +25,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
     private readonly jobs: JobsRepository,
     private readonly config: ConfigService,
     private readonly clock: Clock,
+    private readonly idempotencyKeys: IdempotencyKeysRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -47,6 +50,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async sweepAll(): Promise<number> {
+    await this.forgetIdempotencyKeys();
     const retention = this.config.get('retention-seconds');
     if (retention <= 0) return 0;
     const before = this.clock.now() - retention * 1000;
@@ -56,5 +60,11 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
       total += n;
       if (n < SLICE) return total;
     }
+  }
+
+  /** Idempotency keys are answered for 24 h (a key found older is ignored anyway); then they go. */
+  private async forgetIdempotencyKeys(): Promise<void> {
+    const before = this.clock.now() - IDEMPOTENCY_KEY_TTL_MS;
+    while ((await this.db.write((sql) => this.idempotencyKeys.prune(sql, before, SLICE))) === SLICE);
   }
 }
