@@ -35,6 +35,17 @@ describe('named queues', () => {
     expect(listed.find((x: { name: string }) => x.name === 'one')).toMatchObject({ concurrency: 1, paused: false, counts: { completed: 6 }, workers: live });
   });
 
+  it('a full queue whose jobs come first does not keep a one-slot claim from another queue', async () => {
+    await setQueue('full', { concurrency: 1 });
+    for (let i = 0; i < 2; i++) await enqueue(q.svc, { id: `full-${i}`, queue: 'full', command: 'true', priority: 5 });
+    await enqueue(q.svc, { id: 'other-0', queue: 'other', command: 'true' });
+    const { id } = (await api(q.svc, 'POST', '/api/workers/register', { hostname: 'test', pid: process.pid, concurrency: 1 })).body;
+    const claim = async () => (await api(q.svc, 'POST', `/api/workers/${id}/claim`, { limit: 1, wait_ms: 0 })).body.jobs.map((j: { id: string }) => j.id);
+    expect(await claim()).toEqual(['full-0']);
+    expect(await claim()).toEqual(['other-0']);
+    expect(await claim()).toEqual([]);
+  });
+
   it('a paused queue holds a due job while others run; resume starts it within a second', async () => {
     expect(await runCli(['queue', 'pause', 'held'], q.home)).toMatchObject({ code: 0, stdout: 'paused queue held (0 running will finish)\n' });
     await enqueue(q.svc, { id: 'held-job', queue: 'held', command: `echo held-job >> '${q.marker}'` });

@@ -83,7 +83,12 @@ export class QueuesRepository {
   async claimScope(sql: Sql, queues: Map<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
     const restricted = [...queues.values()].some((q) => Number(q.paused) || Number(q.concurrency) > 0);
     if (!restricted && served === undefined) return undefined;
-    const open = (served ?? (await this.queuesWithClaimableJobs(sql))).filter((name) => !Number(queues.get(name)?.paused ?? 0));
+    const limitOf = (name: string) => Number(queues.get(name)?.concurrency ?? 0);
+    let open = (served ?? (await this.queuesWithClaimableJobs(sql))).filter((name) => !Number(queues.get(name)?.paused ?? 0));
+    // Full queues first drop out (a count without the lock: the locked count below decides), so
+    // their heads never take the place of a queue that has room.
+    const full = await this.runningCounts(sql, open.filter((name) => limitOf(name) > 0));
+    open = open.filter((name) => limitOf(name) === 0 || (full.get(name) ?? 0) < limitOf(name));
     if (open.length === 0) return { takes: [] };
 
     const heads = await sql.rows<{ queue: string; priority: number; due_at: number; seq: number }>(
@@ -108,16 +113,22 @@ export class QueuesRepository {
       `SELECT name, paused, concurrency FROM queues WHERE name IN (${limited.map(() => '?').join(', ')}) ORDER BY name${this.db.pick({ sqlite: '', postgres: ' FOR UPDATE' })}`,
       limited,
     );
-    const running = await sql.rows<{ queue: string; n: number }>(
-      `SELECT queue, COUNT(*) AS n FROM jobs WHERE queue IN (${limited.map(() => '?').join(', ')}) AND state = 'processing' GROUP BY queue`,
-      limited,
-    );
-    const busy = new Map(running.map((r) => [r.queue, Number(r.n)]));
+    const busy = await this.runningCounts(sql, limited);
     for (const q of locked) {
       const slots = Number(q.concurrency) > 0 ? Number(q.concurrency) - (busy.get(q.name) ?? 0) : limit;
       if (!Number(q.paused) && slots > 0) takes.push({ queue: q.name, slots: Math.min(slots, limit) });
     }
     return { takes };
+  }
+
+  /** Processing jobs of each of the queues, through jobs_queue_state_seq. */
+  private async runningCounts(sql: Sql, names: string[]): Promise<Map<string, number>> {
+    if (names.length === 0) return new Map();
+    const rows = await sql.rows<{ queue: string; n: number }>(
+      `SELECT queue, COUNT(*) AS n FROM jobs WHERE queue IN (${names.map(() => '?').join(', ')}) AND state = 'processing' GROUP BY queue`,
+      names,
+    );
+    return new Map(rows.map((r) => [r.queue, Number(r.n)]));
   }
 
   /**
