@@ -1,10 +1,15 @@
+import { leaseBudget } from '../src/common/lease-budget';
 import { ConfigService } from '../src/config/config.service';
 import { SqlDatabase } from '../src/database/sql';
 import { JobSignals } from '../src/jobs/job-signals';
+import { JobRunsService } from '../src/jobs/job-runs.service';
+import { JobsService } from '../src/jobs/jobs.service';
 import { RetentionSweeper } from '../src/jobs/retention-sweeper';
+import { LeaseReaper } from '../src/workers/lease-reaper';
 import { enqueue, http } from './support/api-helpers';
 import { postgresUrlOf } from './support/database';
 import { waitFor } from './support/harness';
+import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 
 /**
@@ -113,5 +118,42 @@ describe('replicas on one PostgreSQL database', () => {
     }
     expect(await first).toBe('a swept');
     expect(await b.app.get(RetentionSweeper).sweep()).toBe(3);
+  });
+
+  it('recovers lost runs on one replica at a time', async () => {
+    // A third replica whose time the test moves; a's and b's own clocks never see its leases expire.
+    const clock = new ManualClock();
+    const c = await createTestApp({ clock, env: { QUEUECTL_DATABASE_URL: postgresUrlOf(a.home) } });
+    let release!: () => void;
+    try {
+      const jobs = c.app.get(JobsService);
+      await jobs.enqueue({ id: 'lost', command: 'sleep 60' });
+      const [claimed] = await c.app.get(JobRunsService).claim('w-gone', 1);
+      expect(claimed.id).toBe('lost');
+      // Replica a is sweeping (holds the reaper's lock) when the run's lease and grace are over.
+      const held = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      const first = a.app.get(SqlDatabase).asLeader('reaper', async () => {
+        entered();
+        await held;
+      });
+      await inside;
+      const lease = c.app.get(ConfigService).get('lease-timeout') * 1000;
+      clock.advance(lease + leaseBudget(lease).reapGraceMs + 1000);
+      expect(await c.app.get(LeaseReaper).sweep()).toBe(0);
+      // Nor does c's own timer (a sweep a second) recover it meanwhile.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await jobs.show('lost')).state).toBe('processing');
+      release();
+      await first;
+      // Free again: c's next sweep, its timer's or this one, recovers the run, once.
+      await waitFor(async () => (await c.app.get(LeaseReaper).sweep(), (await jobs.show('lost')).state === 'failed'), 10_000, 'the run recovered');
+      const shown = await jobs.show('lost');
+      expect({ last_error: shown.last_error, attempts: shown.attempts }).toEqual({ last_error: 'worker lost', attempts: 1 });
+    } finally {
+      release?.();
+      await c.close();
+    }
   });
 });
