@@ -65,6 +65,7 @@ describe('three replicas behind a round-robin proxy', () => {
 
   it(`runs ${JOBS} jobs exactly once, none twice at once, though a replica is SIGKILLed mid-run`, async () => {
     await cluster.startWorkers();
+    const began = Date.now();
     const script = writeJobScript(home);
     const jobs: PlannedJob[] = Array.from({ length: JOBS }, (_, i) => ({ id: `j${String(i).padStart(4, '0')}`, kind: 'quick', ticks: 0, maxRetries: 5, runAt: Date.now() }));
     // Through the proxy, in batches of 1,000.
@@ -76,7 +77,10 @@ describe('three replicas behind a round-robin proxy', () => {
     await cluster.killService(replica(1));
     await sleep(1000);
     await cluster.startService(replica(1));
-    await waitFor(async () => (await counts()).completed === JOBS, 150_000, `all ${JOBS} jobs to complete`, 500);
+    // Bounded for a loaded machine; a quiet one runs them in well under a minute.
+    await waitFor(async () => (await counts()).completed === JOBS, 400_000, `all ${JOBS} jobs to complete`, 500);
+    const seconds = (Date.now() - began) / 1000;
+    process.stdout.write(`${JOBS} jobs on 3 replicas, replica 1 SIGKILLed at ${before} completed: ${seconds.toFixed(1)} s (${(JOBS / seconds).toFixed(0)} jobs/s)\n`);
     expect(before).toBeLessThan(JOBS);
 
     // The commands' own testimony: the chaos run's checks (lost, stuck, overlap, wrongly
@@ -94,7 +98,7 @@ describe('three replicas behind a round-robin proxy', () => {
     // The workers of every replica and the proxied one took part.
     const ran = new Set(service.flatMap((j) => j.runs.map((r) => r.worker_id)));
     for (const w of cluster.workers) expect([w.name, [...w.ids].some((id) => ran.has(id))]).toEqual([w.name, true]);
-  }, 300_000);
+  }, 540_000);
 
   it('worker stop through replica 2 stops the workers of replica 1, and only them', async () => {
     const targets = workersOf(1);
@@ -121,12 +125,12 @@ describe('three replicas behind a round-robin proxy', () => {
       const sent = wallNs();
       await request(replica(1).endpoint, 'POST', '/api/jobs', { body: { id, command: `date +%s%N > '${stamp}'` } });
       const started = await waitFor(() => stampIn(stamp), 10_000, `${id} to start`, 2);
-      latencies.push(Number(started - sent) / 1e6);
+      latencies.push(Number(started! - sent) / 1e6);
       const job = await waitFor(async () => {
         const j = await request<{ state: string; runs: Array<{ worker_id: string }> }>(replica(2).endpoint, 'GET', `/api/jobs/${id}`);
         return j.state === 'completed' ? j : undefined;
       }, 10_000, `${id} to complete`);
-      expect(onThree.has(job.runs[0].worker_id)).toBe(true);
+      expect(onThree.has(job!.runs[0].worker_id)).toBe(true);
     }
     const sorted = [...latencies].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];

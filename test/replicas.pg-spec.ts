@@ -1,3 +1,4 @@
+import { Clock, DATABASE_CLOCK_MAX_ROUND_TRIP_MS, DatabaseClock } from '../src/common/clock';
 import { leaseBudget } from '../src/common/lease-budget';
 import { ConfigService } from '../src/config/config.service';
 import { SqlDatabase } from '../src/database/sql';
@@ -155,5 +156,18 @@ describe('replicas on one PostgreSQL database', () => {
       release?.();
       await c.close();
     }
+  });
+
+  it("tells time by the database's clock: a stored time lies between the server's readings before and after", async () => {
+    expect(a.app.get(Clock)).toBeInstanceOf(DatabaseClock);
+    const db = a.app.get(SqlDatabase);
+    const serverNow = async () => Number((await db.rows<{ now: number }>('SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now'))[0].now);
+    const before = await serverNow();
+    const job = await enqueue(b, { id: 'timed', command: 'true' });
+    const after = await serverNow();
+    // A reading is placed at the middle of its round trip, so it is off by at most half of one.
+    const slack = DATABASE_CLOCK_MAX_ROUND_TRIP_MS / 2;
+    expect(Date.parse(job.created_at)).toBeGreaterThanOrEqual(Math.floor(before) - slack);
+    expect(Date.parse(job.created_at)).toBeLessThanOrEqual(Math.ceil(after) + slack);
   });
 });
