@@ -68,8 +68,11 @@ export class ChaosWorker {
   }
 }
 
-/** Longest wait for a started service to answer, and for a started worker to register. */
-const START_TIMEOUT_MS = 60_000;
+/**
+ * Longest wait for a started service to answer, and for a started worker to register: long, as a
+ * machine shared with other work can take a minute to start a Node program under load.
+ */
+const START_TIMEOUT_MS = 180_000;
 /** Graceful stops at the end: how long before SIGKILL. */
 const STOP_TIMEOUT_MS = 30_000;
 

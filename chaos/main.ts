@@ -62,7 +62,7 @@ function amount(min: number, max: number, unit: string) {
 }
 
 /** Every job of the queue with its runs, as the service answers them. */
-export async function readJobs(endpoint: Endpoint): Promise<ServiceJob[]> {
+export async function readJobs(endpoint: Endpoint, readers = 4): Promise<ServiceJob[]> {
   const ids: string[] = [];
   let cursor: number | undefined;
   for (let page = 0; page < 100_000; page++) {
@@ -83,7 +83,7 @@ export async function readJobs(endpoint: Endpoint): Promise<ServiceJob[]> {
       jobs.push(await request<ServiceJob>(endpoint, 'GET', `/api/jobs/${encodeURIComponent(id)}`));
     }
   };
-  await Promise.all(Array.from({ length: 4 }, reader));
+  await Promise.all(Array.from({ length: readers }, reader));
   return jobs;
 }
 

@@ -77,8 +77,8 @@ describe('three replicas behind a round-robin proxy', () => {
     await cluster.killService(replica(1));
     await sleep(1000);
     await cluster.startService(replica(1));
-    // Bounded for a loaded machine; a quiet one runs them in well under a minute.
-    await waitFor(async () => (await counts()).completed === JOBS, 400_000, `all ${JOBS} jobs to complete`, 500);
+    // Bounded for a machine loaded with other work, where this took 9 minutes (9 jobs/s).
+    await waitFor(async () => (await counts()).completed === JOBS, 900_000, `all ${JOBS} jobs to complete`, 500);
     const seconds = (Date.now() - began) / 1000;
     process.stdout.write(`${JOBS} jobs on 3 replicas, replica 1 SIGKILLed at ${before} completed: ${seconds.toFixed(1)} s (${(JOBS / seconds).toFixed(0)} jobs/s)\n`);
     expect(before).toBeLessThan(JOBS);
@@ -86,7 +86,7 @@ describe('three replicas behind a round-robin proxy', () => {
     // The commands' own testimony: the chaos run's checks (lost, stuck, overlap, wrongly
     // completed, disagreeing with the service's runs, unreadable lines) and one finished command each.
     const log = parseRunLog(readFileSync(join(home, LOG_NAME), 'utf8'));
-    const service = await readJobs(replica(3).endpoint);
+    const service = await readJobs(replica(3).endpoint, 16);
     const verdict = judge(jobs, service, log, []);
     expect({ states: verdict.states, violations: verdict.violations, examples: verdict.examples }).toEqual({ states: { completed: JOBS }, violations: 0, examples: [] });
     const ended = new Map<string, number>();
@@ -98,7 +98,7 @@ describe('three replicas behind a round-robin proxy', () => {
     // The workers of every replica and the proxied one took part.
     const ran = new Set(service.flatMap((j) => j.runs.map((r) => r.worker_id)));
     for (const w of cluster.workers) expect([w.name, [...w.ids].some((id) => ran.has(id))]).toEqual([w.name, true]);
-  }, 540_000);
+  }, 1_200_000);
 
   it('worker stop through replica 2 stops the workers of replica 1, and only them', async () => {
     const targets = workersOf(1);

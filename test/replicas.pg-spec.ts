@@ -35,6 +35,20 @@ describe('replicas on one PostgreSQL database', () => {
 
   const register = async (t: TestApp) =>
     (await http(t).post('/api/workers/register').set(t.auth).send({ hostname: 'test', pid: process.pid, concurrency: 1 }).expect(201)).body.id as string;
+  /** Replica `t` takes the leader lock `name` and keeps it until released; `done` says it ran. */
+  const holdLeader = async (t: TestApp, name: string) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const done = t.app.get(SqlDatabase).asLeader(name, async () => {
+      entered();
+      await held;
+      return true;
+    });
+    await inside;
+    return { release, done };
+  };
   /** A long-poll claim of up to a minute: it answers at once only if something wakes it. */
   const longPoll = (t: TestApp, worker: string) => http(t).post(`/api/workers/${worker}/claim`).set(t.auth).send({ limit: 1, wait_ms: 60_000 });
 
@@ -101,23 +115,14 @@ describe('replicas on one PostgreSQL database', () => {
     // Finished long ago, as far as retention is concerned.
     await a.app.get(SqlDatabase).write((sql) => sql.run(`UPDATE jobs SET state = 'completed', finished_at = 1`));
     // Replica a is sweeping (it holds the lock) while replica b's sweep comes round.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const first = a.app.get(SqlDatabase).asLeader('retention', async () => {
-      entered();
-      await held;
-      return 'a swept';
-    });
-    await inside;
+    const { release, done } = await holdLeader(a, 'retention');
     try {
       expect(await b.app.get(RetentionSweeper).sweep()).toBe(0);
       expect((await http(b).get('/api/status').set(b.auth)).body.counts.completed).toBe(3);
     } finally {
       release();
     }
-    expect(await first).toBe('a swept');
+    expect(await done).toBe(true);
     expect(await b.app.get(RetentionSweeper).sweep()).toBe(3);
   });
 
@@ -125,21 +130,15 @@ describe('replicas on one PostgreSQL database', () => {
     // A third replica whose time the test moves; a's and b's own clocks never see its leases expire.
     const clock = new ManualClock();
     const c = await createTestApp({ clock, env: { QUEUECTL_DATABASE_URL: postgresUrlOf(a.home) } });
-    let release!: () => void;
+    let release: (() => void) | undefined;
     try {
       const jobs = c.app.get(JobsService);
       await jobs.enqueue({ id: 'lost', command: 'sleep 60' });
       const [claimed] = await c.app.get(JobRunsService).claim('w-gone', 1);
       expect(claimed.id).toBe('lost');
       // Replica a is sweeping (holds the reaper's lock) when the run's lease and grace are over.
-      const held = new Promise<void>((r) => (release = r));
-      let entered!: () => void;
-      const inside = new Promise<void>((r) => (entered = r));
-      const first = a.app.get(SqlDatabase).asLeader('reaper', async () => {
-        entered();
-        await held;
-      });
-      await inside;
+      const held = await holdLeader(a, 'reaper');
+      release = held.release;
       const lease = c.app.get(ConfigService).get('lease-timeout') * 1000;
       clock.advance(lease + leaseBudget(lease).reapGraceMs + 1000);
       expect(await c.app.get(LeaseReaper).sweep()).toBe(0);
@@ -147,7 +146,7 @@ describe('replicas on one PostgreSQL database', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect((await jobs.show('lost')).state).toBe('processing');
       release();
-      await first;
+      expect(await held.done).toBe(true);
       // Free again: c's next sweep, its timer's or this one, recovers the run, once.
       await waitFor(async () => (await c.app.get(LeaseReaper).sweep(), (await jobs.show('lost')).state === 'failed'), 10_000, 'the run recovered');
       const shown = await jobs.show('lost');
