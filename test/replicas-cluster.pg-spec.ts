@@ -54,14 +54,11 @@ describe('three replicas behind a round-robin proxy', () => {
   });
 
   it('config set through one replica holds on all, read back through each', async () => {
-    // Short leases for the run below: a claim whose answer dies with a replica is recovered in seconds.
-    expect(await cli(2, ['config', 'set', 'heartbeat-interval', '2'])).toMatchObject({ code: 0 });
-    expect(await cli(2, ['config', 'set', 'lease-timeout', '10'])).toMatchObject({ code: 0 });
+    expect(await cli(2, ['config', 'set', 'max-retries', '4'])).toMatchObject({ code: 0 });
     for (const n of [1, 2, 3]) {
-      await waitFor(async () => (await cli(n, ['config', 'get', 'lease-timeout'])).stdout.trim() === '10', 10_000, `lease-timeout 10 through replica ${n}`);
-      expect((await cli(n, ['config', 'get', 'heartbeat-interval'])).stdout.trim()).toBe('2');
+      await waitFor(async () => (await cli(n, ['config', 'get', 'max-retries'])).stdout.trim() === '4', 30_000, `max-retries 4 through replica ${n}`, 250);
     }
-  });
+  }, 180_000);
 
   it(`runs ${JOBS} jobs exactly once, none twice at once, though a replica is SIGKILLed mid-run`, async () => {
     await cluster.startWorkers();
@@ -72,7 +69,7 @@ describe('three replicas behind a round-robin proxy', () => {
     await enqueueJobs(cluster.proxyEndpoint, jobs, script);
 
     const counts = async () => (await request<{ counts: Record<string, number> }>(replica(2).endpoint, 'GET', '/api/status')).counts;
-    await waitFor(async () => (await counts()).completed >= JOBS / 4, 120_000, 'a quarter of the jobs to complete', 100);
+    await waitFor(async () => (await counts()).completed >= JOBS / 4, 600_000, 'a quarter of the jobs to complete', 100);
     const before = (await counts()).completed;
     await cluster.killService(replica(1));
     await sleep(1000);
@@ -105,12 +102,12 @@ describe('three replicas behind a round-robin proxy', () => {
     const live = (await request<{ workers: Array<{ id: string }> }>(replica(3).endpoint, 'GET', '/api/workers')).workers.map((w) => w.id);
     const ids = live.filter((id) => targets.some((w) => w.ids.has(id)));
     expect(ids.length).toBeGreaterThanOrEqual(targets.length);
-    const answers = await Promise.all(ids.map((id) => cli(2, ['worker', 'stop', '--id', id, '--timeout', '30s'])));
+    const answers = await Promise.all(ids.map((id) => cli(2, ['worker', 'stop', '--id', id, '--timeout', '120s'])));
     for (const a of answers) expect(a).toMatchObject({ code: 0 });
     const exits = await Promise.all(targets.map((w) => exitOf(w)));
     expect(exits).toEqual(targets.map(() => 0));
     for (const w of cluster.workers.filter((x) => !targets.includes(x))) expect([w.name, w.proc!.child.exitCode]).toEqual([w.name, null]);
-  }, 60_000);
+  }, 240_000);
 
   it('a job enqueued through replica 1 is started at once by a worker long-polling on replica 3', async () => {
     // Only replica 3's workers are left (replica 1's were stopped above).
@@ -124,12 +121,12 @@ describe('three replicas behind a round-robin proxy', () => {
       const stamp = join(home, `${id}.ns`);
       const sent = wallNs();
       await request(replica(1).endpoint, 'POST', '/api/jobs', { body: { id, command: `date +%s%N > '${stamp}'` } });
-      const started = await waitFor(() => stampIn(stamp), 10_000, `${id} to start`, 2);
+      const started = await waitFor(() => stampIn(stamp), 30_000, `${id} to start`, 2);
       latencies.push(Number(started! - sent) / 1e6);
       const job = await waitFor(async () => {
         const j = await request<{ state: string; runs: Array<{ worker_id: string }> }>(replica(2).endpoint, 'GET', `/api/jobs/${id}`);
         return j.state === 'completed' ? j : undefined;
-      }, 10_000, `${id} to complete`);
+      }, 30_000, `${id} to complete`);
       expect(onThree.has(job!.runs[0].worker_id)).toBe(true);
     }
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -137,7 +134,7 @@ describe('three replicas behind a round-robin proxy', () => {
     process.stdout.write(`enqueue through replica 1 → command started by a worker on replica 3: median ${median.toFixed(1)} ms (${sorted.map((ms) => ms.toFixed(1)).join(', ')} ms)\n`);
     // Generous: without the wake-up a long-polling claim rechecks only every 2 s.
     expect(median).toBeLessThan(500);
-  }, 60_000);
+  }, 240_000);
 
   it('dashboard login and a form post work through the round-robin proxy', async () => {
     // Nothing else uses the proxy now, and each request below opens a connection of its own, so
@@ -171,9 +168,9 @@ describe('three replicas behind a round-robin proxy', () => {
     const forged = await browse('POST', '/config', { key: 'max-retries', value: '8' });
     expect(forged.status).toBe(403);
     for (const n of [1, 2, 3]) {
-      await waitFor(async () => (await cli(n, ['config', 'get', 'max-retries'])).stdout.trim() === '7', 10_000, `max-retries 7 through replica ${n}`);
+      await waitFor(async () => (await cli(n, ['config', 'get', 'max-retries'])).stdout.trim() === '7', 30_000, `max-retries 7 through replica ${n}`, 250);
     }
-  });
+  }, 180_000);
 });
 
 /** The nanoseconds a command wrote with `date +%s%N`, once the whole line is there. */
@@ -187,7 +184,7 @@ function stampIn(file: string): bigint | undefined {
 async function exitOf(w: ChaosWorker): Promise<number | null> {
   const child = w.proc!.child;
   if (child.exitCode === null && child.signalCode === null) {
-    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(30_000)]);
+    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(120_000)]);
   }
   return child.exitCode;
 }
