@@ -24,7 +24,7 @@ export interface PlannedFault {
 
 export interface InjectedFault {
   kind: FaultKind;
-  /** The worker's name, or 'service' / 'proxy'. */
+  /** The worker's name, the replica's ('service' when there is one), or 'proxy'. */
   target: string;
   /** Wall clock, ns, comparable with the run log. */
   atNs: bigint;
@@ -132,15 +132,19 @@ export class FaultInjector {
     const { cluster } = this;
     switch (f.kind) {
       case 'service-kill': {
-        // A worker that has not registered yet would start a service of its own: the kill waits
-        // for it, without holding back the faults planned after this one.
+        // On SQLite, a worker that has not registered yet would start a service of its own: the
+        // kill waits for it, without holding back the faults planned after this one. On
+        // PostgreSQL it is the SIGKILL of one replica (the planned one, else the next one up).
         this.track(async () => {
-          for (let waited = 0; waited < 60_000 && cluster.workers.some((x) => x.state === 'starting'); waited += 50) await sleep(50);
-          if (!cluster.serviceUp || cluster.workers.some((x) => x.state === 'starting')) return this.skip(f.kind);
-          this.record(f.kind, 'service', f.holdMs);
-          await cluster.killService();
+          const starting = () => !cluster.postgres && cluster.workers.some((x) => x.state === 'starting');
+          for (let waited = 0; waited < 60_000 && starting(); waited += 50) await sleep(50);
+          const all = cluster.replicas;
+          const replica = all.map((_, i) => all[(f.worker + i) % all.length]).find((r) => r.up);
+          if (!replica || starting()) return this.skip(f.kind);
+          this.record(f.kind, replica.name, f.holdMs);
+          await cluster.killService(replica);
           await sleep(f.holdMs);
-          await cluster.startService();
+          await cluster.startService(replica);
         });
         return;
       }

@@ -6,11 +6,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { request } from '../cli/http';
-import { Cluster, sleep } from './cluster';
+import { Endpoint, request } from '../cli/http';
+import { Client } from 'pg';
+import { Cluster, freePort, sleep } from './cluster';
 import { FaultInjector, planFaults } from './faults';
 import { report } from './report';
 import { Rng } from './rng';
@@ -28,7 +28,15 @@ export interface ChaosOptions {
   home?: string;
   keep: boolean;
   json: boolean;
+  /** sqlite: one service on a file in the home; postgres: `replicas` services on one database. */
+  db: 'sqlite' | 'postgres';
+  replicas: number;
+  /** The PostgreSQL database; the run makes a schema of its own in it and drops it after. */
+  databaseUrl: string;
 }
+
+/** Where `--db postgres` runs when no --database-url is given: the CI's and development machines' PostgreSQL. */
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 const CLI = resolve(__dirname, '..', 'cli', 'main.js');
 
@@ -40,6 +48,11 @@ function whole(min: number, max: number) {
   };
 }
 
+function dialect(value: string): 'sqlite' | 'postgres' {
+  if (value !== 'sqlite' && value !== 'postgres') throw new InvalidArgumentError('must be sqlite or postgres');
+  return value;
+}
+
 function amount(min: number, max: number, unit: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -48,21 +61,13 @@ function amount(min: number, max: number, unit: string) {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 /** Every job of the queue with its runs, as the service answers them. */
-async function readJobs(cluster: Cluster): Promise<ServiceJob[]> {
+export async function readJobs(endpoint: Endpoint, readers = 4): Promise<ServiceJob[]> {
   const ids: string[] = [];
   let cursor: number | undefined;
   for (let page = 0; page < 100_000; page++) {
     const answer = await request<{ jobs: Array<{ id: string }>; next_cursor: number | null }>(
-      cluster.endpoint,
+      endpoint,
       'GET',
       `/api/jobs?limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`,
     );
@@ -75,10 +80,10 @@ async function readJobs(cluster: Cluster): Promise<ServiceJob[]> {
   const reader = async () => {
     while (next < ids.length) {
       const id = ids[next++];
-      jobs.push(await request<ServiceJob>(cluster.endpoint, 'GET', `/api/jobs/${encodeURIComponent(id)}`));
+      jobs.push(await request<ServiceJob>(endpoint, 'GET', `/api/jobs/${encodeURIComponent(id)}`));
     }
   };
-  await Promise.all(Array.from({ length: 4 }, reader));
+  await Promise.all(Array.from({ length: readers }, reader));
   return jobs;
 }
 
@@ -116,10 +121,14 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
   }
   const rng = new Rng(options.seed);
   const leaseMs = options.lease * 1000;
+  const schema = options.db === 'postgres' ? `chaos_${randomBytes(6).toString('hex')}` : undefined;
+  const ports: number[] = [];
+  for (let i = 0; i < (options.db === 'postgres' ? options.replicas : 1); i++) ports.push(await freePort());
   const cluster = new Cluster({
     home,
     cli: CLI,
-    port: await freePort(),
+    ports,
+    databaseUrl: schema === undefined ? undefined : withSchema(options.databaseUrl, schema),
     token: randomBytes(18).toString('base64url'),
     workers: options.workers,
     slots: options.slots,
@@ -129,7 +138,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
   process.once('exit', cleanup);
   let keep = options.keep || Boolean(options.home);
   try {
-    say(`home ${home}; seed ${options.seed}`);
+    say(`home ${home}; seed ${options.seed}${schema ? `; ${options.replicas} replicas on PostgreSQL, schema ${schema}` : ''}`);
     const script = writeJobScript(home);
     await cluster.start();
     // Heartbeat first: the service keeps lease ≥ 2 × heartbeat at every step.
@@ -153,7 +162,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     await cluster.stopWorkers();
     // The orphan guards of killed workers have ended what those left; give the last lines a moment.
     await sleep(1000);
-    const service = await readJobs(cluster);
+    const service = await readJobs(cluster.endpoint);
     await cluster.stop();
     const log = parseRunLog(existsSync(join(home, LOG_NAME)) ? readFileSync(join(home, LOG_NAME), 'utf8') : '');
     const verdict = judge(jobs, service, log, injector.injected);
@@ -172,6 +181,21 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     cluster.killEverything();
     process.off('exit', cleanup);
     if (!keep) rmSync(home, { recursive: true, force: true });
+    if (!keep && schema) await dropSchema(options.databaseUrl, schema).catch((e: Error) => say(`could not drop schema ${schema}: ${e.message}`));
+  }
+}
+
+function withSchema(url: string, schema: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
   }
 }
 
@@ -186,7 +210,10 @@ export function chaosProgram(): Command {
     .option('--lease <seconds>', 'lease-timeout of the queue (heartbeat-interval is a quarter of it)', amount(2, 3600, 'seconds'), 4)
     .option('--seed <n>', 'seed of the jobs and faults (default: random, printed)', whole(0, 2 ** 31 - 1))
     .option('--home <dir>', 'QUEUECTL_HOME to use (new or empty; kept)')
-    .option('--keep', 'keep the temporary QUEUECTL_HOME (it is always kept when a check fails)')
+    .option('--db <dialect>', 'sqlite: one service; postgres: --replicas services on one PostgreSQL database, behind the round-robin proxy', dialect, 'sqlite')
+    .option('--replicas <n>', 'service replicas with --db postgres (a replica\'s SIGKILL is the service-kill fault)', whole(1, 16), 3)
+    .option('--database-url <url>', 'PostgreSQL database for --db postgres (the run uses a schema of its own and drops it)', DEFAULT_DATABASE_URL)
+    .option('--keep', 'keep the temporary QUEUECTL_HOME (and schema) (they are always kept when a check fails)')
     .option('--json', 'print the result as one JSON object on stdout');
 }
 

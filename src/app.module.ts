@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { Clock, SystemClock } from './common/clock';
+import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { ErrorEnvelopeFilter } from './common/error-envelope.filter';
 import { LoginThrottle } from './common/login-throttle';
 import { API_TOKEN, TokenGuard } from './common/token.guard';
@@ -8,6 +8,7 @@ import { strictValidationPipe } from './common/validation';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { DatabaseModule } from './database/database.module';
+import { SqlDatabase } from './database/sql';
 import { Env } from './env/env';
 import { EnvModule } from './env/env.module';
 import { JobsModule } from './jobs/jobs.module';
@@ -26,6 +27,18 @@ export interface AppOptions {
   clock?: Clock;
 }
 
+/**
+ * The service's clock: this machine's on SQLite (one service), the database server's on
+ * PostgreSQL, so every replica stores and compares times of one clock (see DatabaseClock).
+ */
+async function systemOrDatabaseClock(db: SqlDatabase): Promise<Clock> {
+  if (db.dialect === 'sqlite') return new SystemClock();
+  return DatabaseClock.start(async () => {
+    const [{ now }] = await db.rows<{ now: number }>('SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now');
+    return Number(now);
+  });
+}
+
 /** The whole service. The pipe, guard and filter are providers, so tests get production behaviour. */
 @Module({})
 export class AppModule {
@@ -35,7 +48,7 @@ export class AppModule {
       global: true,
       imports: [EnvModule.forRoot(options.env), DatabaseModule, ConfigModule, JobsModule, WorkersModule, QueuesModule, ServerModule, MetricsModule, DashboardModule, SchedulesModule],
       providers: [
-        { provide: Clock, useValue: options.clock ?? new SystemClock() },
+        options.clock ? { provide: Clock, useValue: options.clock } : { provide: Clock, inject: [SqlDatabase], useFactory: systemOrDatabaseClock },
         { provide: API_TOKEN, useValue: options.token },
         { provide: SHUTDOWN, useValue: options.onShutdown },
         LoginThrottle,

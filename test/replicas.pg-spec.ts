@@ -1,10 +1,16 @@
+import { Clock, DATABASE_CLOCK_MAX_ROUND_TRIP_MS, DatabaseClock } from '../src/common/clock';
+import { leaseBudget } from '../src/common/lease-budget';
 import { ConfigService } from '../src/config/config.service';
 import { SqlDatabase } from '../src/database/sql';
 import { JobSignals } from '../src/jobs/job-signals';
+import { JobRunsService } from '../src/jobs/job-runs.service';
+import { JobsService } from '../src/jobs/jobs.service';
 import { RetentionSweeper } from '../src/jobs/retention-sweeper';
+import { LeaseReaper } from '../src/workers/lease-reaper';
 import { enqueue, http } from './support/api-helpers';
 import { postgresUrlOf } from './support/database';
 import { waitFor } from './support/harness';
+import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 
 /**
@@ -29,6 +35,20 @@ describe('replicas on one PostgreSQL database', () => {
 
   const register = async (t: TestApp) =>
     (await http(t).post('/api/workers/register').set(t.auth).send({ hostname: 'test', pid: process.pid, concurrency: 1 }).expect(201)).body.id as string;
+  /** Replica `t` takes the leader lock `name` and keeps it until released; `done` says it ran. */
+  const holdLeader = async (t: TestApp, name: string) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const done = t.app.get(SqlDatabase).asLeader(name, async () => {
+      entered();
+      await held;
+      return true;
+    });
+    await inside;
+    return { release, done };
+  };
   /** A long-poll claim of up to a minute: it answers at once only if something wakes it. */
   const longPoll = (t: TestApp, worker: string) => http(t).post(`/api/workers/${worker}/claim`).set(t.auth).send({ limit: 1, wait_ms: 60_000 });
 
@@ -95,23 +115,58 @@ describe('replicas on one PostgreSQL database', () => {
     // Finished long ago, as far as retention is concerned.
     await a.app.get(SqlDatabase).write((sql) => sql.run(`UPDATE jobs SET state = 'completed', finished_at = 1`));
     // Replica a is sweeping (it holds the lock) while replica b's sweep comes round.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    const first = a.app.get(SqlDatabase).asLeader('retention', async () => {
-      entered();
-      await held;
-      return 'a swept';
-    });
-    await inside;
+    const { release, done } = await holdLeader(a, 'retention');
     try {
       expect(await b.app.get(RetentionSweeper).sweep()).toBe(0);
       expect((await http(b).get('/api/status').set(b.auth)).body.counts.completed).toBe(3);
     } finally {
       release();
     }
-    expect(await first).toBe('a swept');
+    expect(await done).toBe(true);
     expect(await b.app.get(RetentionSweeper).sweep()).toBe(3);
+  });
+
+  it('recovers lost runs on one replica at a time', async () => {
+    // A third replica whose time the test moves; a's and b's own clocks never see its leases expire.
+    const clock = new ManualClock();
+    const c = await createTestApp({ clock, env: { QUEUECTL_DATABASE_URL: postgresUrlOf(a.home) } });
+    let release: (() => void) | undefined;
+    try {
+      const jobs = c.app.get(JobsService);
+      await jobs.enqueue({ id: 'lost', command: 'sleep 60' });
+      const [claimed] = await c.app.get(JobRunsService).claim('w-gone', 1);
+      expect(claimed.id).toBe('lost');
+      // Replica a is sweeping (holds the reaper's lock) when the run's lease and grace are over.
+      const held = await holdLeader(a, 'reaper');
+      release = held.release;
+      const lease = c.app.get(ConfigService).get('lease-timeout') * 1000;
+      clock.advance(lease + leaseBudget(lease).reapGraceMs + 1000);
+      expect(await c.app.get(LeaseReaper).sweep()).toBe(0);
+      // Nor does c's own timer (a sweep a second) recover it meanwhile.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect((await jobs.show('lost')).state).toBe('processing');
+      release();
+      expect(await held.done).toBe(true);
+      // Free again: c's next sweep, its timer's or this one, recovers the run, once.
+      await waitFor(async () => (await c.app.get(LeaseReaper).sweep(), (await jobs.show('lost')).state === 'failed'), 10_000, 'the run recovered');
+      const shown = await jobs.show('lost');
+      expect({ last_error: shown.last_error, attempts: shown.attempts }).toEqual({ last_error: 'worker lost', attempts: 1 });
+    } finally {
+      release?.();
+      await c.close();
+    }
+  });
+
+  it("tells time by the database's clock: a stored time lies between the server's readings before and after", async () => {
+    expect(a.app.get(Clock)).toBeInstanceOf(DatabaseClock);
+    const db = a.app.get(SqlDatabase);
+    const serverNow = async () => Number((await db.rows<{ now: number }>('SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now'))[0].now);
+    const before = await serverNow();
+    const job = await enqueue(b, { id: 'timed', command: 'true' });
+    const after = await serverNow();
+    // A reading is placed at the middle of its round trip, so it is off by at most half of one.
+    const slack = DATABASE_CLOCK_MAX_ROUND_TRIP_MS / 2;
+    expect(Date.parse(job.created_at)).toBeGreaterThanOrEqual(Math.floor(before) - slack);
+    expect(Date.parse(job.created_at)).toBeLessThanOrEqual(Math.ceil(after) + slack);
   });
 });

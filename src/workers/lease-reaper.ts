@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { ConfigService } from '../config/config.service';
+import { SqlDatabase } from '../database/sql';
 import { JobRunsService } from '../jobs/job-runs.service';
 
 /**
@@ -18,6 +19,11 @@ import { JobRunsService } from '../jobs/job-runs.service';
  *
  * After a restart of the service, a run counts as heard from at start-up (LeaseWatch): workers
  * that outlived the restart get a whole lease and its grace to reconnect and extend their leases.
+ *
+ * With several replicas on one PostgreSQL database, one sweeps at a time (the leader lock of
+ * SqlDatabase.asLeader, as retention): a replica whose turn finds another sweeping skips it.
+ * Every recovery is a compare-and-set on the run's fencing number, so two sweeps at once would
+ * not recover a run twice, but each would read and re-check the same expired runs.
  */
 @Injectable()
 export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
@@ -29,6 +35,7 @@ export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly runs: JobRunsService,
     private readonly config: ConfigService,
+    private readonly db: SqlDatabase,
     private readonly clock: Clock,
   ) {}
 
@@ -42,9 +49,9 @@ export class LeaseReaper implements OnApplicationBootstrap, OnModuleDestroy {
     await this.sweeping?.catch(() => undefined);
   }
 
-  /** One sweep; returns the number of jobs recovered. */
-  async sweep(now = this.clock.now()): Promise<number> {
-    return this.runs.requeueExpired(now);
+  /** One sweep; returns the number of jobs recovered (0 when another replica is sweeping). */
+  async sweep(): Promise<number> {
+    return (await this.db.asLeader('reaper', () => this.runs.requeueExpired(this.clock.now()))) ?? 0;
   }
 
   /** The sweep runs at least once a second, and at least once per heartbeat interval. */
