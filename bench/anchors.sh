@@ -8,7 +8,8 @@
 #
 # Run from the project's root after `npm run build` and the harness's setup.sh:
 #   bash bench/anchors.sh                       # prepare the copy
-#   REPS=3 LOAD_WAIT_S=5 node "${ANCHORS_DIR:-/tmp/anchors}/harness/run-queuectl.js"
+#   REPS=3 node "${ANCHORS_DIR:-/tmp/anchors}/harness/run-queuectl.js"
+# On a loaded machine, smaller sizes: N_SHELL (2000 shell jobs) and N_ENQ (10000 enqueues).
 set -euo pipefail
 SRC=${ANCHORS_SRC:-../shared/bench-anchors}
 DEST=${ANCHORS_DIR:-/tmp/anchors}/harness

@@ -51,7 +51,7 @@ export function benchEnv(home: string, database?: BenchDatabase, replica?: strin
 export async function startService(database?: BenchDatabase, replica?: string): Promise<Service> {
   const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-'));
   const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: benchEnv(home, database, replica), stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
