@@ -26,25 +26,37 @@ export function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-export function benchEnv(home: string): NodeJS.ProcessEnv {
+/**
+ * Where a benchmarked service keeps its queue: its home's SQLite file (undefined), or a
+ * PostgreSQL database (with its schema in the URL) that several replicas may share.
+ */
+export interface BenchDatabase {
+  url: string;
+  token: string;
+}
+
+export function benchEnv(home: string, database?: BenchDatabase, replica?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('QUEUECTL_')) env[k] = v;
-  return { ...env, QUEUECTL_HOME: home, QUEUECTL_PORT: '0' };
+  if (database === undefined) return { ...env, QUEUECTL_HOME: home, QUEUECTL_PORT: '0' };
+  // application_name tells this replica's PostgreSQL backends apart, for their CPU accounting.
+  const url = `${database.url}&application_name=${replica ?? 'queuectl-bench'}`;
+  return { ...env, QUEUECTL_HOME: home, QUEUECTL_PORT: '0', QUEUECTL_DATABASE_URL: url, QUEUECTL_TOKEN: database.token };
 }
 
 /**
- * A fresh service on a temp home and a free port; stop() removes the home. `extraEnv` may point it
- * at PostgreSQL (QUEUECTL_DATABASE_URL, with the QUEUECTL_TOKEN that mode needs).
+ * A fresh service on a temp home and a free port; stop() removes the home. On PostgreSQL
+ * `replica` names its connections (application_name) so their backends can be found.
  */
-export async function startService(extraEnv: Record<string, string> = {}): Promise<Service> {
+export async function startService(database?: BenchDatabase, replica?: string): Promise<Service> {
   const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-'));
-  const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: { ...benchEnv(home), ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 20_000;
+  const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: benchEnv(home, database, replica), stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
       if (record.pid === child.pid) {
-        const token = extraEnv.QUEUECTL_TOKEN ?? readFileSync(join(home, 'token'), 'utf8').trim();
+        const token = database?.token ?? readFileSync(join(home, 'token'), 'utf8').trim();
         return {
           url: record.url,
           token,

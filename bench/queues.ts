@@ -18,12 +18,12 @@
  * The modes alternate run by run, so both see the same machine load; the report gives medians.
  * With --database-url the services use PostgreSQL (a schema of their own, dropped afterwards).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CLI, Service, benchEnv, call, median, percentile, startService as startBenchService } from './bench-support';
+import { freshSchema } from './bench-postgres';
 
 const QUEUES = 100;
-const TOKEN = 'bench-queues-token-0123456789abcdef';
 
 interface Args {
   runs: number;
@@ -50,12 +50,12 @@ function parseArgs(argv: string[]): Args {
 /** A service on a temp home (SQLite) or on a fresh PostgreSQL schema, dropped when it stops. */
 async function startService(databaseUrl: string | undefined): Promise<Service> {
   if (!databaseUrl) return startBenchService();
-  const schema = `bench_queues_${process.pid}_${Date.now().toString(36)}`;
-  const svc = await startBenchService({ QUEUECTL_DATABASE_URL: `${databaseUrl}${databaseUrl.includes('?') ? '&' : '?'}schema=${schema}`, QUEUECTL_TOKEN: TOKEN });
+  const database = freshSchema(databaseUrl);
+  const svc = await startBenchService(database);
   const stop = svc.stop;
   svc.stop = async () => {
     await stop();
-    spawnSync('psql', [databaseUrl, '-q', '-c', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } });
+    await database.drop();
   };
   return svc;
 }
@@ -95,7 +95,7 @@ async function throughput(args: Args, named: boolean): Promise<number> {
   const svc = await startService(args.databaseUrl);
   try {
     await fill(svc, args.jobs, 'true', named ? 2 : undefined);
-    const env = args.databaseUrl ? { ...benchEnv(svc.home), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: TOKEN } : benchEnv(svc.home);
+    const env = args.databaseUrl ? { ...benchEnv(svc.home), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: svc.token } : benchEnv(svc.home);
     const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(args.concurrency)], { env, stdio: ['ignore', 'ignore', 'ignore'] });
     const deadline = Date.now() + 600_000;
     while ((await call(svc, 'GET', '/api/status')).counts.completed < args.jobs) {

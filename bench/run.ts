@@ -2,17 +2,24 @@
  * `npm run bench`: the figures behind BENCHMARKS.md, measured on this machine.
  *
  *   node dist/bench/run.js [--runs 5] [--jobs 2000] [--concurrency 4] [--only spawn,throughput,enqueue,latency]
+ *                          [--db sqlite|postgres|sqlite,postgres] [--db-url postgres://…] [--replicas 1,2,3]
  *
  * Each run measures the raw spawn rate of `/bin/sh -c true` and the queue's shell-job throughput
  * back to back, so their ratio is taken under the same machine load; the report gives medians.
+ * With several databases, each run measures every one of them in turn (interleaved). On
+ * PostgreSQL every measurement gets a schema of its own (dropped after); throughput is measured
+ * with each number of replicas (separate services on the database, the workers spread across
+ * them), and the latency both on one replica and across replicas (enqueued on the first, the
+ * worker long-polling on the last).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { cpuSeconds } from './cpu-seconds';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, Service, benchEnv, call, median, percentile, startService } from './bench-support';
+import { BenchDatabase, CLI, ROOT, Service, benchEnv, call, median, percentile, startService } from './bench-support';
+import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
 interface Args {
@@ -20,6 +27,9 @@ interface Args {
   jobs: number;
   concurrency: number;
   only: Set<string>;
+  dbs: Array<'sqlite' | 'postgres'>;
+  dbUrl: string;
+  replicas: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -32,6 +42,14 @@ function parseArgs(argv: string[]): Args {
     jobs: Number(get('jobs', '2000')),
     concurrency: Number(get('concurrency', '4')),
     only: new Set(get('only', 'spawn,throughput,enqueue,latency').split(',')),
+    dbs: get('db', 'sqlite')
+      .split(',')
+      .map((d) => {
+        if (d !== 'sqlite' && d !== 'postgres') throw new Error(`--db takes sqlite, postgres or both (got "${d}")`);
+        return d;
+      }),
+    dbUrl: get('db-url', process.env.QUEUECTL_BENCH_DATABASE_URL ?? DEFAULT_POSTGRES_URL),
+    replicas: get('replicas', '1,2,3').split(',').map(Number),
   };
 }
 
@@ -51,9 +69,45 @@ function rawSpawnRate(total: number, concurrency: number, capture = false): Spaw
   return JSON.parse(out) as SpawnResult;
 }
 
-function startWorkers(svc: Service, count: number) {
+/** Where one measurement's services keep their queue. */
+interface Target {
+  dialect: 'sqlite' | 'postgres';
+  /** The PostgreSQL server (without schema). */
+  url: string;
+}
+
+/**
+ * Fresh services for one measurement: one on SQLite (its home's file), or `replicas` on a fresh
+ * PostgreSQL schema, dropped afterwards.
+ */
+async function withServices<T>(target: Target, replicas: number, use: (services: Service[], database?: BenchDatabase) => Promise<T>): Promise<T> {
+  if (target.dialect === 'sqlite') {
+    if (replicas !== 1) throw new Error('SQLite runs one service');
+    const svc = await startService();
+    try {
+      return await use([svc]);
+    } finally {
+      await svc.stop();
+    }
+  }
+  const schema = freshSchema(target.url);
+  try {
+    const services = await startReplicas(schema, replicas);
+    try {
+      return await use(services, schema);
+    } finally {
+      await Promise.all(services.map((s) => s.stop()));
+    }
+  } finally {
+    await schema.drop();
+  }
+}
+
+function startWorkers(svc: Service, count: number, database?: BenchDatabase) {
+  // On PostgreSQL a worker is pointed at its replica by URL, as a deployed worker is.
+  const env = database ? { ...benchEnv(svc.home), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: database.token } : benchEnv(svc.home);
   const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], {
-    env: benchEnv(svc.home),
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return {
@@ -76,30 +130,44 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, i
 }
 
 interface ThroughputResult {
+  /** First start → last finish. */
   rate: number;
-  /** CPU per job of the service, and of the workers with their shells, microseconds. */
+  /** From starting the workers to all completed (a user's wall clock, worker start-up included). */
+  wallRate: number;
+  /** CPU per job of the services, of the workers with their shells, and of PostgreSQL's backends serving the services, microseconds. */
   serviceCpuUs: number;
   workersCpuUs: number;
+  databaseCpuUs: number;
 }
 
-/** Shell-job throughput: `jobs` `true` jobs through `concurrency` workers, first start to last finish. */
-async function throughput(jobs: number, concurrency: number): Promise<ThroughputResult> {
-  const svc = await startService();
-  try {
+/** Workers of `concurrency` slots in all, spread over the replicas (4 over 3: 2, 1, 1). */
+function spread(concurrency: number, replicas: number): number[] {
+  return Array.from({ length: Math.min(replicas, concurrency) }, (_, i) => Math.floor(concurrency / replicas) + (i < concurrency % replicas ? 1 : 0));
+}
+
+/**
+ * Shell-job throughput: `jobs` `true` jobs through `concurrency` workers, first start to last
+ * finish; on PostgreSQL with `replicas` services, one `worker start` on each.
+ */
+async function throughput(target: Target, replicas: number, jobs: number, concurrency: number): Promise<ThroughputResult> {
+  return withServices(target, replicas, async (services, database) => {
+    const svc = services[0];
     for (let i = 0; i < jobs; i += 1000) {
       const n = Math.min(1000, jobs - i);
       await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: n }, () => ({ command: 'true' })) });
     }
+    const backends0 = database ? await backendCpu(target.url) : new Map<number, number>();
     const t0 = Date.now();
-    const service0 = cpuSeconds(svc.process.pid!);
+    const service0 = services.reduce((sum, s) => sum + cpuSeconds(s.process.pid!).own, 0);
     const reaped0 = cpuSeconds('self').children;
-    const workers = startWorkers(svc, concurrency);
-    await waitUntil(async () => (await call(svc, 'GET', '/api/status')).counts.completed === jobs, 300_000, 50);
+    const workers = spread(concurrency, services.length).map((count, i) => startWorkers(services[i], count, database));
+    await waitUntil(async () => (await call(svc, 'GET', '/api/status')).counts.completed === jobs, 300_000, 20);
     const wall = (Date.now() - t0) / 1000;
-    const service1 = cpuSeconds(svc.process.pid!);
+    const service1 = services.reduce((sum, s) => sum + cpuSeconds(s.process.pid!).own, 0);
+    const backends1 = database ? await backendCpu(target.url) : new Map<number, number>();
     // `worker start` has exited once stop() resolves: its CPU, its workers' and their shells'
     // is then in this process's reaped-children count.
-    await workers.stop();
+    await Promise.all(workers.map((w) => w.stop()));
     const reaped1 = cpuSeconds('self').children;
     // Job timestamps exclude worker start-up: first claim to last finish.
     let first = Infinity;
@@ -118,16 +186,16 @@ async function throughput(jobs: number, concurrency: number): Promise<Throughput
       cursor = page.next_cursor;
     } while (cursor);
     const busy = (last - first) / 1000;
-    const serviceCpuUs = ((service1.own - service0.own) / jobs) * 1e6;
+    const serviceCpuUs = ((service1 - service0) / jobs) * 1e6;
     const workersCpuUs = ((reaped1 - reaped0) / jobs) * 1e6;
+    const databaseCpuUs = (backendCpuDelta(backends0, backends1) / jobs) * 1e6;
     process.stderr.write(
-      `  throughput: ${jobs} jobs, ${busy.toFixed(2)} s first start → last finish (${wall.toFixed(2)} s with worker start-up); ` +
-        `CPU a job: service ${serviceCpuUs.toFixed(0)} µs, workers and shells ${workersCpuUs.toFixed(0)} µs\n`,
+      `  throughput (${target.dialect}, ${services.length} service${services.length > 1 ? 's' : ''}): ${jobs} jobs, ${busy.toFixed(2)} s first start → last finish (${wall.toFixed(2)} s with worker start-up); ` +
+        `CPU a job: service ${serviceCpuUs.toFixed(0)} µs, workers and shells ${workersCpuUs.toFixed(0)} µs` +
+        `${database ? `, PostgreSQL backends ${databaseCpuUs.toFixed(0)} µs` : ''}\n`,
     );
-    return { rate: jobs / busy, serviceCpuUs, workersCpuUs };
-  } finally {
-    await svc.stop();
-  }
+    return { rate: jobs / busy, wallRate: jobs / wall, serviceCpuUs, workersCpuUs, databaseCpuUs };
+  });
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -157,8 +225,19 @@ function post(svc: Service, path: string, body: unknown): Promise<number> {
  * connection and waiting for its answer before sending the next; then in batches. Every answer
  * must be 201, and the queue must hold every job afterwards.
  */
-async function enqueueRates(): Promise<{ single: number; batched: number }> {
-  const svc = await startService();
+interface EnqueueResult {
+  single: number;
+  batched: number;
+  /** CPU a job of the service and of PostgreSQL's backends, one job a request, microseconds. */
+  singleServiceCpuUs: number;
+  singleDatabaseCpuUs: number;
+}
+
+async function enqueueRates(target: Target): Promise<EnqueueResult> {
+  return withServices(target, 1, async ([svc], database) => enqueueOn(svc, target, database !== undefined));
+}
+
+async function enqueueOn(svc: Service, target: Target, postgres: boolean): Promise<EnqueueResult> {
   const { hostname, port } = new URL(svc.url);
   const connect = () => new KeepAliveClient(hostname, Number(port), svc.token);
   const created = async (client: KeepAliveClient, path: string, body: unknown) => {
@@ -170,6 +249,8 @@ async function enqueueRates(): Promise<{ single: number; batched: number }> {
     const perClient = 500;
     // Warm-up: JIT and the first statements.
     await Promise.all(clients.map((client, c) => created(client, '/api/jobs', { command: `echo warm ${c}` })));
+    const backends0 = postgres ? await backendCpu(target.url) : new Map<number, number>();
+    const service0 = cpuSeconds(svc.process.pid!).own;
     let t0 = process.hrtime.bigint();
     await Promise.all(
       clients.map(async (client, c) => {
@@ -177,6 +258,8 @@ async function enqueueRates(): Promise<{ single: number; batched: number }> {
       }),
     );
     const single = (clients.length * perClient) / (Number(process.hrtime.bigint() - t0) / 1e9);
+    const singleServiceCpuUs = ((cpuSeconds(svc.process.pid!).own - service0) / (clients.length * perClient)) * 1e6;
+    const singleDatabaseCpuUs = (backendCpuDelta(backends0, postgres ? await backendCpu(target.url) : new Map()) / (clients.length * perClient)) * 1e6;
 
     const batches = 40;
     const size = 2500;
@@ -193,10 +276,9 @@ async function enqueueRates(): Promise<{ single: number; batched: number }> {
     const expected = clients.length * (1 + perClient) + batches * size;
     const { counts } = await call<{ counts: { pending: number } }>(svc, 'GET', '/api/status');
     if (counts.pending !== expected) throw new Error(`enqueue: ${counts.pending} jobs pending, ${expected} expected`);
-    return { single, batched };
+    return { single, batched, singleServiceCpuUs, singleDatabaseCpuUs };
   } finally {
     for (const client of clients) client.close();
-    await svc.stop();
   }
 }
 
@@ -212,10 +294,17 @@ interface LatencySamples {
   toRunning: number[];
 }
 
-async function latencies(samples: number): Promise<LatencySamples> {
-  const svc = await startService();
+/**
+ * On `replicas` services: enqueued through the first, the worker long-polling on the last (on
+ * SQLite, and with one replica, the same service).
+ */
+async function latencies(target: Target, replicas: number, samples: number): Promise<LatencySamples> {
+  return withServices(target, replicas, (services, database) => latenciesOn(services[0], services[services.length - 1], samples, database));
+}
+
+async function latenciesOn(svc: Service, workerSvc: Service, samples: number, database?: BenchDatabase): Promise<LatencySamples> {
   const dir = mkdtempSync(join(tmpdir(), 'queuectl-bench-lat-'));
-  const workers = startWorkers(svc, 1);
+  const workers = startWorkers(workerSvc, 1, database);
   try {
     await waitUntil(async () => (await call(svc, 'GET', '/api/status')).workers.active >= 1, 20_000);
     await new Promise((r) => setTimeout(r, 300));
@@ -245,74 +334,88 @@ async function latencies(samples: number): Promise<LatencySamples> {
     return out;
   } finally {
     await workers.stop();
-    await svc.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The spawn floor under the latency, in a fresh process (bench/start-floor.ts). */
+function startFloor(samples: number): { median: number; p95: number } {
+  return JSON.parse(execFileSync(process.execPath, [join(__dirname, 'start-floor.js'), String(samples)], { encoding: 'utf8' })) as { median: number; p95: number };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
   process.stderr.write(`queuectl bench — ${machine}\n`);
-  const rows: Record<string, number[]> = {
-    spawn: [],
-    spawnCpuUs: [],
-    spawnCapture: [],
-    spawnCaptureCpuUs: [],
-    ratioToCapture: [],
-    throughput: [],
-    ratio: [],
-    serviceCpuUs: [],
-    workersCpuUs: [],
-    single: [],
-    batched: [],
-    latencyMedian: [],
-    latencyP95: [],
-    latencyToCreated: [],
-    latencyToClaimed: [],
-    latencyToRunning: [],
-  };
+  const rows: Record<string, number[]> = {};
+  const record = (key: string, value: number) => (rows[key] ??= []).push(value);
+  const targets: Target[] = args.dbs.map((dialect) => ({ dialect, url: args.dbUrl }));
   for (let run = 1; run <= args.runs; run++) {
-    process.stderr.write(`run ${run}/${args.runs}\n`);
+    process.stderr.write(`run ${run}/${args.runs}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    record('loadAverage1m', loadavg()[0]);
     if (args.only.has('throughput') || args.only.has('spawn')) {
       const raw = rawSpawnRate(args.jobs, args.concurrency);
-      rows.spawn.push(raw.rate);
-      rows.spawnCpuUs.push(raw.cpuUs);
+      record('spawn', raw.rate);
+      record('spawnCpuUs', raw.cpuUs);
       const captured = rawSpawnRate(args.jobs, args.concurrency, true);
-      rows.spawnCapture.push(captured.rate);
-      rows.spawnCaptureCpuUs.push(captured.cpuUs);
+      record('spawnCapture', captured.rate);
+      record('spawnCaptureCpuUs', captured.cpuUs);
       process.stderr.write(`  raw spawn rate: ${raw.rate.toFixed(0)}/s, ${raw.cpuUs.toFixed(0)} µs CPU a spawn\n`);
       process.stderr.write(`  raw spawn rate, output captured: ${captured.rate.toFixed(0)}/s, ${captured.cpuUs.toFixed(0)} µs CPU a spawn\n`);
       if (args.only.has('throughput')) {
-        const t = await throughput(args.jobs, args.concurrency);
-        rows.throughput.push(t.rate);
-        rows.ratio.push(t.rate / raw.rate);
-        rows.ratioToCapture.push(t.rate / captured.rate);
-        rows.serviceCpuUs.push(t.serviceCpuUs);
-        rows.workersCpuUs.push(t.workersCpuUs);
-        process.stderr.write(`  job throughput: ${t.rate.toFixed(0)}/s = ${(t.rate / raw.rate).toFixed(2)} of raw\n`);
+        for (const target of targets) {
+          for (const replicas of target.dialect === 'sqlite' ? [1] : args.replicas) {
+            const key = target.dialect === 'sqlite' ? 'sqlite' : `postgres.r${replicas}`;
+            const t = await throughput(target, replicas, args.jobs, args.concurrency);
+            record(`${key}.throughput`, t.rate);
+            record(`${key}.throughputWall`, t.wallRate);
+            record(`${key}.ratio`, t.rate / raw.rate);
+            record(`${key}.ratioToCapture`, t.rate / captured.rate);
+            record(`${key}.wallRatioToCapture`, t.wallRate / captured.rate);
+            record(`${key}.serviceCpuUs`, t.serviceCpuUs);
+            record(`${key}.workersCpuUs`, t.workersCpuUs);
+            if (target.dialect === 'postgres') record(`${key}.databaseCpuUs`, t.databaseCpuUs);
+            process.stderr.write(`  job throughput: ${t.rate.toFixed(0)}/s = ${(t.rate / raw.rate).toFixed(2)} of raw, ${(t.rate / captured.rate).toFixed(2)} of captured\n`);
+          }
+        }
       }
     }
     if (args.only.has('enqueue')) {
-      const r = await enqueueRates();
-      rows.single.push(r.single);
-      rows.batched.push(r.batched);
-      process.stderr.write(`  enqueue: ${r.single.toFixed(0)}/s one per request (16 clients), ${r.batched.toFixed(0)}/s batched\n`);
+      for (const target of targets) {
+        const r = await enqueueRates(target);
+        record(`${target.dialect}.single`, r.single);
+        record(`${target.dialect}.batched`, r.batched);
+        record(`${target.dialect}.singleServiceCpuUs`, r.singleServiceCpuUs);
+        if (target.dialect === 'postgres') record(`${target.dialect}.singleDatabaseCpuUs`, r.singleDatabaseCpuUs);
+        process.stderr.write(
+          `  enqueue (${target.dialect}): ${r.single.toFixed(0)}/s one per request (16 clients; CPU a job: service ${r.singleServiceCpuUs.toFixed(0)} µs` +
+            `${target.dialect === 'postgres' ? `, PostgreSQL backends ${r.singleDatabaseCpuUs.toFixed(0)} µs` : ''}), ${r.batched.toFixed(0)}/s batched\n`,
+        );
+      }
     }
     if (args.only.has('latency')) {
-      const l = await latencies(100);
-      rows.latencyMedian.push(median(l.total));
-      rows.latencyP95.push(percentile(l.total, 95));
-      rows.latencyToCreated.push(median(l.toCreated));
-      rows.latencyToClaimed.push(median(l.toClaimed));
-      rows.latencyToRunning.push(median(l.toRunning));
-      process.stderr.write(
-        `  latency enqueue → start: median ${median(l.total).toFixed(2)} ms, p95 ${percentile(l.total, 95).toFixed(2)} ms ` +
-          `(parts: request ${median(l.toCreated).toFixed(1)}, commit and claim ${median(l.toClaimed).toFixed(1)}, claim to running ${median(l.toRunning).toFixed(1)} ms)\n`,
-      );
+      const floor = startFloor(50);
+      record('latencyFloor', floor.median);
+      process.stderr.write(`  spawn floor under the latency: median ${floor.median.toFixed(2)} ms\n`);
+      for (const target of targets) {
+        for (const replicas of target.dialect === 'sqlite' ? [1] : [1, 3]) {
+          const key = target.dialect === 'sqlite' ? 'sqlite' : `postgres.r${replicas}`;
+          const l = await latencies(target, replicas, 100);
+          record(`${key}.latencyMedian`, median(l.total));
+          record(`${key}.latencyAboveFloor`, median(l.total) - floor.median);
+          record(`${key}.latencyP95`, percentile(l.total, 95));
+          record(`${key}.latencyToCreated`, median(l.toCreated));
+          record(`${key}.latencyToClaimed`, median(l.toClaimed));
+          record(`${key}.latencyToRunning`, median(l.toRunning));
+          process.stderr.write(
+            `  latency enqueue → start (${target.dialect}${replicas > 1 ? `, enqueued on replica 1, worker on replica ${replicas}` : ''}): median ${median(l.total).toFixed(2)} ms, p95 ${percentile(l.total, 95).toFixed(2)} ms ` +
+              `(parts: request ${median(l.toCreated).toFixed(1)}, commit and claim ${median(l.toClaimed).toFixed(1)}, claim to running ${median(l.toRunning).toFixed(1)} ms)\n`,
+          );
+        }
+      }
     }
   }
-  const summary = Object.fromEntries(Object.entries(rows).filter(([, v]) => v.length).map(([k, v]) => [k, { median: median(v), runs: v }]));
+  const summary = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { median: median(v), runs: v.map((x) => Number(x.toPrecision(4))) }]));
   const report = { date: new Date().toISOString(), machine, args: { ...args, only: [...args.only] }, summary };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const file = join(ROOT, 'bench', 'results', `bench-${Date.now()}.json`);

@@ -30,12 +30,20 @@ export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPost
 /** Connections a replica keeps to PostgreSQL: one for the write batch, the rest for reads. */
 export const POSTGRES_POOL_SIZE = 10;
 
-/** bigint (int8) and numeric (SUM over bigint) come back as numbers, as SQLite's do: they are epoch ms and counts. */
+/** pg's own type parsers, loaded on first use (SQLite users never load pg). */
+let pgTypes: typeof import('pg').types | undefined;
+
+/**
+ * bigint (int8) and numeric (SUM over bigint) come back as numbers, as SQLite's do: they are epoch
+ * ms and counts. Called for every column of every result: `require` is resolved once, since a
+ * call per column cost about 44 file-system lookups (statx) a job on the claim/report path.
+ */
 const PG_TYPES = {
   getTypeParser: (oid: number, format?: string) => {
     if (oid === 20 || oid === 1700) return (v: string) => Number(v);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('pg') as typeof import('pg')).types.getTypeParser(oid, format as 'text');
+    pgTypes ??= (require('pg') as typeof import('pg')).types;
+    return pgTypes.getTypeParser(oid, format as 'text');
   },
 };
 
