@@ -35,6 +35,7 @@ const POSTGRES_SPECS = [
   'schedules',
   'schedules-cli',
   'idempotency',
+  'workflows-together',
 ];
 
 const projects = [
