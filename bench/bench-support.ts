@@ -39,7 +39,7 @@ export function benchEnv(home: string): NodeJS.ProcessEnv {
 export async function startService(extraEnv: Record<string, string> = {}): Promise<Service> {
   const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-'));
   const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: { ...benchEnv(home), ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // a loaded machine starts a service slowly
   for (;;) {
     try {
       const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
