@@ -30,6 +30,7 @@ const POSTGRES_SPECS = [
   'dashboard',
   'queues',
   'queue-plans',
+  'queues-claim',
   'flows',
   // Schedules and idempotent enqueue.
   'schedules',
