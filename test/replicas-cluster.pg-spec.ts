@@ -49,7 +49,8 @@ describe('three replicas behind a round-robin proxy', () => {
 
   afterAll(async () => {
     cluster?.killEverything();
-    await sleep(200);
+    // Reaps the killed processes and closes the proxy's listener.
+    await cluster?.stop();
     if (home) removeHome(home);
   });
 
