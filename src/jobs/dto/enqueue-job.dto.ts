@@ -19,7 +19,7 @@ import {
   NotContains,
   ValidateNested,
 } from 'class-validator';
-import { IsJobCwd, IsJobEnv, MAX_AFTER } from './job-flow-rules';
+import { IsJobCwd, IsJobEnv, IsJobIds } from './job-flow-rules';
 
 // An id of dots alone (".", "..") would be read as a path step in /api/jobs/:id, so one
 // character at least must be something else.
@@ -151,10 +151,7 @@ export class EnqueueJobDto {
     example: ['build-1'],
   })
   @IsOptional()
-  @IsArray({ message: 'after must be an array of job ids' })
-  @ArrayMaxSize(MAX_AFTER, { message: `after must hold at most ${MAX_AFTER} ids` })
-  @IsString({ each: true, message: 'after must be an array of job ids' })
-  @Matches(JOB_ID_PATTERN, { each: true, message: 'after must hold job ids: 1–128 characters of A-Za-z0-9._:- each' })
+  @IsJobIds()
   after?: string[];
 }
 

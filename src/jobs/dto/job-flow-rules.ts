@@ -43,6 +43,17 @@ export function cwdProblem(value: unknown, field = 'cwd'): string | undefined {
   return undefined;
 }
 
+/** What is wrong with an `after` value, or undefined. */
+export function afterProblem(value: unknown, field = 'after'): string | undefined {
+  if (!Array.isArray(value)) return `${field} must be an array of job ids`;
+  if (value.length > MAX_AFTER) return `${field} must hold at most ${MAX_AFTER} ids`;
+  if (!value.every((id) => typeof id === 'string' && JOB_ID.test(id))) return `${field} must hold job ids: 1–128 characters of A-Za-z0-9._:- each`;
+  return undefined;
+}
+
+/** The job id rule (JOB_ID_PATTERN of the DTO; repeated here, where the DTO imports from). */
+const JOB_ID = /^(?!\.+$)[A-Za-z0-9._:-]{1,128}$/;
+
 function rule(name: string, problem: (value: unknown, field: string) => string | undefined) {
   return ValidateBy({
     name,
@@ -55,3 +66,5 @@ function rule(name: string, problem: (value: unknown, field: string) => string |
 
 export const IsJobEnv = () => rule('env', envProblem);
 export const IsJobCwd = () => rule('cwd', cwdProblem);
+// One rule for the whole array: the service's fast validity check takes no `each` rules.
+export const IsJobIds = () => rule('after', afterProblem);
