@@ -83,10 +83,13 @@ describe('queuectl schedule', () => {
 
   it('add, show, pause, resume, run and remove; bad input is one line and changes nothing', async () => {
     svc = await startService(home);
-    expect((await cli('schedule', 'add', 'nightly', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retries', '2', '--', './backup.sh', '--full', 'my db')).code).toBe(0);
+    const add = ['schedule', 'add', 'nightly', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--retries', '2', '--queue', 'backups', '--cwd', '/srv', '--env', 'MODE=full'];
+    expect((await cli(...add, '--', './backup.sh', '--full', 'my db')).code).toBe(0);
     const show = await cli('schedule', 'show', 'nightly');
     expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(/^name {9}nightly\nwhen {9}cron 0 3 \* \* \* \(Europe\/Berlin\)\ncatch-up {5}one\nstate {8}active\ncommand {6}\.\/backup\.sh --full 'my db'\njob options {2}\{"max_retries":2\}\n/);
+    expect(show.stdout).toMatch(
+      /^name {9}nightly\nwhen {9}cron 0 3 \* \* \* \(Europe\/Berlin\)\ncatch-up {5}one\nstate {8}active\ncommand {6}\.\/backup\.sh --full 'my db'\ndirectory {4}\/srv\nvariables {4}MODE\njob options {2}\{"max_retries":2,"queue":"backups"\}\n/,
+    );
     expect(show.stdout.match(/^ {2}\d{4}-\d\d-\d\d \d\d:00:00 \(in /gm)).toHaveLength(5);
 
     const refusals: Array<[string[], number, RegExp]> = [
@@ -119,7 +122,7 @@ describe('queuectl schedule', () => {
     const id = run.stdout.trim();
     expect(id).toMatch(/^nightly:run-/);
     expect(run.stderr).toBe(`queuectl: enqueued ${id}: ./backup.sh --full 'my db'\n`);
-    expect((await api(svc, 'GET', `/api/jobs/${id}`)).body).toMatchObject({ max_retries: 2, state: 'pending' });
+    expect((await api(svc, 'GET', `/api/jobs/${id}`)).body).toMatchObject({ max_retries: 2, state: 'pending', queue: 'backups', cwd: '/srv', env: { MODE: 'full' } });
     expect(await cli('schedule', 'remove', 'nightly')).toMatchObject({ code: 0, stdout: 'removed nightly\n' });
     expect((await cli('schedule', 'list')).stdout).toBe('no schedules\n');
     expect((await api(svc, 'GET', `/api/jobs/${id}`)).status).toBe(200);

@@ -2,15 +2,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ScheduleResponse } from '../../src/schedules/schedules.service';
 import { CliContext } from '../context';
 import { UsageError } from '../exit-codes';
-import { JsonObject, integerParser, parseDuration, parseWholeSeconds } from '../input';
+import { JsonObject, collectEnv, integerParser, parseDuration, parseQueueName, parseWholeSeconds } from '../input';
 import type { JobResponse } from '../job-views';
 import { fields, localTime, note, relativeTime, render, shorten, table } from '../render';
 import { commandLine } from '../shell-words';
 import { escapeControls } from '../terminal-text';
+import { WhereOptions, withWhere } from './enqueue.command';
 
 /** `schedule add|list|show|pause|resume|remove|run`: recurring jobs. */
 
-export interface ScheduleAddOptions {
+export interface ScheduleAddOptions extends WhereOptions {
   cron?: string;
   tz?: string;
   /** Seconds. */
@@ -30,7 +31,8 @@ export function scheduleInput(name: string, words: string[], options: ScheduleAd
   if (options.priority !== undefined) job.priority = options.priority;
   if (options.timeout !== undefined) job.timeout_seconds = options.timeout;
   if (options.queue !== undefined) job.queue = options.queue;
-  const body: JsonObject = { name, job };
+  // Where each tick's job runs: as with `run`, the caller's directory unless --cwd or --no-cwd.
+  const body: JsonObject = { name, job: withWhere(job, options) };
   if (options.cron !== undefined) {
     body.cron = options.cron;
     body.timezone = options.tz ?? localZone();
@@ -79,13 +81,16 @@ export function scheduleTable(schedules: ScheduleResponse[], now = Date.now()): 
 }
 
 export function scheduleDetail(s: ScheduleResponse, now = Date.now()): string {
-  const { command, ...options } = s.job;
+  const { command, cwd, env, ...options } = s.job;
   const pairs: Array<[string, string | number]> = [
     ['name', s.name],
     ['when', whenOf(s)],
     ['catch-up', s.catch_up],
     ['state', s.paused ? 'paused' : 'active'],
     ['command', String(command ?? '')],
+    ['directory', typeof cwd === 'string' ? cwd : "(the worker's)"],
+    // Names only, as `show` prints a job's: values may be secrets.
+    ['variables', env !== null && typeof env === 'object' && Object.keys(env).length > 0 ? Object.keys(env).join(', ') : '-'],
     ['job options', Object.keys(options).length > 0 ? JSON.stringify(options) : '-'],
     ['last run', s.last_run_at ? `${localTime(s.last_run_at, now)}, job ${s.last_job_id}` : '-'],
     ['created', localTime(s.created_at, now)],
@@ -109,7 +114,10 @@ export function registerScheduleCommands(program: Command, ctx: CliContext): voi
     .option('--cron <expr>', 'cron expression, 5 fields (6 with seconds first), e.g. "30 9 * * 1-5"')
     .option('--tz <zone>', 'IANA time zone the cron expression is read in (default: this machine\'s zone)')
     .option('--every <duration>', 'an interval instead of cron: 2s, 5m, 1h, 1d; ticks fall on multiples of it since the epoch', parseEvery)
-    .option('--queue <queue>', 'the queue its jobs go to')
+    .option('--queue <queue>', 'the queue its jobs go to (default: default)', parseQueueName)
+    .option('--cwd <dir>', 'directory its jobs run in, on the worker\'s machine (default: the current directory)')
+    .option('--no-cwd', "record no directory: the jobs run in the worker's own")
+    .option('--env <NAME=VALUE>', 'add a variable to the environment of its jobs (repeatable)', collectEnv)
     .addOption(new Option('--catch-up <mode>', 'after downtime: none (skip missed ticks), one (enqueue the latest), all (each, the latest 100 at most)').choices(['none', 'one', 'all']).default(undefined, 'one'))
     .option('--retries <n>', 'retries of each job after its first attempt (default: config max-retries)', integerParser(0))
     .option('--priority <p>', 'priority of each job, higher runs first (default 0)', integerParser(-1_000_000, 1_000_000))
