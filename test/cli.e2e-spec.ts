@@ -204,7 +204,7 @@ describe('queuectl against a service named by QUEUECTL_URL and QUEUECTL_TOKEN', 
       expect(all.map((j: { id: string }) => j.id).sort()).toEqual(['findme-1', 'findme-2']);
 
       const table = ok(await q(['list', '--search', 'needle'])).stdout.trimEnd().split('\n');
-      expect(table[0]).toMatch(/^ID\s+STATE\s+ATTEMPTS\s+PRIORITY\s+UPDATED\s+COMMAND$/);
+      expect(table[0]).toMatch(/^ID\s+QUEUE\s+STATE\s+ATTEMPTS\s+PRIORITY\s+UPDATED\s+COMMAND$/);
       expect(table).toHaveLength(3);
       expect(table.find((l) => l.startsWith('findme-2'))).toMatch(/completed\s+1\/4/);
 
