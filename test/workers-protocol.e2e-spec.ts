@@ -32,7 +32,7 @@ describe('worker protocol fencing', () => {
     await enqueue(svc, { id: 'fenced', command: 'true' });
     const slow = await register();
     const first = await claim(slow.id);
-    expect(first.jobs).toEqual([{ id: 'fenced', command: 'true', lease: 1, attempt: 1, max_retries: 3, timeout_seconds: null }]);
+    expect(first.jobs).toEqual([{ id: 'fenced', command: 'true', lease: 1, attempt: 1, max_retries: 3, timeout_seconds: null, queue: 'default' }]);
 
     // The slow worker goes silent; the reaper recovers the job, a second worker claims it.
     await waitFor(async () => (await job(svc, 'fenced')).state === 'failed', 10_000, 'the job to be recovered');
