@@ -167,8 +167,10 @@ describe('workers started by the service', () => {
     expect(started).toMatchObject({ started: 1, replica: `${hostname()}:${svc.pid}` });
     await waitForWorkers(svc, 1);
     const [child] = (await api(svc, 'GET', '/api/workers')).body.workers as Array<{ pid: number }>;
-    await enqueue(svc, { id: 'last', command: `sleep 1; echo last >> '${marker}'` });
-    await waitFor(async () => (await job(svc, 'last')).state === 'processing', 10_000, 'the last job to start');
+    await enqueue(svc, { id: 'last', command: `echo begun >> '${marker}'; sleep 1; echo last >> '${marker}'` });
+    // Its command has begun (a job is processing from its claim on, before the worker starts it;
+    // a claimed job not yet started is handed back when the service stops, not run).
+    await waitFor(() => markerLines(marker).includes('begun'), 10_000, 'the last job to start');
     // Stopping the service lets its worker finish the running job first.
     await svc.stop();
     await waitFor(() => !running(child.pid), 15_000, 'the worker to leave with its service');
