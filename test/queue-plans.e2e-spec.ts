@@ -56,12 +56,15 @@ describe('query plans of named queues', () => {
   });
 
   it('the skip scan for queues with jobs, their heads, counts per queue and list --queue read index ranges', async () => {
-    const [skip] = await plansOf((r, sql) => r.claimScope(sql, new Map([['q1', limited]]), undefined, now, 4), QueuesRepository);
-    expect(skip).toMatch(/jobs_queue_claimable/);
-    noScanOrSort(skip);
-    const [heads] = await plansOf((r, sql) => r.claimScope(sql, new Map([['q1', limited]]), ['q1', 'q2'], now, 4), QueuesRepository);
-    expect(heads).toMatch(/jobs_queue_claimable/);
-    noScanOrSort(heads);
+    // Every statement of a claim's scope (the skip scan, the limited queues' running counts, the
+    // heads) reads an index range; the skip scan and the heads read the queue claim index.
+    const scoped = await plansOf((r, sql) => r.claimScope(sql, new Map([['q1', limited]]), undefined, now, 4), QueuesRepository);
+    expect(scoped[0]).toMatch(/jobs_queue_claimable/);
+    scoped.forEach(noScanOrSort);
+    const served = await plansOf((r, sql) => r.claimScope(sql, new Map([['q1', limited]]), ['q1', 'q2'], now, 4), QueuesRepository);
+    expect(served.filter((p) => /jobs_queue_claimable/.test(p)).length).toBeGreaterThan(0);
+    expect(served.filter((p) => /jobs_queue_state_seq/.test(p)).length).toBeGreaterThan(0);
+    served.forEach(noScanOrSort);
     const [counts] = await plansOf((r) => r.countsByQueue('q3'), QueuesRepository);
     expect(counts).toMatch(/jobs_queue_state_seq/);
     noScanOrSort(counts);
