@@ -1,6 +1,6 @@
 /**
  * `npm run bench:queues`: claim time and shell-job throughput with 100 named queues, every one
- * limited, beside the same work on the one default queue (BENCHMARKS-QUEUES.md).
+ * limited, beside the same work on the one default queue (BENCHMARKS.md, "Named queues").
  *
  *   node dist/bench/queues.js [--runs 3] [--jobs 2000] [--claims 400] [--concurrency 4] [--database-url postgres://…]
  *
