@@ -52,7 +52,7 @@ export class IdempotentEnqueue {
       const [rows] = await this.jobs.insertGroups(sql, [newJobs], now);
       // Thrown, so the unit (and the key taken in it) is rolled back.
       if (rows instanceof DomainError) throw rows;
-      const body = answerOf(await this.jobs.respond(rows, sql));
+      const body = answerOf(await this.jobs.answerInserted(newJobs, rows, sql));
       await this.keys.answer(sql, key, 201, body);
       return { body };
     });

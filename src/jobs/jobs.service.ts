@@ -59,7 +59,17 @@ export class JobsService {
     const newJobs = await this.newJobs(inputs);
     const rows = await this.insertCoalesced(newJobs);
     this.signals.workAvailable();
-    return this.respond(rows);
+    return this.answerInserted(newJobs, rows);
+  }
+
+  /**
+   * Answers for jobs just inserted from `jobs`. Only jobs given `after` can wait on anything, so
+   * without them the read of their dependencies is skipped: it would find nothing, and enqueue is
+   * a hot path.
+   */
+  answerInserted(jobs: NewJob[], rows: JobRow[], sql?: Sql): Promise<JobResponse[]> {
+    if (!jobs.some((j) => j.after!.length > 0)) return Promise.resolve(rows.map((r) => toJobResponse(r)));
+    return this.respond(rows, sql);
   }
 
   /**

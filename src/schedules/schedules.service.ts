@@ -132,7 +132,7 @@ export class SchedulesService {
     const [rows] = await this.db.write((sql) => this.jobs.insertGroups(sql, [[job]], now));
     if (rows instanceof DomainError) throw rows;
     this.signals.workAvailable();
-    const [answer] = await this.jobs.respond(rows);
+    const [answer] = await this.jobs.answerInserted([job], rows);
     return answer;
   }
 
