@@ -1,27 +1,16 @@
 /// <reference lib="dom" />
-import { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshot, watchPage } from './support/browser';
-import { RunningService, api, removeHome, startService, tempHome, waitFor } from './support/harness';
+import { Page } from 'playwright-core';
+import { screenshot, serviceInBrowser } from './support/browser';
+import { RunningService, api, waitFor } from './support/harness';
 
 /** The Schedules page in a real browser: next runs that move on by themselves, pause, run now, remove. */
 describe('schedules page in chromium', () => {
-  let home: string;
+  const session = serviceInBrowser();
   let svc: RunningService;
-  let browser: Browser;
   let page: Page;
   let problems: string[];
-
-  beforeAll(async () => {
-    home = tempHome();
-    svc = await startService(home);
-    browser = await launchChromium();
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    problems = watchPage(page, svc.url);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await svc?.stop();
-    removeHome(home);
+  beforeAll(() => {
+    ({ svc, page, problems } = session);
   });
 
   it('shows next runs and the last job as ticks come, and pauses, runs now and removes from the page', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, Page, chromium } from 'playwright-core';
-import { ROOT } from './harness';
+import { ROOT, RunningService, removeHome, startService, tempHome } from './harness';
 
 /** Debian's chromium, headless, with nothing that talks to the internet on its own. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -52,4 +52,35 @@ export function watchPage(page: Page, origin: string): string[] {
   });
   page.on('dialog', (d) => void d.accept());
   return problems;
+}
+
+export interface BrowserSession {
+  svc: RunningService;
+  page: Page;
+  /** What the page reported wrong (see watchPage). */
+  problems: string[];
+}
+
+/**
+ * For the tests of one describe block: a service on a temp home and a chromium page watched for
+ * problems, started before them and stopped (home removed) after them. The fields are set once
+ * the block's first beforeAll has run.
+ */
+export function serviceInBrowser(): BrowserSession {
+  const session = {} as BrowserSession;
+  let home: string | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    home = tempHome();
+    session.svc = await startService(home);
+    browser = await launchChromium();
+    session.page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    session.problems = watchPage(session.page, session.svc.url);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await session.svc?.stop();
+    if (home) removeHome(home);
+  });
+  return session;
 }
