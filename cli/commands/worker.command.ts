@@ -88,7 +88,8 @@ export function registerWorkerCommands(program: Command, ctx: CliContext): void 
     .action(async (options: { count: number; idleTimeout?: number; verbose?: boolean; queues?: string[] }) => {
       const target = ctx.target();
       process.exitCode = await startWorkers({
-        endpoint: await ctx.endpoint(),
+        // Not awaited here: the worker processes start while the service is found.
+        endpoint: ctx.endpoint(),
         home: target.remoteUrl ? undefined : target.home,
         concurrency: options.count,
         idleTimeoutMs: options.idleTimeout === undefined ? null : options.idleTimeout * 1000,

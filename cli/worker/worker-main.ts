@@ -1,12 +1,15 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
 import { Endpoint } from '../http';
 import { commandEnvironment, localEndpoint } from '../locate';
 import { CommandRunner } from './command-runner';
 import { HttpWorkerApi } from './http-worker-api';
 import { OrphanGuard } from './orphan-guard';
+import { WorkerApi } from './worker-api';
 import { ConnectMessage, StopMessage, WorkerMessage } from './worker-ipc';
 import { WorkerLoop } from './worker-loop';
+import { ClaimsAfter } from './claims-after';
 
 export interface WorkerProgramOptions {
   endpoint: Endpoint;
@@ -19,6 +22,11 @@ export interface WorkerProgramOptions {
   queues?: string[];
 }
 
+/** What `worker start` is given: the service may still be looked for (or started) meanwhile. */
+export interface WorkerStartOptions extends Omit<WorkerProgramOptions, 'endpoint'> {
+  endpoint: Promise<Endpoint>;
+}
+
 /** How a running worker is told to stop: `stop` drains, `kill` stops at once. */
 type Controls = (loop: { stop(why: string): void; kill(why: string): void }) => () => void;
 
@@ -26,13 +34,17 @@ function log(line: string): void {
   process.stderr.write(`${new Date().toISOString()} queuectl worker ${process.pid}: ${line}\n`);
 }
 
-/** One worker loop in this process. */
-async function runLoop(options: WorkerProgramOptions, controls: Controls): Promise<number> {
+/**
+ * One worker loop in this process. With `claimsAfter`, it starts its guard and registers at once
+ * but claims nothing until that promise resolves.
+ */
+async function runLoop(options: WorkerProgramOptions, controls: Controls, claimsAfter?: Promise<void>): Promise<number> {
   const guard = new OrphanGuard(log);
   guard.start();
   const home = options.home;
   const discover = home === undefined ? () => undefined : () => localEndpoint({ home, token: options.endpoint.token });
-  const api = new HttpWorkerApi(options.endpoint, discover, log, options.queues);
+  const http = new HttpWorkerApi(options.endpoint, discover, log, options.queues);
+  const api: WorkerApi = claimsAfter ? new ClaimsAfter(http, claimsAfter) : http;
   // Every command carries the guard's mark, so the guard can find what they left if this process dies.
   const base = commandEnvironment({ QUEUECTL_RUN_MARK: guard.mark });
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
@@ -111,41 +123,52 @@ export function share(count: number, processes: number): number[] {
  * process group (a SIGKILL or a Ctrl+C of the group reaches them all at once) and also take
  * stop and kill by message, for a signal sent to this process alone; a stop heard both ways
  * counts once.
+ *
+ * Start-up is the time a Node process takes to start, once: the others are forked before the
+ * service is even found, and this process starts its orphan guard and registers while they
+ * start; only its claims wait for them (see below).
  */
-export async function startWorkers(options: WorkerProgramOptions): Promise<number> {
+export async function startWorkers(options: WorkerStartOptions): Promise<number> {
   const cpus = availableParallelism();
   const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, cpus)));
-  log(startLine(options.concurrency, shares, cpus));
   let stopping = false;
-  const children: ChildProcess[] = shares.slice(1).map((concurrency) => {
-    const child = fork(__filename, [STOPPED_BY_PARENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const children: ChildProcess[] = shares.slice(1).map(() => fork(join(__dirname, 'worker-child.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  // A child killed by the terminal's signal before it could ignore it had nothing to finish.
+  const exits = children.map((c) => new Promise<number>((resolve) => c.once('exit', (code, signal) => resolve(code ?? (stopping && signal ? 0 : 1)))));
+  // The others claim nothing before every child ignores the terminal's signals (its first act, see worker-child.ts).
+  const childrenReady = Promise.all(children.map((c) => new Promise<void>((resolve) => {
+    const done = () => resolve();
+    c.once('message', done);
+    c.once('exit', done);
+    setTimeout(done, 10_000).unref();
+  }))).then(() => undefined);
+  let endpoint: Endpoint;
+  try {
+    endpoint = await options.endpoint;
+  } catch (e) {
+    // Nothing was given to them yet: no guard, no registration, no job.
+    for (const c of children) c.kill('SIGKILL');
+    throw e;
+  }
+  log(startLine(options.concurrency, shares, cpus));
+  children.forEach((child, i) => {
     const message: ConnectMessage = {
       type: 'connect',
-      url: options.endpoint.url,
-      token: options.endpoint.token,
+      url: endpoint.url,
+      token: endpoint.token,
       home: options.home,
-      concurrency,
+      concurrency: shares[i + 1],
       idle_timeout_ms: options.idleTimeoutMs,
       verbose: options.verbose,
       queues: options.queues,
       stopped_by: 'parent',
     };
     child.send(message);
-    return child;
   });
-  // A child killed by the terminal's signal before it could ignore it had nothing to finish.
-  const exits = children.map((c) => new Promise<number>((resolve) => c.once('exit', (code, signal) => resolve(code ?? (stopping && signal ? 0 : 1)))));
-  // The others claim nothing before every child ignores the terminal's signals (a few ms).
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-    const done = () => resolve();
-    c.once('message', done);
-    c.once('exit', done);
-    setTimeout(done, 10_000).unref();
-  })));
   const tell = (message: StopMessage) => {
     for (const c of children) if (c.connected) c.send(message);
   };
-  const own = runLoop({ ...options, concurrency: shares[0] }, (loop) =>
+  const controls: Controls = (loop) =>
     bySignals(
       (why) => {
         stopping = true;
@@ -156,8 +179,8 @@ export async function startWorkers(options: WorkerProgramOptions): Promise<numbe
         loop.kill(why);
         tell({ type: 'kill', why });
       },
-    ),
-  );
+    );
+  const own = runLoop({ ...options, endpoint, concurrency: shares[0] }, controls, childrenReady);
   const codes = await Promise.all([own.catch((e) => {
     // This loop could not run (say, a wrong token): the others cannot either.
     tell({ type: 'kill', why: 'the first worker could not start' });
@@ -174,17 +197,11 @@ export function startLine(count: number, shares: number[], cpus: number): string
   return `running up to ${count} job(s) at once in ${processes} worker process(es) of ${each} job(s) each${why}`;
 }
 
-/** argv flag of a child of `worker start`: it ignores SIGINT/SIGTERM from its first moment. */
-const STOPPED_BY_PARENT = '--stopped-by-parent';
-
-/** A worker process forked by `worker start` or by the service: its endpoint comes over IPC. */
-function runForked(): void {
-  if (process.argv.includes(STOPPED_BY_PARENT)) {
-    const ignore = () => undefined;
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', ignore);
-    process.send?.({ type: 'ready' });
-  }
+/**
+ * A worker process forked by `worker start` (through worker-child.ts) or by the service: its
+ * endpoint comes over IPC.
+ */
+export function runForked(): void {
   const timer = setTimeout(() => {
     log('no configuration from the process that started it; exiting');
     process.exit(1);
