@@ -1,5 +1,5 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 
 /** An error answer of the API, with the envelope's code and message. */
 export class ApiError extends Error {
@@ -30,10 +30,23 @@ export interface RequestOptions {
 }
 
 // One keep-alive pool per process: the worker's claim/report loop reuses its connection.
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let httpsClient: { client: typeof https; agent: https.Agent } | undefined;
+
+/**
+ * The client module and keep-alive pool for `url`. node:https (with TLS) is loaded at the first
+ * https:// request only: every CLI command and worker start-up would otherwise pay a few ms for
+ * it against a local http:// service.
+ */
+export function clientFor(url: URL): { client: typeof http | typeof https; agent: http.Agent } {
+  if (url.protocol !== 'https:') return { client: http, agent: httpAgent };
+  if (!httpsClient) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const client = require('node:https') as typeof https;
+    httpsClient = { client, agent: new client.Agent({ keepAlive: true, maxSockets: 64 }) };
+  }
+  return httpsClient;
+}
 
 /**
  * JSON over HTTP to the queuectl API, shared by the CLI and the worker program. Resolves with
@@ -42,13 +55,13 @@ const agents = {
 export function request<T>(endpoint: Endpoint, method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const url = new URL(path, endpoint.url);
   const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-  const client = url.protocol === 'https:' ? https : http;
+  const { client, agent } = clientFor(url);
   return new Promise<T>((resolve, reject) => {
     const req = client.request(
       url,
       {
         method,
-        agent: agents[url.protocol as 'http:' | 'https:'],
+        agent,
         headers: {
           authorization: `Bearer ${endpoint.token}`,
           accept: 'application/json',

@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import http from 'node:http';
-import https from 'node:https';
-import { ApiError, Endpoint, ServiceUnreachable } from './http';
+import { ApiError, Endpoint, ServiceUnreachable, clientFor } from './http';
 
 export interface SseEvent {
   event: string;
@@ -15,7 +13,8 @@ export interface SseEvent {
  */
 export function openStream(endpoint: Endpoint, path: string, accept: string): Promise<IncomingMessage> {
   const url = new URL(path, endpoint.url);
-  const client = url.protocol === 'https:' ? https : http;
+  // The stream keeps its connection to itself: not the request pool's agent.
+  const { client } = clientFor(url);
   return new Promise<IncomingMessage>((resolve, reject) => {
     const req = client.get(url, { headers: { authorization: `Bearer ${endpoint.token}`, accept } }, (res) => {
       const status = res.statusCode ?? 0;

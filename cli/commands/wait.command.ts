@@ -1,4 +1,4 @@
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { CliContext } from '../context';
 import { CommandFailed } from '../exit-codes';
@@ -29,7 +29,9 @@ export async function waitForQueue(ctx: CliContext, options: { timeoutSeconds?: 
     while (unfinished(status) > 0) {
       const done = finished(status) - baseline;
       if (options.progress) {
-        bar ??= new SingleBar({
+        // Loaded only for a bar: other commands start without it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        bar ??= new (require('cli-progress') as typeof import('cli-progress')).SingleBar({
           stream: process.stderr,
           format: 'waiting [{bar}] {value}/{total} done | {pending} pending, {processing} running, {failed} to retry',
           hideCursor: true,
