@@ -151,6 +151,11 @@ export async function startWorkers(options: WorkerStartOptions): Promise<number>
     throw e;
   }
   log(startLine(options.concurrency, shares, cpus));
+  // A child may be gone meanwhile (a Ctrl+C reached it before it could ignore it): its exit is
+  // counted above, and a message to it is dropped rather than failing `worker start`.
+  const send = (c: ChildProcess, message: WorkerMessage) => {
+    if (c.connected) c.send(message, () => undefined);
+  };
   children.forEach((child, i) => {
     const message: ConnectMessage = {
       type: 'connect',
@@ -163,10 +168,10 @@ export async function startWorkers(options: WorkerStartOptions): Promise<number>
       queues: options.queues,
       stopped_by: 'parent',
     };
-    child.send(message);
+    send(child, message);
   });
   const tell = (message: StopMessage) => {
-    for (const c of children) if (c.connected) c.send(message);
+    for (const c of children) send(c, message);
   };
   const controls: Controls = (loop) =>
     bySignals(
@@ -206,8 +211,13 @@ export function runForked(): void {
     log('no configuration from the process that started it; exiting');
     process.exit(1);
   }, 30_000);
+  // It died before configuring this one (`worker start` forks before it has found the service):
+  // nothing was started here, nothing to finish.
+  const unconfigured = () => process.exit(1);
+  process.once('disconnect', unconfigured);
   process.once('message', (message: ConnectMessage) => {
     clearTimeout(timer);
+    process.off('disconnect', unconfigured);
     const options: WorkerProgramOptions = {
       endpoint: { url: message.url, token: message.token },
       home: message.home,
