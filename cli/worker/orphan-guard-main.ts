@@ -17,7 +17,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { monotonicMs } from './orphan-guard';
+import { monotonicMs } from './monotonic-clock';
 
 const mark = process.argv[2] ?? '';
 const groups = new Set<number>();

@@ -3,13 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/**
- * The system's monotonic clock (CLOCK_MONOTONIC on Linux), the same in every process: the worker
- * and its guard agree on deadlines with it, whatever is done to the wall clock.
- */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
-}
+export { monotonicMs } from './monotonic-clock';
 
 /** Where the kernel shows each process's environment; without it the guard is told every group. */
 const PROC_ENVIRON = existsSync('/proc/self/environ');
