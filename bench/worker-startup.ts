@@ -4,8 +4,9 @@
  * `worker start --count <count>` (default 4) and times, from the launch: the first job's
  * started_at, the moment every worker process had started its first job, and the last job's
  * finished_at. Beside them, in the same run, the time `node -e 0` takes from spawn to exit: the
- * floor under any Node process's start-up. Prints one line a run on stderr and the medians as
- * JSON on stdout, in ms.
+ * floor under any Node process's start-up, and the first two times in units of it (a ratio that
+ * moves less than the times with the machine's load). Prints one line a run on stderr and the
+ * medians as JSON on stdout, in ms.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -60,11 +61,14 @@ async function oneRun(jobs: number, count: number): Promise<Sample> {
     const floor = await nodeFloor(5);
     // Job timestamps are the service's wall clock, on this machine: the launch is taken on the same clock.
     const launched = Date.now();
-    const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], { env: benchEnv(svc.home), stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], { env: benchEnv(svc.home), stdio: ['ignore', 'ignore', 'pipe'] });
+    // The workers' log is shown only if they fail.
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise((r) => child.once('exit', r));
     const deadline = Date.now() + 120_000;
     while ((await call(svc, 'GET', '/api/status')).counts.completed < jobs) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('the workers did not finish the jobs');
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the workers did not finish the jobs:\n${log}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGTERM');
@@ -101,7 +105,20 @@ async function main(): Promise<void> {
     );
   }
   const of = (key: keyof Sample) => Math.round(median(samples.map((s) => s[key])));
-  process.stdout.write(JSON.stringify({ runs, jobs, count, floor: of('floor'), firstJob: of('firstJob'), everyProcess: of('everyProcess'), allDone: of('allDone') }) + '\n');
+  const floors = (key: keyof Sample) => Number(median(samples.map((s) => s[key] / s.floor)).toFixed(2));
+  process.stdout.write(
+    JSON.stringify({
+      runs,
+      jobs,
+      count,
+      floor: of('floor'),
+      firstJob: of('firstJob'),
+      everyProcess: of('everyProcess'),
+      allDone: of('allDone'),
+      firstJobFloors: floors('firstJob'),
+      everyProcessFloors: floors('everyProcess'),
+    }) + '\n',
+  );
 }
 
 void main();
