@@ -1,5 +1,6 @@
-import { join } from 'node:path';
-import { api, markerLines, startService, waitFor } from './support/harness';
+import { fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { CLI, api, markerLines, startService, waitFor } from './support/harness';
 import { enqueue, job, pidFrom, setConfig, startWorker, waitForState, waitForWorkers, useQueue, running } from './support/workers';
 
 /**
@@ -100,5 +101,21 @@ describe('crashes', () => {
     const dead = await waitForState(q.svc, 'poison', 'dead', 15_000);
     expect(dead.attempts).toBe(2);
     expect(dead.last_error).toBe('worker lost');
+  });
+});
+
+describe('a worker process forked by `worker start`', () => {
+  it('ignores SIGINT and says so first; if its parent goes before configuring it, it exits at once', async () => {
+    // `worker start` forks before it has found the service: the child must not wait 30 s for a configuration that cannot come.
+    const child = fork(join(dirname(CLI), 'worker', 'worker-child.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise<void>((resolve) => child.once('message', () => resolve()));
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(child.exitCode).toBeNull();
+    const at = Date.now();
+    child.disconnect();
+    expect(await exited).toEqual({ code: 1, signal: null });
+    expect(Date.now() - at).toBeLessThan(5000);
   });
 });
