@@ -24,10 +24,14 @@ export class OrphanGuard {
   readonly mark = randomBytes(9).toString('base64url');
   private child?: ChildProcess;
   private broken = false;
+  /** The last deadline told before start(), told again at start. */
+  private early?: string;
 
   constructor(private readonly log: (line: string) => void) {}
 
+  /** Starts the guard process; once only, and not after close() (a worker that ran nothing). */
   start(): void {
+    if (this.child || this.broken) return;
     const program = join(__dirname, 'orphan-guard-main.js');
     this.child = spawn(process.execPath, [program, this.mark], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] });
     this.child.on('error', (e) => this.fail(e));
@@ -36,6 +40,7 @@ export class OrphanGuard {
     // Neither the guard nor its pipe may keep the worker alive.
     this.child.unref();
     (this.child.stdin as unknown as { unref?: () => void }).unref?.();
+    if (this.early) this.send(this.early);
   }
 
   watch(pgid: number): void {
@@ -51,7 +56,10 @@ export class OrphanGuard {
    * again, the guard ends them all: SIGTERM, then SIGKILL `graceMs` later.
    */
   deadline(deadline: number, graceMs: number): void {
-    this.send(`D ${Math.floor(deadline)} ${Math.round(graceMs)}`);
+    const line = `D ${Math.floor(deadline)} ${Math.round(graceMs)}`;
+    // A worker may hear from the service (a heartbeat) before its guard starts; no command runs before.
+    if (!this.child) this.early = line;
+    this.send(line);
   }
 
   /** The worker is exiting normally: the guard leaves without killing anything. */
