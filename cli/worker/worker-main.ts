@@ -136,8 +136,7 @@ export async function startWorkers(options: WorkerStartOptions): Promise<number>
   const shares = share(options.concurrency, Math.max(1, Math.min(options.concurrency, cpus)));
   let stopping = false;
   const children: ChildProcess[] = shares.slice(1).map(() => fork(join(__dirname, 'worker-child.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  // A child killed by the terminal's signal before it could ignore it had nothing to finish.
-  const exits = children.map((c) => new Promise<number>((resolve) => c.once('exit', (code, signal) => resolve(code ?? (stopping && signal ? 0 : 1)))));
+  const exits = children.map((c) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.once('exit', (code, signal) => resolve({ code, signal }))));
   // The others claim nothing before every child ignores the terminal's signals (its first act, see worker-child.ts).
   const childrenReady = Promise.all(children.map((c) => new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -189,12 +188,14 @@ export async function startWorkers(options: WorkerStartOptions): Promise<number>
       },
     );
   const own = runLoop({ ...options, endpoint, concurrency: shares[0] }, controls, childrenReady);
-  const codes = await Promise.all([own.catch((e) => {
+  const [ownCode, ...childExits] = await Promise.all([own.catch((e) => {
     // This loop could not run (say, a wrong token): the others cannot either.
     tell({ type: 'kill', why: 'the first worker could not start' });
     throw e;
   }), ...exits]);
-  return Math.max(...codes);
+  // A child killed by the terminal's signal before it could ignore it had nothing to finish.
+  // Judged only now: its exit may be heard before this process's own handler of that signal ran.
+  return Math.max(ownCode, ...childExits.map(({ code, signal }) => code ?? (stopping && signal ? 0 : 1)));
 }
 
 /** What `worker start --count N` runs, and why in several processes. */
