@@ -4,6 +4,7 @@ import { Sql, SqlDatabase } from '../database/sql';
 import { AttemptOutcome, AttemptRow, JobRow, NewJob } from './job-row';
 import { JOB_STATES, JobState, sqlStates } from './job-state';
 import { BLOCKED_DUE_AT } from './job-dependencies.repository';
+import { jobInsert } from './job-insert';
 
 export interface ListFilter {
   state?: JobState;
@@ -116,15 +117,7 @@ export class JobsRepository implements OnModuleInit {
       if (chunks.length === 0) return admitted.outcomes;
       const stored = new Map<string, number>();
       for (const chunk of chunks) {
-        const data = JSON.stringify(chunk.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue, r.cwd, r.env]));
-        const rows = await sql.rows<{ id: string; seq: number }>(
-          `INSERT INTO jobs (id, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue, cwd, env)
-           SELECT v ->> 0, v ->> 1, 'pending', (v ->> 2)::integer, (v ->> 3)::integer, (v ->> 4)::bigint, (v ->> 5)::bigint,
-             (v ->> 6)::integer, (v ->> 7)::double precision, $2, $2, v ->> 8, v ->> 9, v ->> 10
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (v, n) ORDER BY n
-           ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
-          [data, now],
-        );
+        const rows = await sql.rows<{ id: string; seq: number }>(...jobInsert('postgres', chunk, now));
         for (const r of rows) stored.set(r.id, r.seq);
       }
       if (stored.size === admitted.rows.length) {
@@ -155,18 +148,11 @@ export class JobsRepository implements OnModuleInit {
   }
 
   /**
-   * The rows travel as one JSON text and SQLite unpacks them: binding eleven values a row costs
-   * the event loop far more than the INSERT costs SQLite's own thread.
+   * The rows travel as one JSON text and SQLite unpacks them (see jobInsert): binding eleven
+   * values a row costs the event loop far more than the INSERT costs SQLite's own thread.
    */
   private async insertRows(sql: Sql, rows: JobRow[], now: number): Promise<void> {
-    const data = JSON.stringify(rows.map((r) => [r.id, r.seq, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue, r.cwd, r.env]));
-    await sql.run(
-      `INSERT INTO jobs (id, seq, command, state, max_retries, priority, run_at, due_at, timeout_seconds, backoff_base, created_at, updated_at, queue, cwd, env)
-       SELECT value ->> 0, value ->> 1, value ->> 2, 'pending', value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?2, ?2,
-         value ->> 9, value ->> 10, value ->> 11
-       FROM json_each(?1)`,
-      [data, now],
-    );
+    await sql.run(...jobInsert('sqlite', rows, now));
   }
 
   private async existingIds(sql: Sql, ids: string[]): Promise<Set<string>> {
