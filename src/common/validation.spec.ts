@@ -91,6 +91,9 @@ const POOL: unknown[] = [
   'a\0b',
   'x'.repeat(129),
   'x'.repeat(128 * 1024 + 1),
+  // Longer than 128 KiB in UTF-16 units, not in the characters validator.js counts.
+  '\u{1F600}'.repeat(64 * 1024 + 1),
+  'x\uFE0F'.repeat(64 * 1024 + 1),
   '..',
   '.a',
   'ok-id_1:2',

@@ -1,4 +1,4 @@
-import { ARRAY_MAX_SIZE, IS_OPTIONAL, MATCHES, MetadataStorage, NOT_CONTAINS, ValidationArguments, ValidationTypes, ValidatorConstraintInterface, getMetadataStorage } from 'class-validator';
+import { ARRAY_MAX_SIZE, IS_OPTIONAL, MATCHES, MAX_LENGTH, MetadataStorage, NOT_CONTAINS, maxLength, ValidationArguments, ValidationTypes, ValidatorConstraintInterface, getMetadataStorage } from 'class-validator';
 import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
 import { TransformationType } from 'class-transformer';
 
@@ -225,11 +225,13 @@ export class ValidityCheck {
 }
 
 /**
- * The same answer as two of class-validator's rules on the hot path of every job's command, with
+ * The same answer as three of class-validator's rules on the hot path of every job's command, with
  * none of the work around them: @NotContains of a non-empty text (validator.js splits the value on
- * it and counts the parts, after merging an options object) and @Matches of a RegExp without the
- * g or y flag (validator.js's `!!value.match(re)`, which builds the match). Any other form of them
- * goes through the library. Together these were a third of a batch's validation.
+ * it and counts the parts, after merging an options object), @Matches of a RegExp without the g or
+ * y flag (validator.js's `!!value.match(re)`, which builds the match), and @MaxLength of a text no
+ * longer in UTF-16 units than the limit (validator.js counts fewer characters than units, with two
+ * global regular expressions: only a longer text needs that count). Any other form of them goes
+ * through the library. Together these were two fifths of a batch's validation.
  */
 function sameAnswer(m: Metadata): Rule | null {
   const [constraint, modifiers] = (m.constraints ?? []) as unknown[];
@@ -238,6 +240,9 @@ function sameAnswer(m: Metadata): Rule | null {
   }
   if (m.name === MATCHES && constraint instanceof RegExp && !constraint.global && !constraint.sticky && modifiers === undefined) {
     return (_object, value) => typeof value === 'string' && constraint.test(value);
+  }
+  if (m.name === MAX_LENGTH && typeof constraint === 'number') {
+    return (_object, value) => typeof value === 'string' && (value.length <= constraint || maxLength(value, constraint));
   }
   return null;
 }

@@ -26,8 +26,8 @@ type Column = (typeof COLUMNS)[number][0];
  * differs in its ids (and commands) alone. With one column left, the rows are a flat array and
  * no `->>` is needed at all.
  *
- * SQLite's `seq` is the first row's plus the row's position when the rows are numbered one after
- * another, as `admit` numbers them; PostgreSQL's is its identity, assigned in the rows' order.
+ * SQLite's `seq` is the first row's plus the row's position: the rows must be numbered one after
+ * another, as `admit` numbers them. PostgreSQL's is its identity, assigned in the rows' order.
  * The PostgreSQL statement takes no id twice and answers `id, seq` for the rows it stored.
  */
 export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [string, unknown[]] {
@@ -41,10 +41,9 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [strin
     for (let i = 1; i < rows.length && same; i++) same = rows[i][column] === value;
     if (!same) varying.push(column);
   }
-  // Not how admit numbers rows, but kept correct all the same: then each row carries its own.
-  const ownSeq = dialect === 'sqlite' && rows[rows.length - 1].seq !== first.seq + rows.length - 1;
-  const flat = varying.length === 1 && !ownSeq;
-  const params: unknown[] = [JSON.stringify(flat ? rows.map((r) => r.id) : rows.map((r) => [...varying.map((c) => r[c]), ...(ownSeq ? [r.seq] : [])]))];
+  if (dialect === 'sqlite' && rows[rows.length - 1].seq !== first.seq + rows.length - 1) throw new Error('jobInsert: the rows must be numbered one after another');
+  const flat = varying.length === 1;
+  const params: unknown[] = [JSON.stringify(flat ? rows.map((r) => r.id) : rows.map((r) => varying.map((c) => r[c])))];
   const param = (value: unknown, type: string) => {
     params.push(value);
     return dialect === 'postgres' ? `?${params.length}::${type}` : `?${params.length}`;
@@ -66,7 +65,7 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [strin
       params,
     ];
   }
-  const seq = ownSeq ? at(varying.length, 'bigint') : `${param(first.seq, 'bigint')} + key`;
+  const seq = `${param(first.seq, 'bigint')} + key`;
   return [
     `INSERT INTO jobs (${names}, seq, state, created_at, updated_at)
      SELECT ${values}, ${seq}, 'pending', ${created}, ${created}

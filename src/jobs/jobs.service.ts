@@ -6,7 +6,7 @@ import { Sql, SqlDatabase } from '../database/sql';
 import { ConfigService } from '../config/config.service';
 import { JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
-import { AttemptResponse, JobResponse, toAttemptResponse, toJobResponse } from './job.mapper';
+import { AttemptResponse, JobResponse, jobListJson, toAttemptResponse, toJobResponse } from './job.mapper';
 import { JobsRepository } from './jobs.repository';
 import { JobSignals } from './job-signals';
 import { EnqueueJobDto } from './dto/enqueue-job.dto';
@@ -60,6 +60,18 @@ export class JobsService {
     const rows = await this.insertCoalesced(newJobs);
     this.signals.workAvailable();
     return this.answerInserted(newJobs, rows);
+  }
+
+  /**
+   * enqueueMany for the batch endpoint, answered as the JSON text of `{ jobs }` (see jobListJson):
+   * the answer lists every job of the batch, and serializing it was a sixth of a batch's time.
+   */
+  async enqueueBatch(inputs: EnqueueJobDto[]): Promise<string> {
+    const newJobs = await this.newJobs(inputs);
+    const rows = await this.insertCoalesced(newJobs);
+    this.signals.workAvailable();
+    if (newJobs.some((j) => j.after!.length > 0)) return JSON.stringify({ jobs: await this.respond(rows) });
+    return jobListJson(rows);
   }
 
   /**
