@@ -194,13 +194,25 @@ export class ValidityCheck {
     // Each constraint class has one instance in class-validator's default container (the
     // service sets no other), so it is looked up once here instead of on every call.
     const validators: ValidatorConstraintInterface[] = constraints.map((c) => c.instance);
+    // One arguments object for every call of this rule, filled in for the call and emptied after
+    // (the validators are synchronous and keep nothing): an object a call for each job's rules
+    // was a good part of what the young generation had to collect.
+    const args: ValidationArguments = { targetName: '', property: m.propertyName, object: NO_OBJECT, value: undefined, constraints: m.constraints };
     return (object, value) => {
-      const args: ValidationArguments = { targetName: object.constructor?.name, property: m.propertyName, object, value, constraints: m.constraints };
+      args.targetName = object.constructor?.name;
+      args.object = object;
+      args.value = value;
+      let passed = true;
       for (const v of validators) {
         const ok: unknown = v.validate(value, args);
-        if (!ok || typeof (ok as { then?: unknown }).then === 'function') return false;
+        if (!ok || typeof (ok as { then?: unknown }).then === 'function') {
+          passed = false;
+          break;
+        }
       }
-      return true;
+      args.object = NO_OBJECT;
+      args.value = undefined;
+      return passed;
     };
   }
 
@@ -246,6 +258,9 @@ function sameAnswer(m: Metadata): Rule | null {
   }
   return null;
 }
+
+/** What a rule's reused arguments point at between calls: not the last object checked. */
+const NO_OBJECT = Object.freeze({});
 
 function isPlainObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
