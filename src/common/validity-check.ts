@@ -31,6 +31,8 @@ interface ClassPlan {
   properties: PropertyPlan[];
   /** No @Expose, @Exclude or @Transform anywhere: class-transformer copies plain values as they are. */
   copiesPlainValues: boolean;
+  /** Every own property a new instance has (its class fields) is known; found when fromPlain first builds one. */
+  constructsKnownKeys?: boolean;
 }
 
 /**
@@ -87,16 +89,31 @@ export class ValidityCheck {
 
   /** True only if class-validator (whitelist, forbidNonWhitelisted, forbidUnknownValues, no groups) accepts `object`. */
   passes(object: object): boolean {
+    return this.check(object, false);
+  }
+
+  /**
+   * `fromPlain`, and the instance only if `passes` vouches for it. fromPlain copies known
+   * properties only, so when a class's own fields are known too, the instance's keys need no
+   * second look: for a batch, that look was a sixth of the check.
+   */
+  vouchedFromPlain(metatype: unknown, value: unknown): object | undefined {
+    const entity = this.fromPlain(metatype, value);
+    return entity !== undefined && this.check(entity, true) ? entity : undefined;
+  }
+
+  /** `passes`; `built`: made by fromPlain, as is everything nested in it. */
+  private check(object: object, built: boolean): boolean {
     const plan = this.planOf(object.constructor);
     if (!plan) return false;
-    for (const key of Object.keys(object)) if (!plan.known.has(key)) return false;
+    if (!(built && plan.constructsKnownKeys)) for (const key of Object.keys(object)) if (!plan.known.has(key)) return false;
     for (const p of plan.properties) {
       const value = (object as Record<string, unknown>)[p.name];
       // As class-validator: a failed condition skips the property, @IsDefined included.
       if (p.optional && (value === null || value === undefined)) continue;
       if (p.conditions.length > 0 && !p.conditions.every((condition) => condition(object, value))) continue;
       for (const rule of p.rules) if (!rule(object, value)) return false;
-      if (p.nested && value !== undefined && !this.nestedPasses(value)) return false;
+      if (p.nested && value !== undefined && !this.nestedPasses(value, built)) return false;
     }
     return true;
   }
@@ -111,6 +128,7 @@ export class ValidityCheck {
     const plan = this.planOf(metatype);
     if (!plan?.copiesPlainValues) return undefined;
     const instance = new (metatype as Class)();
+    plan.constructsKnownKeys ??= Object.keys(instance).every((key) => plan.known.has(key));
     for (const key of Object.keys(value)) {
       const property = plan.known.get(key);
       if (!property) return undefined;
@@ -133,10 +151,10 @@ export class ValidityCheck {
   }
 
   /** class-validator walks arrays item by item (an undefined item passes) and checks an object by its class. */
-  private nestedPasses(value: unknown): boolean {
-    if (Array.isArray(value)) return value.every((item) => item === undefined || this.nestedPasses(item));
+  private nestedPasses(value: unknown, built: boolean): boolean {
+    if (Array.isArray(value)) return value.every((item) => item === undefined || this.nestedPasses(item, built));
     if (value instanceof Set || value instanceof Map) return false;
-    return value instanceof Object && this.passes(value);
+    return value instanceof Object && this.check(value, built);
   }
 
   private planOf(target: unknown): ClassPlan | null {
@@ -198,8 +216,13 @@ export class ValidityCheck {
     // (the validators are synchronous and keep nothing): an object a call for each job's rules
     // was a good part of what the young generation had to collect.
     const args: ValidationArguments = { targetName: '', property: m.propertyName, object: NO_OBJECT, value: undefined, constraints: m.constraints };
+    let targetClass: unknown = NO_OBJECT;
     return (object, value) => {
-      args.targetName = object.constructor?.name;
+      // A class's name is read through a getter: once per class met, not once per call.
+      if (object.constructor !== targetClass) {
+        targetClass = object.constructor;
+        args.targetName = object.constructor?.name;
+      }
       args.object = object;
       args.value = value;
       let passed = true;
