@@ -133,13 +133,15 @@ export class JobsRepository implements OnModuleInit {
   /** Decides each group against the ids taken before it, and builds the rows of those let in. */
   private admit(groups: NewJob[][], taken: Set<string>, now: number): { outcomes: Array<JobRow[] | DuplicateJob>; rows: JobRow[] } {
     const rows: JobRow[] = [];
-    const outcomes = groups.map((group) => {
+    const outcomes = groups.map((group, g) => {
       const seen = new Set<string>();
       const duplicates = group.filter((j) => taken.has(j.id) || seen.has(j.id) || (seen.add(j.id), false)).map((j) => j.id);
       if (duplicates.length > 0) return new DuplicateJob([...new Set(duplicates)]);
       const accepted = group.map((j) => this.newRow(j, now));
+      // The groups after this one may not take its ids; after the last one nothing looks.
+      const later = g < groups.length - 1;
       for (const r of accepted) {
-        taken.add(r.id);
+        if (later) taken.add(r.id);
         rows.push(r);
       }
       return accepted;

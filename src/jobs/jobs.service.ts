@@ -92,7 +92,7 @@ export class JobsService {
    */
   async newJobs(inputs: EnqueueJobDto[]): Promise<NewJob[]> {
     const queues = inputs.some((i) => i.max_retries === undefined) ? await this.queues.settings() : new Map<string, QueueRow>();
-    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? `jobs[${i}].` : '', queues));
+    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? i : undefined, queues));
     if (newJobs.some((j) => j.after!.length > 0)) {
       const cycle = findCycle(newJobs);
       if (cycle) throw new DependencyCycle(cycle);
@@ -255,14 +255,15 @@ export class JobsService {
     return { purged };
   }
 
-  private toNewJob(input: EnqueueJobDto, where: string, queues: Map<string, QueueRow>): NewJob {
+  /** `index`: the job's place in a batch, named in errors; undefined for a job alone. */
+  private toNewJob(input: EnqueueJobDto, index: number | undefined, queues: Map<string, QueueRow>): NewJob {
     let runAt: number | null = null;
     if (input.run_at !== undefined) {
       runAt = Date.parse(input.run_at);
-      if (!Number.isFinite(runAt)) throw new InvalidInput(`${where}run_at is not a valid time: "${input.run_at}"`);
+      if (!Number.isFinite(runAt)) throw new InvalidInput(`${batchPlace(index)}run_at is not a valid time: "${input.run_at}"`);
     }
     if (input.backoff_base !== undefined && input.base_backoff !== undefined) {
-      throw new InvalidInput(`${where}backoff_base and base_backoff are the same field: give one of them`);
+      throw new InvalidInput(`${batchPlace(index)}backoff_base and base_backoff are the same field: give one of them`);
     }
     const queue = input.queue ?? DEFAULT_QUEUE;
     return {
@@ -281,6 +282,11 @@ export class JobsService {
       after: input.after === undefined || input.after.length === 0 ? [] : [...new Set(input.after)],
     };
   }
+}
+
+/** Where a field is in a batch's body, for its errors: made only when one is thrown. */
+function batchPlace(index: number | undefined): string {
+  return index === undefined ? '' : `jobs[${index}].`;
 }
 
 /**
