@@ -49,6 +49,9 @@ export class StatementRecorder implements Sql {
     this.statements.push({ sql, params });
     return 0;
   }
+
+  /** Announcements are not statements: nothing to record. */
+  announce(): void {}
 }
 
 /** What the service asks on its hot paths: listing, status, claiming, the reaper, metrics. */

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { DuplicateJob } from '../src/common/domain-errors';
 import { dataSourceOptions, openDataSource } from '../src/database/data-source';
@@ -72,6 +73,51 @@ describe('PostgresDatabase', () => {
       { id: 'a', n: 11 },
       { id: 'b', n: 11 },
     ]);
+  });
+
+  it('sends what the units announce with their commit: heard by a listener once the rows are visible, never for a unit rolled back', async () => {
+    const listener = new Client({ connectionString: TEST_DATABASE_URL });
+    await listener.connect();
+    try {
+      // Each notification, and whether its row was committed when it arrived (read on the
+      // listening connection itself, the moment the notification is handed over).
+      const heard: Array<{ id: string; visible: boolean; backend: number }> = [];
+      const reads: Array<Promise<void>> = [];
+      listener.on('notification', (n) => {
+        for (const [topic, id] of JSON.parse(n.payload ?? '{}').events ?? []) {
+          if (topic !== 'job' || !String(id).startsWith(`${schemaOf(home)}/`)) continue;
+          reads.push(
+            listener
+              .query(`SELECT count(*)::int AS n FROM ${schemaOf(home)}.items WHERE id = $1`, [id])
+              .then((r) => void heard.push({ id, visible: r.rows[0].n === 1, backend: n.processId })),
+          );
+        }
+      });
+      await listener.query('LISTEN queuectl');
+      const local: string[] = [];
+      const backendOf = new Map<string, number>();
+      const announcing = (name: string, fail = false) =>
+        db.write(async (sql) => {
+          const id = `${schemaOf(home)}/${name}`;
+          await sql.run('INSERT INTO items (id) VALUES (?)', [id]);
+          const [{ pid }] = await sql.rows<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          backendOf.set(name, pid);
+          sql.announce('job', id, () => local.push(name));
+          if (fail) throw new Error(`${name} refused`);
+        });
+      const outcomes = await Promise.allSettled([announcing('a'), announcing('b', true), announcing('c')]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      await expect(announcing('d', true)).rejects.toThrow('d refused');
+      for (let i = 0; i < 100 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      await Promise.all(reads);
+      expect(heard.map((h) => h.id.split('/')[1]).sort()).toEqual(['a', 'c']);
+      expect(heard.every((h) => h.visible)).toBe(true);
+      // Sent by the connection that wrote the row, in its transaction.
+      for (const h of heard) expect(h.backend).toBe(backendOf.get(h.id.split('/')[1]));
+      expect(local.sort()).toEqual(['a', 'c']);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('answers a duplicate job id as DuplicateJob, as on SQLite', async () => {

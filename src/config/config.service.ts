@@ -83,10 +83,9 @@ export class ConfigService implements OnModuleInit {
         `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
         [key, String(value), this.clock.now()],
-      ),
+      ).then(() => sql.announce('settings', key)),
     );
     this.current = next;
-    this.replicas.publish('settings', key);
     return { key, value };
   }
 

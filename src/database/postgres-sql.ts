@@ -2,7 +2,8 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DuplicateJob, StorageUnavailable } from '../common/domain-errors';
-import { Pending, Sql, SqlDatabase, Work } from './sql';
+import { CHANNEL, newSender, notifyMessages } from './replica-messages';
+import { Announcement, deliverLocally, Pending, Sql, SqlDatabase, unitSql, Work } from './sql';
 
 /** Units of work one transaction takes at most; the rest wait for the next one. */
 export const MAX_BATCH = 256;
@@ -21,12 +22,19 @@ const RETRYABLE = new Set(['40P01', '40001']);
  * whole batch then runs again (its units are functions of the database only). Reads go straight
  * to the pool, beside the batch.
  *
+ * What the units announce (Sql.announce) is sent with the same COMMIT, as `pg_notify` calls in
+ * the transaction: PostgreSQL delivers them to the other replicas when it commits, so a waiter
+ * there is woken by the write it waits for, with no second transaction (and second WAL flush)
+ * in between.
+ *
  * Statements arrive with SQLite's `?` / `?N` placeholders and are sent with `$N` ones.
  */
 export class PostgresDatabase extends SqlDatabase {
   readonly dialect = 'postgres' as const;
   private readonly pool: Pool;
   protected override readonly maxBatch = MAX_BATCH;
+  /** Names this service in what it announces (Notifications skips its own messages). */
+  readonly sender = newSender();
 
   constructor(dataSource: DataSource) {
     super();
@@ -42,7 +50,14 @@ export class PostgresDatabase extends SqlDatabase {
   }
 
   protected alone<T>(work: Work<T>): Promise<T> {
-    return this.withClient((client) => work(on(client)));
+    return this.withClient(async (client) => {
+      const said: Announcement[] = [];
+      const value = await work(unitSql(on(client), said));
+      // No transaction is open: the notifications go out at once.
+      if (said.length > 0) await client.query(notifications(client, this.sender, said)).catch(() => undefined);
+      deliverLocally(said);
+      return value;
+    });
   }
 
   /**
@@ -85,7 +100,7 @@ export class PostgresDatabase extends SqlDatabase {
 
   protected async commit(batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      let outcomes: Array<{ ok: boolean; value: unknown }>;
+      let outcomes: Array<{ ok: boolean; value: unknown; said: Announcement[] }>;
       try {
         outcomes = await this.withClient((client) => this.transaction(client, batch));
       } catch (e) {
@@ -98,7 +113,11 @@ export class PostgresDatabase extends SqlDatabase {
         for (const p of batch) p.reject(error);
         return;
       }
-      batch.forEach((p, i) => (outcomes[i].ok ? p.resolve(outcomes[i].value) : p.reject(outcomes[i].value)));
+      batch.forEach((p, i) => {
+        deliverLocally(outcomes[i].said);
+        if (outcomes[i].ok) p.resolve(outcomes[i].value);
+        else p.reject(outcomes[i].value);
+      });
       return;
     }
   }
@@ -108,36 +127,49 @@ export class PostgresDatabase extends SqlDatabase {
    * and answered alone; a failure of the transaction (deadlock, lost connection) rolls back
    * everything and is thrown, for the whole batch.
    */
-  private async transaction(client: PoolClient, batch: Pending[]): Promise<Array<{ ok: boolean; value: unknown }>> {
-    const sql = on(client);
+  private async transaction(client: PoolClient, batch: Pending[]): Promise<Array<{ ok: boolean; value: unknown; said: Announcement[] }>> {
+    const statements = on(client);
     const alone = batch.length === 1;
     await client.query(alone ? 'BEGIN' : 'BEGIN; SAVEPOINT unit');
-    const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    const outcomes: Array<{ ok: boolean; value: unknown; said: Announcement[] }> = [];
     try {
       for (let i = 0; i < batch.length; i++) {
+        const said: Announcement[] = [];
         try {
-          outcomes.push({ ok: true, value: await batch[i].work(sql) });
+          outcomes.push({ ok: true, value: await batch[i].work(unitSql(statements, said)), said });
         } catch (e) {
           if (alone || RETRYABLE.has(code(e)) || lostConnection(e)) throw e;
-          outcomes.push({ ok: false, value: mapError(e) });
+          // Rolled back to its savepoint: what it announced did not happen.
+          outcomes.push({ ok: false, value: mapError(e), said: [] });
           await client.query('ROLLBACK TO SAVEPOINT unit');
         }
         if (i < batch.length - 1) await client.query('RELEASE SAVEPOINT unit; SAVEPOINT unit');
       }
       if (this.stallBeforeCommit) await this.stallBeforeCommit();
-      await client.query('COMMIT');
+      // One trip: the notifications and the COMMIT that delivers them.
+      await client.query(`${notifications(client, this.sender, outcomes.flatMap((o) => o.said))}COMMIT`);
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       // A unit alone that failed for itself is answered with its own error, like any other.
-      if (alone && !RETRYABLE.has(code(e)) && !lostConnection(e)) return [{ ok: false, value: mapError(e) }];
+      if (alone && !RETRYABLE.has(code(e)) && !lostConnection(e)) return [{ ok: false, value: mapError(e), said: [] }];
       throw e;
     }
     return outcomes;
   }
 }
 
-/** The `Sql` of one connection (a unit of work's, inside the batch's transaction). */
-function on(client: PoolClient): Sql {
+/**
+ * The `pg_notify` statements (each ending in `;`) that carry `said` to the other replicas, to run
+ * in the simple-query string before COMMIT (no parameters there, so the payloads are quoted by
+ * the driver's own `escapeLiteral`). Empty when nothing was announced.
+ */
+function notifications(client: PoolClient, sender: string, said: Announcement[]): string {
+  if (said.length === 0) return '';
+  return notifyMessages(sender, said.map((a) => [a.topic, a.payload])).map((m) => `SELECT pg_notify('${CHANNEL}', ${client.escapeLiteral(m)}); `).join('');
+}
+
+/** The statements of one connection (a unit of work's, inside the batch's transaction). */
+function on(client: PoolClient): Pick<Sql, 'rows' | 'run'> {
   return {
     rows: <T>(sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rows as T[]),
     run: (sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rowCount ?? 0),

@@ -139,6 +139,29 @@ describe('SqlDatabase on a real SQLite file', () => {
     expect(stored).not.toContain('u30');
   });
 
+  it('tells what a unit announced only after its commit, and nothing of a unit rolled back', async () => {
+    const other = await otherConnection(file);
+    try {
+      // What each announcement's listener saw committed when it ran.
+      const heard: Array<[string, string[]]> = [];
+      const announcing = (id: string, fail = false) =>
+        db.write(async (sql) => {
+          await insert(id)(sql);
+          sql.announce('job', id, () => void other.ids().then((seen) => heard.push([id, seen])));
+          if (fail) throw new Error(`${id} refused`);
+        });
+      const outcomes = await Promise.allSettled([announcing('a'), announcing('b', true), announcing('c')]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      // A unit alone that fails takes its whole transaction: nothing of it is told either.
+      await expect(announcing('d', true)).rejects.toThrow('d refused');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(heard.map(([id]) => id).sort()).toEqual(['a', 'c']);
+      for (const [id, seen] of heard) expect(seen).toContain(id);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('undoes every write of a failing unit that had its transaction to itself', async () => {
     await db.write(insert('taken'));
     const before = walCommits(file);

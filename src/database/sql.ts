@@ -2,6 +2,7 @@ import type { Database, Statement } from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
 import { StorageUnavailable } from '../common/domain-errors';
+import type { Topic } from './replica-messages';
 import { PreparedStatements } from './prepared-statements';
 
 /** One statement runner; the same shape inside and outside a write batch. */
@@ -10,6 +11,40 @@ export interface Sql {
   rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Runs a write and returns the number of rows it changed. */
   run(sql: string, params?: unknown[]): Promise<number>;
+  /**
+   * Tells whoever waits what this unit of work changed, once it is durable: `local` runs in this
+   * service after the unit's transaction commits, and the other replicas hear `topic` by the
+   * commit itself (PostgreSQL: a `pg_notify` inside the transaction). Neither happens for a unit
+   * that is rolled back. Outside a unit of work, it is sent in a write of its own.
+   */
+  announce(topic: Topic, payload: string, local?: () => void): void;
+}
+
+/** What a unit of work announced, held until its transaction is known to have committed. */
+export interface Announcement {
+  topic: Topic;
+  payload: string;
+  local?: () => void;
+}
+
+/** The `Sql` a unit of work is given: `base`'s statements, its announcements kept in `said`. */
+export function unitSql(base: Pick<Sql, 'rows' | 'run'>, said: Announcement[]): Sql {
+  return {
+    rows: (sql, params) => base.rows(sql, params),
+    run: (sql, params) => base.run(sql, params),
+    announce: (topic, payload, local) => void said.push({ topic, payload, local }),
+  };
+}
+
+/** Runs the local side of committed announcements; one listener's failure does not stop the rest. */
+export function deliverLocally(said: Announcement[]): void {
+  for (const a of said) {
+    try {
+      a.local?.();
+    } catch {
+      /* a waiter's own failure is its own; the write is committed */
+    }
+  }
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -56,6 +91,11 @@ export abstract class SqlDatabase implements Sql {
 
   write<T>(work: Work<T>): Promise<T> {
     return this.submit(work, false);
+  }
+
+  /** An announcement outside any unit of work: it goes out in a write of its own (see Sql.announce). */
+  announce(topic: Topic, payload: string, local?: () => void): void {
+    void this.write(async (sql) => sql.announce(topic, payload, local)).catch(() => local?.());
   }
 
   /** Runs `work` between write transactions, with no transaction open. */
@@ -171,7 +211,8 @@ export class SqliteDatabase extends SqlDatabase {
   }
 
   protected alone<T>(work: Work<T>): Promise<T> {
-    return work(this);
+    const said: Announcement[] = [];
+    return work(unitSql(this, said)).finally(() => deliverLocally(said));
   }
 
   /** Runs several statements without parameters in one trip to SQLite's thread. */
@@ -196,14 +237,17 @@ export class SqliteDatabase extends SqlDatabase {
       return;
     }
     const outcomes: Array<{ ok: boolean; value: unknown }> = [];
+    // One service owns a SQLite file: announcements have only their local side, run after COMMIT.
+    const said = batch.map((): Announcement[] => []);
     // Set when the whole transaction must go: a unit alone failed, or SQLite ended the
     // transaction itself (after a full disk or an I/O error it rolls back everything, and a
     // unit run after that would commit on its own, outside the batch).
     let lost: { error: unknown } | undefined;
     for (let i = 0; i < batch.length && lost === undefined; i++) {
       try {
-        outcomes.push({ ok: true, value: await batch[i].work(this) });
+        outcomes.push({ ok: true, value: await batch[i].work(unitSql(this, said[i])) });
       } catch (e) {
+        said[i].length = 0;
         outcomes.push({ ok: false, value: e });
         if (alone) lost = { error: e };
         else await this.exec('ROLLBACK TO unit').catch(() => (lost = { error: e }));
@@ -224,7 +268,11 @@ export class SqliteDatabase extends SqlDatabase {
       for (const p of batch) p.reject(e);
       return;
     }
-    batch.forEach((p, i) => (outcomes[i].ok ? p.resolve(outcomes[i].value) : p.reject(outcomes[i].value)));
+    batch.forEach((p, i) => {
+      deliverLocally(said[i]);
+      if (outcomes[i].ok) p.resolve(outcomes[i].value);
+      else p.reject(outcomes[i].value);
+    });
   }
 }
 

@@ -54,12 +54,10 @@ export class IdempotentEnqueue {
       if (rows instanceof DomainError) throw rows;
       const body = answerOf(await this.jobs.answerInserted(newJobs, rows, sql));
       await this.keys.answer(sql, key, 201, body);
+      this.signals.workAvailable(sql);
       return { body };
     });
-    if ('body' in result) {
-      this.signals.workAvailable();
-      return { status: 201, body: result.body };
-    }
+    if ('body' in result) return { status: 201, body: result.body };
     if (result.earlier.request_hash !== hash) throw new IdempotencyConflict(key);
     return { status: 200, body: JSON.parse(result.earlier.answer) as T };
   }

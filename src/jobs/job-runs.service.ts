@@ -90,9 +90,10 @@ export class JobRunsService {
     const claimed = await this.db.write(async (sql) => {
       const now = this.clock.now();
       const queues = await this.queues.settings(sql);
-      return { queues, rows: this.heard(await this.claimIn(sql, queues, workerId, served, now, limit)) };
+      const rows = this.heard(await this.claimIn(sql, queues, workerId, served, now, limit));
+      for (const r of rows) this.signals.jobChanged(sql, r.id);
+      return { queues, rows };
     });
-    for (const r of claimed.rows) this.signals.jobChanged(r.id);
     return claimed.rows.map((r) => this.toClaimed(r, claimed.queues));
   }
 
@@ -118,11 +119,7 @@ export class JobRunsService {
     served?: string[],
   ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
     const outputLimit = this.config.get('output-limit');
-    let requeued = false;
-    let claimed: JobRow[] = [];
-    // Jobs that waited on those finished here: released (due now) or killed with them.
-    let followers: string[] = [];
-    const answer = await this.db.write(async (sql) => {
+    return this.db.write(async (sql) => {
       if (reportId !== undefined) {
         const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId);
         if (given) return given;
@@ -130,7 +127,9 @@ export class JobRunsService {
       const now = this.clock.now();
       const queues = await this.queues.settings(sql);
       const refused: string[] = [];
-      followers = [];
+      let requeued = false;
+      // Jobs that waited on those finished here: released (due now) or killed with them.
+      const followers: string[] = [];
       const failures = results.filter((r) => r.error || r.signal || r.exitCode !== 0);
       const current = new Map((await this.jobs.findByIds(sql, failures.map((r) => r.id))).map((row) => [row.id, row]));
       for (const r of results) {
@@ -159,22 +158,18 @@ export class JobRunsService {
           followers.push(...(await this.dependencies.killDependents(sql, [r.id], now)).map((k) => k.id));
         } else refused.push(r.id);
       }
-      claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
+      const claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
       const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r, queues)) };
       if (reportId !== undefined) {
         await this.answers.save(sql, reportId, workerId, answer, now);
         await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
       }
+      for (const id of [...results.map((r) => r.id), ...released.map((r) => r.id), ...claimed.map((r) => r.id), ...followers]) this.signals.jobChanged(sql, id);
+      // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier,
+      // and a job released from waiting is due now.
+      if (requeued || followers.length > 0) this.signals.workAvailable(sql);
       return answer;
     });
-    for (const r of results) this.signals.jobChanged(r.id);
-    for (const r of released) this.signals.jobChanged(r.id);
-    for (const r of claimed) this.signals.jobChanged(r.id);
-    for (const id of followers) this.signals.jobChanged(id);
-    // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier,
-    // and a job released from waiting is due now.
-    if (requeued || followers.length > 0) this.signals.workAvailable();
-    return answer;
   }
 
   /** Extends the leases of running jobs; says which were cancelled and which this worker no longer holds. */
@@ -204,10 +199,12 @@ export class JobRunsService {
     const limit = this.config.get('output-limit');
     const refused = await this.db.write(async (sql) => {
       const refused: string[] = [];
-      for (const c of chunks) if (!(await this.output.appendOutput(sql, c.id, c.lease, c.offset, c.data, limit, c.truncated))) refused.push(c.id);
+      for (const c of chunks) {
+        if (await this.output.appendOutput(sql, c.id, c.lease, c.offset, c.data, limit, c.truncated)) this.signals.jobChanged(sql, c.id);
+        else refused.push(c.id);
+      }
       return refused;
     });
-    for (const c of chunks) if (!refused.includes(c.id)) this.signals.jobChanged(c.id);
     return refused;
   }
 
@@ -226,21 +223,20 @@ export class JobRunsService {
     const { leaseMs, reapGraceMs } = leaseBudget(this.leaseMs());
     const expired = (await this.jobs.findExpiredLeases(now - reapGraceMs, limit)).filter((r) => this.watch.silentFor(r.id, Number(r.lease)) > leaseMs + reapGraceMs);
     if (expired.length === 0) return 0;
-    const followers: string[] = [];
     const recovered = await this.db.write(async (sql) => {
       const at = this.clock.now();
       const queues = await this.queues.settings(sql);
       const ids: string[] = [];
-      followers.length = 0;
+      const followers: string[] = [];
       for (const row of await this.jobs.findByIds(sql, expired.map((r) => r.id))) {
         if (row.state !== 'processing' || row.lease_expires_at === null || Number(row.lease_expires_at) + reapGraceMs >= at) continue;
         if (this.watch.silentFor(row.id, Number(row.lease)) <= leaseMs + reapGraceMs) continue;
         if (await this.fail(sql, row, Number(row.lease), { exitCode: null, signal: null, error: 'worker lost' }, this.backoff(queues.get(row.queue)), at, followers)) ids.push(row.id);
       }
+      for (const id of [...ids, ...followers]) this.signals.jobChanged(sql, id);
+      if (ids.length > 0) this.signals.workAvailable(sql);
       return ids;
     });
-    for (const id of [...recovered, ...followers]) this.signals.jobChanged(id);
-    if (recovered.length > 0) this.signals.workAvailable();
     return recovered.length;
   }
 

@@ -58,7 +58,6 @@ export class JobsService {
   async enqueueMany(inputs: EnqueueJobDto[]): Promise<JobResponse[]> {
     const newJobs = await this.newJobs(inputs);
     const rows = await this.insertCoalesced(newJobs);
-    this.signals.workAvailable();
     return this.answerInserted(newJobs, rows);
   }
 
@@ -125,7 +124,11 @@ export class JobsService {
         return group;
       };
       this.db
-        .write((sql) => this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now()))
+        .write(async (sql) => {
+          const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now());
+          if (outcomes.some((o) => !(o instanceof DomainError))) this.signals.workAvailable(sql);
+          return outcomes;
+        })
         .then(
           (outcomes) => take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[]))),
           (err) => take().forEach((g) => g.reject(err)),
@@ -188,17 +191,15 @@ export class JobsService {
   /** Pending and failed jobs go to the DLQ at once; a running job is marked and its worker kills it. */
   async cancel(id: string): Promise<JobResponse> {
     const now = this.clock.now();
-    let killed: string[] = [];
     const row = await this.db.write(async (sql) => {
       const cancelled = await this.jobs.cancelWaiting(sql, id, now);
       // A cancelled job is dead: the jobs waiting on it die with it.
-      if (cancelled) killed = (await this.dependencies.killDependents(sql, [id], now)).map((k) => k.id);
-      return cancelled ?? this.jobs.requestCancel(sql, id, now);
+      const killed = cancelled ? (await this.dependencies.killDependents(sql, [id], now)).map((k) => k.id) : [];
+      const row = cancelled ?? (await this.jobs.requestCancel(sql, id, now));
+      if (row) for (const changed of [id, ...killed]) this.signals.jobChanged(sql, changed);
+      return row;
     });
-    if (row) {
-      for (const changed of [id, ...killed]) this.signals.jobChanged(changed);
-      return this.respondOne(row);
-    }
+    if (row) return this.respondOne(row);
     const current = await this.jobs.findById(id);
     if (!current) throw new JobNotFound(id);
     throw new InvalidTransition(id, current.state, 'cancel');
@@ -207,7 +208,11 @@ export class JobsService {
   async retryDead(id: string): Promise<JobResponse> {
     const row = await this.db.write(async (sql) => {
       const revived = await this.jobs.retryDead(sql, id, this.clock.now());
-      if (revived) await this.waitAgain(sql, revived);
+      if (revived) {
+        await this.waitAgain(sql, revived);
+        this.signals.workAvailable(sql);
+        this.signals.jobChanged(sql, id);
+      }
       return revived;
     });
     if (!row) {
@@ -215,8 +220,6 @@ export class JobsService {
       if (!current) throw new JobNotFound(id);
       throw new InvalidTransition(id, current.state, 'retry it from the DLQ (only dead jobs can be retried)');
     }
-    this.signals.workAvailable();
-    this.signals.jobChanged(id);
     return this.respondOne(row);
   }
 
@@ -238,10 +241,12 @@ export class JobsService {
     const retried = await this.db.write(async (sql) => {
       const n = await this.jobs.retryAllDead(sql, this.clock.now());
       // Every dead job is back, dependencies with their dependents: these wait again.
-      if (n > 0) await this.dependencies.reblock(sql, 'all');
+      if (n > 0) {
+        await this.dependencies.reblock(sql, 'all');
+        this.signals.workAvailable(sql);
+      }
       return n;
     });
-    if (retried > 0) this.signals.workAvailable();
     return { retried };
   }
 

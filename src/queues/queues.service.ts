@@ -94,9 +94,11 @@ export class QueuesService {
   }
 
   private async change(name: string, change: QueueChange): Promise<QueueView> {
-    await this.db.write((sql) => this.queues.upsert(sql, name, change, this.clock.now()));
-    // A resume or a higher limit may make jobs claimable: waiting claims (on every replica) look again.
-    if (change.paused === 0 || change.concurrency !== undefined) this.signals.workAvailable();
+    await this.db.write(async (sql) => {
+      await this.queues.upsert(sql, name, change, this.clock.now());
+      // A resume or a higher limit may make jobs claimable: waiting claims (on every replica) look again.
+      if (change.paused === 0 || change.concurrency !== undefined) this.signals.workAvailable(sql);
+    });
     return this.show(name);
   }
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Clock, toIso } from '../common/clock';
 import { DomainError, DuplicateJob, DuplicateSchedule, InvalidInput, ScheduleNotFound } from '../common/domain-errors';
 import { Notifications } from '../database/notifications';
-import { SqlDatabase } from '../database/sql';
+import { Sql, SqlDatabase } from '../database/sql';
 import { EnqueueJobDto } from '../jobs/dto/enqueue-job.dto';
 import { JobResponse } from '../jobs/job.mapper';
 import { JobSignals } from '../jobs/job-signals';
@@ -87,8 +87,7 @@ export class SchedulesService {
       created_at: now,
       updated_at: now,
     };
-    if (!(await this.db.write((sql) => this.schedules.insert(sql, row)))) throw new DuplicateSchedule(input.name);
-    this.changed();
+    if (!(await this.changing((sql) => this.schedules.insert(sql, row)))) throw new DuplicateSchedule(input.name);
     return this.toResponse(row, now);
   }
 
@@ -103,8 +102,7 @@ export class SchedulesService {
 
   async pause(name: string): Promise<ScheduleResponse> {
     const now = this.clock.now();
-    if (!(await this.db.write((sql) => this.schedules.pause(sql, name, now)))) throw new ScheduleNotFound(name);
-    this.changed();
+    if (!(await this.changing((sql) => this.schedules.pause(sql, name, now)))) throw new ScheduleNotFound(name);
     return this.show(name);
   }
 
@@ -112,15 +110,14 @@ export class SchedulesService {
   async resume(name: string): Promise<ScheduleResponse> {
     const row = await this.found(name);
     const now = this.clock.now();
-    if (row.paused && (await this.db.write((sql) => this.schedules.resume(sql, name, timetableOf(row, now).next(now), now)))) this.changed();
+    if (row.paused) await this.changing((sql) => this.schedules.resume(sql, name, timetableOf(row, now).next(now), now));
     return this.show(name);
   }
 
   /** Jobs it already enqueued stay. */
   async remove(name: string): Promise<ScheduleResponse> {
-    const row = await this.db.write((sql) => this.schedules.remove(sql, name));
+    const row = await this.changing((sql) => this.schedules.remove(sql, name));
     if (!row) throw new ScheduleNotFound(name);
-    this.changed();
     return this.toResponse(row, this.clock.now());
   }
 
@@ -129,9 +126,12 @@ export class SchedulesService {
     const row = await this.found(name);
     const now = this.clock.now();
     const [job] = await this.jobs.newJobs([{ ...this.template(row), id: `${name}:run-${newJobId(now)}` }]);
-    const [rows] = await this.db.write((sql) => this.jobs.insertGroups(sql, [[job]], now));
+    const [rows] = await this.db.write(async (sql) => {
+      const outcomes = await this.jobs.insertGroups(sql, [[job]], now);
+      if (!(outcomes[0] instanceof DomainError)) this.signals.workAvailable(sql);
+      return outcomes;
+    });
     if (rows instanceof DomainError) throw rows;
-    this.signals.workAvailable();
     const [answer] = await this.jobs.answerInserted([job], rows);
     return answer;
   }
@@ -158,7 +158,6 @@ export class SchedulesService {
         this.logger.warn(`schedule ${row.name}: tick failed: ${(e as Error).message}`);
       }
     }
-    if (enqueued > 0) this.signals.workAvailable();
     return enqueued;
   }
 
@@ -172,7 +171,9 @@ export class SchedulesService {
       if (jobs.length === 0) return 0;
       // One group a tick: a tick whose job id is taken already (enqueued before) is left out alone.
       const outcomes = await this.jobs.insertGroups(sql, jobs.map((j) => [j]), now);
-      return outcomes.filter((o) => !(o instanceof DuplicateJob)).length;
+      const inserted = outcomes.filter((o) => !(o instanceof DuplicateJob)).length;
+      if (inserted > 0) this.signals.workAvailable(sql);
+      return inserted;
     });
     if (plan.skipped > 0) this.logger.log(`schedule ${row.name}: ${plan.skipped} missed tick(s) not enqueued (catch-up ${row.catch_up})`);
     return enqueued;
@@ -188,9 +189,16 @@ export class SchedulesService {
     return JSON.parse(row.job) as EnqueueJobDto;
   }
 
-  private changed(): void {
-    this.changes.emit('change');
-    this.replicas.publish('schedules');
+  /**
+   * Runs `change` in a unit of work that, when it changed a schedule (a truthy result), says so:
+   * the ticker here and on every replica looks at the timetable again.
+   */
+  private changing<T>(change: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.db.write(async (sql) => {
+      const result = await change(sql);
+      if (result) sql.announce('schedules', '', () => this.changes.emit('change'));
+      return result;
+    });
   }
 
   private toResponse(row: ScheduleRow, now: number): ScheduleResponse {

@@ -203,10 +203,12 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
 
   /** Asks one live worker, or all of them, to stop after their running jobs. No live worker: 0, not an error. */
   async requestStop(id?: string): Promise<{ stopping: number; ids: string[] }> {
-    const ids = await this.db.write((sql) => this.workers.requestStop(sql, this.freshAfter(), id));
+    const ids = await this.db.write(async (sql) => {
+      const ids = await this.workers.requestStop(sql, this.freshAfter(), id);
+      if (ids.length > 0) sql.announce('stop', ids.join(','), () => this.stopping(ids));
+      return ids;
+    });
     if (id !== undefined && ids.length === 0) throw new WorkerNotFound(id);
-    this.stopping(ids);
-    if (ids.length > 0) this.replicas.publish('stop', ids.join(','));
     return { stopping: ids.length, ids };
   }
 
