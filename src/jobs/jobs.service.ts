@@ -68,7 +68,6 @@ export class JobsService {
   async enqueueBatch(inputs: EnqueueJobDto[]): Promise<string> {
     const newJobs = await this.newJobs(inputs);
     const rows = await this.insertCoalesced(newJobs);
-    this.signals.workAvailable();
     if (newJobs.some((j) => j.after!.length > 0)) return JSON.stringify({ jobs: await this.respond(rows) });
     return jobListJson(rows);
   }
