@@ -182,6 +182,12 @@ function mutate(cls: Class, base: Record<string, unknown>, random: () => number)
   return out;
 }
 
+/** Each valid object, then 299 mutations of it, for every DTO. */
+function* validAndMutated(seed: number): Generator<[Class, Record<string, unknown>]> {
+  const random = prng(seed);
+  for (const [cls, base] of VALID) for (let i = 0; i < 300; i++) yield [cls, i === 0 ? base : mutate(cls, base, random)];
+}
+
 async function classValidatorAccepts(cls: Class, plain: Record<string, unknown>): Promise<boolean> {
   const errors = await validate(plainToInstance(cls, clone(plain)) as object, OPTIONS);
   return errors.length === 0;
@@ -215,21 +221,17 @@ describe('ValidityCheck against class-validator', () => {
   });
 
   it('builds what class-transformer builds, whenever it builds anything', () => {
-    const random = prng(7);
     let built = 0;
-    for (const [cls, base] of VALID) {
-      for (let i = 0; i < 300; i++) {
-        const plain = i === 0 ? base : mutate(cls, base, random);
-        const quick = check.fromPlain(cls, clone(plain));
-        if (quick === undefined) continue;
-        built++;
-        const expected = plainToInstance(cls, clone(plain)) as object;
-        expect(quick).toEqual(expected);
-        expect(Object.getPrototypeOf(quick)).toBe(cls.prototype);
-        expect(Object.keys(quick)).toEqual(Object.keys(expected));
-        for (const [key, value] of Object.entries(expected)) {
-          if (Array.isArray(value)) value.forEach((item, n) => expect(Object.getPrototypeOf((quick as Record<string, unknown[]>)[key][n])).toBe(Object.getPrototypeOf(item)));
-        }
+    for (const [cls, plain] of validAndMutated(7)) {
+      const quick = check.fromPlain(cls, clone(plain));
+      if (quick === undefined) continue;
+      built++;
+      const expected = plainToInstance(cls, clone(plain)) as object;
+      expect(quick).toEqual(expected);
+      expect(Object.getPrototypeOf(quick)).toBe(cls.prototype);
+      expect(Object.keys(quick)).toEqual(Object.keys(expected));
+      for (const [key, value] of Object.entries(expected)) {
+        if (Array.isArray(value)) value.forEach((item, n) => expect(Object.getPrototypeOf((quick as Record<string, unknown[]>)[key][n])).toBe(Object.getPrototypeOf(item)));
       }
     }
     expect(built).toBeGreaterThan(1500);
@@ -244,17 +246,13 @@ describe('ValidityCheck against class-validator', () => {
   });
 
   it('vouches for a plain value it builds only when class-validator accepts what class-transformer builds', async () => {
-    const random = prng(11);
     let vouched = 0;
-    for (const [cls, base] of VALID) {
-      for (let i = 0; i < 300; i++) {
-        const plain = i === 0 ? base : mutate(cls, base, random);
-        const quick = check.vouchedFromPlain(cls, clone(plain));
-        const built = check.fromPlain(cls, clone(plain)) !== undefined;
-        const accepted = await classValidatorAccepts(cls, plain);
-        if ((quick !== undefined) !== (built && accepted)) throw new Error(`${cls.name}: vouched ${quick !== undefined}, built ${built}, accepted ${accepted} for ${JSON.stringify(plain)}`);
-        if (quick !== undefined) vouched++;
-      }
+    for (const [cls, plain] of validAndMutated(11)) {
+      const quick = check.vouchedFromPlain(cls, clone(plain));
+      const built = check.fromPlain(cls, clone(plain)) !== undefined;
+      const accepted = await classValidatorAccepts(cls, plain);
+      if ((quick !== undefined) !== (built && accepted)) throw new Error(`${cls.name}: vouched ${quick !== undefined}, built ${built}, accepted ${accepted} for ${JSON.stringify(plain)}`);
+      if (quick !== undefined) vouched++;
     }
     expect(vouched).toBeGreaterThan(500);
   });
