@@ -4,11 +4,11 @@
  * alike), `--batches` times on each of `--services` fresh services, one after another on one
  * connection. For each batch: the time to the whole answer, jobs/s, and the CPU the service spent
  * on it, on its event loop and on all its threads (SQLite's, the garbage collector's, the
- * compilers'); on PostgreSQL also its backends'. Batch 1 is the one the peer benchmark times: a
+ * compilers'); on PostgreSQL also its backends' (from /proc: in hundredths of a second). Batch 1 is the one the peer benchmark times: a
  * service just started, its code not yet compiled by V8 for speed.
  */
-import { BenchDatabase, Service, median, startService } from './bench-support';
-import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema } from './bench-postgres';
+import { Service, median, startService } from './bench-support';
+import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { threadCpuMs } from './cpu-seconds';
 
 interface BatchResult {
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const results: BatchResult[] = [];
   for (let s = 0; s < services; s++) {
     const schema = db === 'postgres' ? freshSchema(baseUrl) : undefined;
-    const svc = await startService(schema as BenchDatabase | undefined);
+    // On PostgreSQL as a named replica, so that its backends' CPU can be found.
+    const svc = schema ? (await startReplicas(schema, 1))[0] : await startService();
     try {
       for (let b = 1; b <= batches; b++) {
         const jobs = Array.from({ length: count }, (_, i) => ({ command: distinct ? `echo ${b}-${i}` : 'true' }));
