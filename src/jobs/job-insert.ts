@@ -1,22 +1,26 @@
 import type { Dialect } from '../database/sql';
 import type { JobRow } from './job-row';
 
-/** The columns an enqueue sets from the row, with their PostgreSQL types (its parameters arrive as text). */
+/**
+ * The columns an enqueue sets from the row, with their PostgreSQL types (its parameters arrive as
+ * text) and how each is read: a function of its own per column keeps each read a plain property
+ * load, where `row[column]` over 10,000 rows cost twice as much on a fresh process.
+ */
 const COLUMNS = [
-  ['id', 'varchar'],
-  ['command', 'text'],
-  ['max_retries', 'integer'],
-  ['priority', 'integer'],
-  ['run_at', 'bigint'],
-  ['due_at', 'bigint'],
-  ['timeout_seconds', 'integer'],
-  ['backoff_base', 'double precision'],
-  ['queue', 'varchar'],
-  ['cwd', 'text'],
-  ['env', 'text'],
-] as const satisfies ReadonlyArray<readonly [keyof JobRow, string]>;
+  ['id', 'varchar', (r) => r.id],
+  ['command', 'text', (r) => r.command],
+  ['max_retries', 'integer', (r) => r.max_retries],
+  ['priority', 'integer', (r) => r.priority],
+  ['run_at', 'bigint', (r) => r.run_at],
+  ['due_at', 'bigint', (r) => r.due_at],
+  ['timeout_seconds', 'integer', (r) => r.timeout_seconds],
+  ['backoff_base', 'double precision', (r) => r.backoff_base],
+  ['queue', 'varchar', (r) => r.queue],
+  ['cwd', 'text', (r) => r.cwd],
+  ['env', 'text', (r) => r.env],
+] as const satisfies ReadonlyArray<readonly [keyof JobRow, string, (r: JobRow) => unknown]>;
 
-type Column = (typeof COLUMNS)[number][0];
+type Column = (typeof COLUMNS)[number];
 
 /**
  * The INSERT of new job rows, as one statement whatever their number: the values that differ
@@ -33,17 +37,17 @@ type Column = (typeof COLUMNS)[number][0];
 export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [string, unknown[]] {
   const first = rows[0];
   // The id always travels: rows share none, and the row source needs one value a row.
-  const varying: Column[] = ['id'];
-  for (const [column] of COLUMNS) {
-    if (column === 'id') continue;
-    const value = first[column];
+  const varying: Column[] = [COLUMNS[0]];
+  for (const column of COLUMNS.slice(1)) {
+    const read = column[2];
+    const value = read(first);
     let same = true;
-    for (let i = 1; i < rows.length && same; i++) same = rows[i][column] === value;
+    for (let i = 1; i < rows.length && same; i++) same = read(rows[i]) === value;
     if (!same) varying.push(column);
   }
   if (dialect === 'sqlite' && rows[rows.length - 1].seq !== first.seq + rows.length - 1) throw new Error('jobInsert: the rows must be numbered one after another');
   const flat = varying.length === 1;
-  const params: unknown[] = [JSON.stringify(flat ? rows.map((r) => r.id) : rows.map((r) => varying.map((c) => r[c])))];
+  const params: unknown[] = [JSON.stringify(flat ? rows.map((r) => r.id) : rows.map((r) => varying.map(([, , read]) => read(r))))];
   const param = (value: unknown, type: string) => {
     params.push(value);
     return dialect === 'postgres' ? `?${params.length}::${type}` : `?${params.length}`;
@@ -54,7 +58,10 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [strin
   };
   const created = param(now, 'bigint');
   const names = COLUMNS.map(([c]) => c).join(', ');
-  const values = COLUMNS.map(([c, type]) => (varying.includes(c) ? at(varying.indexOf(c), type) : param(first[c], type))).join(', ');
+  const values = COLUMNS.map((column) => {
+    const [, type, read] = column;
+    return varying.includes(column) ? at(varying.indexOf(column), type) : param(read(first), type);
+  }).join(', ');
   if (dialect === 'postgres') {
     const source = flat ? 'json_array_elements_text(?1::json)' : 'jsonb_array_elements(?1::jsonb)';
     return [
