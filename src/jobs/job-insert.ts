@@ -32,9 +32,10 @@ type Column = (typeof COLUMNS)[number];
  *
  * SQLite's `seq` is the first row's plus the row's position: the rows must be numbered one after
  * another, as `admit` numbers them. PostgreSQL's is its identity, assigned in the rows' order.
- * The PostgreSQL statement takes no id twice and answers `id, seq` for the rows it stored.
+ * The PostgreSQL statement answers `id, seq` for the rows it stored; it skips the rows whose id is
+ * taken unless `skipTaken` is false (then a taken id fails it).
  */
-export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [string, unknown[]] {
+export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTaken = true): [string, unknown[]] {
   const first = rows[0];
   // The id always travels: rows share none, and the row source needs one value a row.
   const varying: Column[] = [COLUMNS[0]];
@@ -68,7 +69,7 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number): [strin
       `INSERT INTO jobs (${names}, state, created_at, updated_at)
        SELECT ${values}, 'pending', ${created}, ${created}
        FROM ${source} WITH ORDINALITY AS e (v, n) ORDER BY n
-       ON CONFLICT (id) DO NOTHING RETURNING id, seq`,
+       ${skipTaken ? 'ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq`,
       params,
     ];
   }
