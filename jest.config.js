@@ -22,6 +22,7 @@ const POSTGRES_SPECS = [
   'retention',
   'output-bytes',
   'workers-protocol',
+  'claim-handoff',
   'workers-jobs',
   'workers',
   'workers-crash',

@@ -7,6 +7,8 @@
  *   raw      Node's http module alone
  *   express  Express 5 with express.json(), one route
  *   nest     NestJS on Express, one controller with one @Post route and @Body()
+ *   nest-fastify  the same controller on Nest's Fastify adapter (@nestjs/platform-fastify): the
+ *            A/B of the adapter the service would switch to
  *
  * Each server runs in a child process, so its CPU time per request is measured apart from the
  * client's. The report gives medians.
@@ -17,11 +19,12 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { Body, Controller, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import express from 'express';
 import { median } from './bench-support';
 import { KeepAliveClient } from './keep-alive-client';
 
-const KINDS = ['raw', 'express', 'nest'] as const;
+const KINDS = ['raw', 'express', 'nest', 'nest-fastify'] as const;
 type Kind = (typeof KINDS)[number];
 
 @Controller('api')
@@ -57,8 +60,12 @@ async function serve(kind: Kind): Promise<void> {
       res.status(201).json({ id: 'floor', command: (req.body as { command: string }).command, state: 'pending' });
     });
     server = app.listen(0, '127.0.0.1');
-  } else {
+  } else if (kind === 'nest') {
     const app = await NestFactory.create(FloorModule, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    server = app.getHttpServer() as http.Server;
+  } else {
+    const app = await NestFactory.create<NestFastifyApplication>(FloorModule, new FastifyAdapter(), { logger: false });
     await app.listen(0, '127.0.0.1');
     server = app.getHttpServer() as http.Server;
   }
@@ -107,7 +114,7 @@ async function main(): Promise<void> {
   if (i >= 0) return serve(process.argv[i + 1] as Kind);
   const r = process.argv.indexOf('--runs');
   const runs = r >= 0 ? Number(process.argv[r + 1]) : 3;
-  const results: Record<Kind, Array<{ rate: number; serverUs: number; clientUs: number }>> = { raw: [], express: [], nest: [] };
+  const results: Record<Kind, Array<{ rate: number; serverUs: number; clientUs: number }>> = { raw: [], express: [], nest: [], 'nest-fastify': [] };
   for (let run = 0; run < runs; run++) {
     for (const kind of KINDS) {
       const m = await measure(kind, 500);

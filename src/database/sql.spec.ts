@@ -1,33 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { StorageUnavailable } from '../common/domain-errors';
+import { walCommits } from '../../test/support/wal';
 import { SqlDatabase, SqliteDatabase } from './sql';
-
-/**
- * Commits recorded in the write-ahead log: each commit ends with a frame whose header holds the
- * database size (non-zero); other frames hold 0. Counted from the file, so the test sees what
- * reached the disk, not what the code says it did.
- */
-function walCommits(dbFile: string): number {
-  let wal: Buffer;
-  try {
-    wal = readFileSync(`${dbFile}-wal`);
-  } catch {
-    return 0;
-  }
-  if (wal.length < 32) return 0;
-  const pageSize = wal.readUInt32BE(8);
-  const [salt1, salt2] = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
-  let commits = 0;
-  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
-    if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break;
-    if (wal.readUInt32BE(at + 4) !== 0) commits += 1;
-  }
-  return commits;
-}
 
 /** A second, independent connection: it sees only what is committed. */
 function otherConnection(file: string): Promise<{ ids(): Promise<string[]>; close(): Promise<void> }> {

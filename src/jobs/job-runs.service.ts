@@ -86,15 +86,17 @@ export class JobRunsService {
   // queue (behind a stalled disk, say), a lease would start in the past and might be over on arrival.
 
   /** `served`: the queues the worker takes jobs from; undefined for all. */
-  async claim(workerId: string, limit: number, served?: string[]): Promise<ClaimedJob[]> {
-    const claimed = await this.db.write(async (sql) => {
-      const now = this.clock.now();
-      const queues = await this.queues.settings(sql);
-      const rows = this.heard(await this.claimIn(sql, queues, workerId, served, now, limit));
-      for (const r of rows) this.signals.jobChanged(sql, r.id);
-      return { queues, rows };
-    });
-    return claimed.rows.map((r) => this.toClaimed(r, claimed.queues));
+  claim(workerId: string, limit: number, served?: string[]): Promise<ClaimedJob[]> {
+    return this.db.write((sql) => this.claimWithin(sql, workerId, limit, served));
+  }
+
+  /** A claim inside a unit of work of the caller's (an enqueue handing its jobs over, see ClaimHandoff). */
+  async claimWithin(sql: Sql, workerId: string, limit: number, served?: string[]): Promise<ClaimedJob[]> {
+    const now = this.clock.now();
+    const queues = await this.queues.settings(sql);
+    const rows = this.heard(await this.claimIn(sql, queues, workerId, served, now, limit));
+    for (const r of rows) this.signals.jobChanged(sql, r.id);
+    return rows.map((r) => this.toClaimed(r, queues));
   }
 
   /** Claims in a unit of work, within the queues' pauses and limits (see QueuesRepository.claimScope). */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ClaimHandoff } from './claim-handoff';
 import { ConfigModule } from '../config/config.module';
 import { DlqController } from './dlq.controller';
 import { JobDependenciesRepository } from './job-dependencies.repository';
@@ -20,7 +21,7 @@ import { QueuesRepository } from '../queues/queues.repository';
 @Module({
   imports: [ConfigModule],
   controllers: [JobsController, DlqController, JobOutputController],
-  providers: [QueuesRepository, JobsRepository, JobDependenciesRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper, IdempotencyKeysRepository, IdempotentEnqueue],
-  exports: [QueuesRepository, LeaseWatch, JobsRepository, JobDependenciesRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
+  providers: [ClaimHandoff, QueuesRepository, JobsRepository, JobDependenciesRepository, JobOutputRepository, ReportAnswersRepository, LeaseWatch, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper, IdempotencyKeysRepository, IdempotentEnqueue],
+  exports: [ClaimHandoff, QueuesRepository, LeaseWatch, JobsRepository, JobDependenciesRepository, JobOutputRepository, JobsService, JobSignals, JobRunsService, JobOutputService, RetentionSweeper],
 })
 export class JobsModule {}

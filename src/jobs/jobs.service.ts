@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ClaimHandoff, Handover } from './claim-handoff';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
 import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
@@ -47,6 +48,7 @@ export class JobsService {
     private readonly clock: Clock,
     private readonly queues: QueuesRepository,
     private readonly dependencies: JobDependenciesRepository,
+    private readonly handoff: ClaimHandoff,
   ) {}
 
   async enqueue(input: EnqueueJobDto): Promise<JobResponse> {
@@ -122,15 +124,29 @@ export class JobsService {
         group ??= this.waitingInserts.splice(0);
         return group;
       };
+      // Claims waiting here get the new jobs in the same unit of work; a unit run again (after a
+      // deadlock) offers them again.
+      let handover: Handover | undefined;
       this.db
         .write(async (sql) => {
+          handover?.undo();
+          handover = undefined;
           const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now());
-          if (outcomes.some((o) => !(o instanceof DomainError))) this.signals.workAvailable(sql);
+          if (outcomes.some((o) => !(o instanceof DomainError))) {
+            handover = await this.handoff.offer(sql);
+            this.signals.workAvailable(sql);
+          }
           return outcomes;
         })
         .then(
-          (outcomes) => take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[]))),
-          (err) => take().forEach((g) => g.reject(err)),
+          (outcomes) => {
+            handover?.deliver();
+            take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[])));
+          },
+          (err) => {
+            handover?.undo();
+            take().forEach((g) => g.reject(err));
+          },
         );
     });
   }

@@ -5,6 +5,7 @@ import { Clock, toIso } from '../common/clock';
 import { WorkerNotFound } from '../common/domain-errors';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
+import { ClaimHandoff } from '../jobs/claim-handoff';
 import { ClaimedJob, JobRunsService, OutputChunk, RunRef, RunResult } from '../jobs/job-runs.service';
 import { Notifications } from '../database/notifications';
 import { JobSignals } from '../jobs/job-signals';
@@ -64,6 +65,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     private readonly config: ConfigService,
     private readonly clock: Clock,
     private readonly replicas: Notifications,
+    private readonly handoff: ClaimHandoff,
   ) {
     this.stopEvents.setMaxListeners(0);
     // A worker asked to stop through another replica: its claims here answer `stop` at once.
@@ -148,14 +150,29 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         // A resume, a freed slot or a new job wakes this claim; until then it rechecks.
         if (nextDue !== undefined && nextDue <= claimedAt) nextDue = undefined;
         const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, sleepMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = () => undefined;
+        // While it sleeps, an enqueue here may claim for it in its own transaction (ClaimHandoff).
+        const waiting = this.handoff.wait((sql) => this.runs.claimWithin(sql, workerId, limit, queues), queues === undefined, onWake);
+        try {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, sleepMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        } finally {
+          wake = () => undefined;
+          this.handoff.leave(waiting);
+        }
+        await waiting.offerSettled();
+        if (waiting.state === 'handed') {
+          if (abandoned.aborted) {
+            await this.runs.finish(workerId, [], waiting.jobs, 0);
+            return { jobs: [], stop: false };
+          }
+          // Claimed already: a stop asked meanwhile is answered with them (the worker gives them back).
+          return { jobs: waiting.jobs, stop: this.stopRequested.has(workerId) };
+        }
       }
     } finally {
       offWork();
