@@ -116,6 +116,23 @@ describe('REST API', () => {
   });
 
   describe('POST /api/jobs/batch', () => {
+    it('answers JSON that lists each job as it is shown, for batches alike but for ids and commands and for mixed ones', async () => {
+      const batches = [
+        Array.from({ length: 50 }, (_, i) => ({ command: i % 2 ? 'true' : `echo "${i}" ünï 🚀` })),
+        [{ command: 'a', queue: 'q1' }, { command: 'b', cwd: '/tmp', env: { A: '1' } }, { command: 'c', run_at: '2031-01-01T00:00:00Z', priority: 2 }],
+      ];
+      for (const jobs of batches) {
+        const res = await http(t).post('/api/jobs/batch').set(t.auth).send({ jobs });
+        expect(res.status).toBe(201);
+        expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(res.body.jobs.map((j: { command: string }) => j.command)).toEqual(jobs.map((j) => j.command));
+        for (const job of res.body.jobs) {
+          const shown = await http(t).get(`/api/jobs/${job.id}`).set(t.auth);
+          expect(shown.body).toEqual({ ...job, runs: [], dependents: [] });
+        }
+      }
+    });
+
     it('enqueues every job of the batch, in order', async () => {
       const res = await http(t)
         .post('/api/jobs/batch')

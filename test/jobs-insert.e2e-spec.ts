@@ -53,6 +53,45 @@ describe('JobsRepository.insertGroups', () => {
     expect(await pending()).toBe(3);
   });
 
+  it('stores each field as given whichever of them differ between the rows of a group and whichever they share', async () => {
+    const later = clock.now() + 5000;
+    const shapes: Array<Partial<NewJob>[]> = [
+      [{}],
+      [{ command: 'same' }, { command: 'same' }],
+      [{ maxRetries: 0 }, { maxRetries: 7 }],
+      [{ priority: -3 }, { priority: 9 }],
+      [{ runAt: later }, { runAt: null }],
+      [{ timeoutSeconds: 30 }, { timeoutSeconds: null }],
+      [{ backoffBase: 1.5 }, { backoffBase: 2 }],
+      [{ queue: 'emails' }, { queue: 'default' }],
+      [{ cwd: '/srv' }, { cwd: null }],
+      [{ env: { A: '1' } }, { env: null }],
+      [{ queue: 'emails', priority: 4, cwd: '/srv', env: { B: 'x' }, runAt: later, timeoutSeconds: 9, backoffBase: 3, maxRetries: 1 }, { queue: 'emails' }],
+    ];
+    const groups = shapes.map((shape, g) => shape.map((fields, i) => newJob(`s${g}-${i}`, fields)));
+    const answers = (await insertGroups(...groups)) as JobRow[][];
+    const rows = await stored();
+    expect(rows).toEqual(answers.flat());
+    const expected = groups.flat().map((j) => [
+      j.id,
+      j.command,
+      j.maxRetries,
+      j.priority,
+      j.runAt,
+      j.runAt ?? clock.now(),
+      j.timeoutSeconds,
+      j.backoffBase,
+      j.queue ?? 'default',
+      j.cwd ?? null,
+      j.env ? JSON.stringify(j.env) : null,
+    ]);
+    expect(rows.map((r) => [r.id, r.command, r.max_retries, r.priority, r.run_at, r.due_at, r.timeout_seconds, r.backoff_base, r.queue, r.cwd, r.env])).toEqual(expected);
+    const seqs = rows.map((r) => Number(r.seq));
+    if (TEST_DIALECT === 'sqlite') expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    else expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    expect(await pending()).toBe(rows.length);
+  });
+
   it('stores a lone surrogate as U+FFFD, and answers with what it stored', async () => {
     const [answer] = (await insertGroups([newJob('surrogate', { command: 'echo \ud800 end' })])) as JobRow[][];
     expect(answer[0].command).toBe('echo \ufffd end');

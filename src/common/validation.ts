@@ -40,8 +40,8 @@ class StrictValidationPipe extends ValidationPipe {
     if (metadata.metatype && this.toValidate(metadata)) {
       const oversized = this.validity.oversizedArray(metadata.metatype, value);
       if (oversized) throw new PayloadTooLarge(oversized);
-      const entity = this.validity.fromPlain(metadata.metatype, value);
-      if (entity !== undefined && this.validity.passes(entity)) return entity;
+      const entity = this.validity.vouchedFromPlain(metadata.metatype, value);
+      if (entity !== undefined) return entity;
     }
     return super.transform(value, metadata);
   }

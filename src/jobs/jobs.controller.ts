@@ -37,7 +37,10 @@ export class JobsController {
   @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   async enqueueBatch(@Body() body: EnqueueBatchDto, @Headers('idempotency-key') key: string | undefined, @Res({ passthrough: true }) res: Response) {
     if (key !== undefined) return replay(res, await this.idempotent.enqueue(key, 'batch', body.jobs, (jobs) => ({ jobs })));
-    return { jobs: await this.jobs.enqueueMany(body.jobs) };
+    // `{ jobs }` already as JSON text: sent as it is, with the type res.json would give it.
+    const text = await this.jobs.enqueueBatch(body.jobs);
+    res.type('json');
+    return text;
   }
 
   @Get()
