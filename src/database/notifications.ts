@@ -6,6 +6,11 @@ import { PostgresDatabase } from './postgres-sql';
 import { CHANNEL, Topic } from './replica-messages';
 import { SqlDatabase } from './sql';
 
+type Listener = (payload: string) => void;
+
+/** How long the listening connection waits before it is opened again after a loss. */
+const RELISTEN_MS = 1000;
+
 /**
  * Hears what the other replicas on the same PostgreSQL database did, so what waits here (claim
  * long-polls, output followers, stopping workers, the settings cache) wakes at once. The events
@@ -16,11 +21,6 @@ import { SqlDatabase } from './sql';
  *
  * On SQLite there is one service, and every event is already local: nothing is heard.
  */
-type Listener = (payload: string) => void;
-
-/** How long the listening connection waits before it is opened again after a loss. */
-const RELISTEN_MS = 1000;
-
 @Injectable()
 export class Notifications implements OnModuleDestroy {
   private readonly listeners = new Map<Topic, Set<Listener>>();
