@@ -52,6 +52,12 @@ export class WaitingClaim {
 export class Handover {
   constructor(private readonly given: Array<[WaitingClaim, ClaimedJob[]]>) {}
 
+  /** Whether every one of `ids` went to a waiting claim (so nobody else need look for them). */
+  tookAll(ids: string[]): boolean {
+    const taken = new Set(this.given.flatMap(([, jobs]) => jobs.map((j) => j.id)));
+    return ids.every((id) => taken.has(id));
+  }
+
   /** The unit committed: each waiting claim gets its jobs. */
   deliver(): void {
     for (const [w, jobs] of this.given) w.hand(jobs);

@@ -132,9 +132,12 @@ export class JobsService {
           handover?.undo();
           handover = undefined;
           const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now());
-          if (outcomes.some((o) => !(o instanceof DomainError))) {
+          const inserted = outcomes.flatMap((o) => (o instanceof DomainError ? [] : o.map((r) => r.id)));
+          if (inserted.length > 0) {
             handover = await this.handoff.offer(sql);
-            this.signals.workAvailable(sql);
+            // The other claims (here and on the other replicas) are woken unless the waiting
+            // claims here took every new job: then there is nothing new for them to find.
+            if (!handover.tookAll(inserted)) this.signals.workAvailable(sql);
           }
           return outcomes;
         })
