@@ -634,7 +634,8 @@ describe('queuectl and the local service of QUEUECTL_HOME', () => {
     await waitFor(
       () => {
         if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${output}`);
-        return JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid === child.pid;
+        // The record may be on disk before the line has come through the pipe: both are awaited.
+        return JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid === child.pid && /listening on/.test(output);
       },
       20_000,
       'serve to listen',
