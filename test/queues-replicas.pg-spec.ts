@@ -32,8 +32,13 @@ describe('queue limits across replicas', () => {
     const [a, b, c] = replicas;
     expect((await api(a, 'PATCH', '/api/queues/pair', { concurrency: 2 })).status).toBe(200);
     const marker = join(homes[0], 'marker');
-    for (let i = 0; i < 12; i++) await enqueue([a, b, c][i % 3], { id: `pair-${i}`, queue: 'pair', command: timedCommand(marker, 'pair', 0.3) });
+    // The workers wait first: a worker that already holds the queue's slots claims the next job
+    // in the same trip as its report, so with jobs waiting before any worker starts, the first
+    // worker up could keep both slots to the end. Enqueued while all three long-poll, the jobs
+    // are offered on every replica.
     for (const home of homes) startWorker(home, ['--count', '3']);
+    await waitForWorkers(a, 3);
+    for (let i = 0; i < 12; i++) await enqueue([a, b, c][i % 3], { id: `pair-${i}`, queue: 'pair', command: timedCommand(marker, 'pair', 0.3) });
     await waitFor(async () => (await api(b, 'GET', '/api/queues/pair')).body.counts.completed === 12, 60_000, 'all 12 jobs to complete');
     const runs = timedRuns(marker);
     expect(runs).toHaveLength(12);
