@@ -33,6 +33,18 @@ export interface JobFlow {
 export class JobDependenciesRepository {
   constructor(private readonly db: SqlDatabase) {}
 
+  /**
+   * `state = 'pending' AND due_at …` for statements that find their jobs by id. SQLite has no
+   * statistics, and given a state to match it walks jobs_state_seq, every pending job, rather
+   * than the few ids (a report completing one job read the whole backlog: 222 ms at a million
+   * pending). The unary `+` keeps these terms off any index, so the ids lead. (PostgreSQL
+   * plans by its statistics.)
+   */
+  private pendingAnd(dueAt: string): string {
+    const col = (name: string) => this.db.pick({ sqlite: `+${name}`, postgres: name });
+    return `${col('state')} = 'pending' AND ${col('due_at')} ${dueAt}`;
+  }
+
   /** `IN (…)` over a JSON array of ids bound as one parameter. */
   private idsIn(): string {
     return this.db.pick({ sqlite: 'IN (SELECT value FROM json_each(?))', postgres: 'IN (SELECT jsonb_array_elements_text(?::jsonb))' });
@@ -98,7 +110,7 @@ export class JobDependenciesRepository {
   async release(sql: Sql, completedIds: string[], now: number): Promise<string[]> {
     if (completedIds.length === 0) return [];
     const ids = JSON.stringify(completedIds);
-    const waiting = `id IN (SELECT job_id FROM job_dependencies WHERE depends_on ${this.idsIn()}) AND state = 'pending' AND due_at = ${BLOCKED_DUE_AT}`;
+    const waiting = `id IN (SELECT job_id FROM job_dependencies WHERE depends_on ${this.idsIn()}) AND ${this.pendingAnd(`= ${BLOCKED_DUE_AT}`)}`;
     if (this.db.dialect === 'postgres') {
       const locked = await sql.rows(`SELECT id FROM jobs WHERE ${waiting} ORDER BY id FOR UPDATE`, [ids]);
       if (locked.length === 0) return [];
@@ -124,7 +136,7 @@ export class JobDependenciesRepository {
       const rows = await sql.rows<{ id: string; last_error: string }>(
         `UPDATE jobs SET state = 'dead', finished_at = ?, updated_at = ?,
            last_error = 'dependency failed: ' || (SELECT MIN(d.depends_on) FROM job_dependencies d WHERE d.job_id = jobs.id AND d.depends_on ${this.idsIn()})
-         WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on ${this.idsIn()}) AND state = 'pending' AND due_at = ${BLOCKED_DUE_AT}
+         WHERE id IN (SELECT job_id FROM job_dependencies WHERE depends_on ${this.idsIn()}) AND ${this.pendingAnd(`= ${BLOCKED_DUE_AT}`)}
          RETURNING id, last_error`,
         [now, now, ids, ids],
       );
@@ -143,7 +155,7 @@ export class JobDependenciesRepository {
     const which = ids === 'all' ? 'id IN (SELECT job_id FROM job_dependencies)' : `id ${this.idsIn()}`;
     const rows = await sql.rows<{ id: string }>(
       `UPDATE jobs SET due_at = ${BLOCKED_DUE_AT}
-       WHERE ${which} AND state = 'pending' AND due_at <> ${BLOCKED_DUE_AT} AND EXISTS (${this.unfinished('jobs.id')})
+       WHERE ${which} AND ${this.pendingAnd(`<> ${BLOCKED_DUE_AT}`)} AND EXISTS (${this.unfinished('jobs.id')})
        RETURNING id`,
       ids === 'all' ? [] : [JSON.stringify(ids)],
     );
