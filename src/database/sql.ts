@@ -83,6 +83,16 @@ export abstract class SqlDatabase implements Sql {
   protected readonly maxBatch: number = Infinity;
   private queue: Pending[] = [];
   private writing = false;
+  private endedCount = 0;
+
+  /**
+   * Write transactions (batches, and exclusive units) ended so far, committed or rolled back. A
+   * change made in a unit of work is settled, one way or the other, once this has moved past
+   * the value it had when the change was made.
+   */
+  get writesEnded(): number {
+    return this.endedCount;
+  }
 
   /** This database's variant of a statement written per dialect. */
   pick<T>(variants: PerDialect<T>): T {
@@ -130,11 +140,11 @@ export abstract class SqlDatabase implements Sql {
       while (this.queue.length > 0) {
         if (this.queue[0].exclusive) {
           const unit = this.queue.shift()!;
-          await this.alone(unit.work).then(unit.resolve, unit.reject);
+          await this.alone(unit.work).then(unit.resolve, unit.reject).finally(() => this.endedCount++);
           continue;
         }
         const end = this.queue.findIndex((p) => p.exclusive);
-        await this.commit(this.queue.splice(0, Math.min(this.maxBatch, end < 0 ? this.queue.length : end)));
+        await this.commit(this.queue.splice(0, Math.min(this.maxBatch, end < 0 ? this.queue.length : end))).finally(() => this.endedCount++);
       }
     } finally {
       this.writing = false;

@@ -100,7 +100,7 @@ export class JobRunsService {
   }
 
   /** Claims in a unit of work, within the queues' pauses and limits (see QueuesRepository.claimScope). */
-  private async claimIn(sql: Sql, queues: Map<string, QueueRow>, workerId: string, served: string[] | undefined, now: number, limit: number): Promise<JobRow[]> {
+  private async claimIn(sql: Sql, queues: ReadonlyMap<string, QueueRow>, workerId: string, served: string[] | undefined, now: number, limit: number): Promise<JobRow[]> {
     const scope = await this.queues.claimScope(sql, queues, served, now, limit);
     return this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit, scope);
   }
@@ -295,7 +295,7 @@ export class JobRunsService {
   }
 
   /** The job's own timeout, else its queue's job-timeout, else the global one. */
-  private toClaimed(row: JobRow, queues: Map<string, QueueRow>): ClaimedJob {
+  private toClaimed(row: JobRow, queues: ReadonlyMap<string, QueueRow>): ClaimedJob {
     const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : Number(queues.get(row.queue)?.job_timeout ?? this.config.get('job-timeout'));
     return {
       id: row.id,

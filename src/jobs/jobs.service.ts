@@ -279,7 +279,7 @@ export class JobsService {
   }
 
   /** `index`: the job's place in a batch, named in errors; undefined for a job alone. */
-  private toNewJob(input: EnqueueJobDto, index: number | undefined, queues: Map<string, QueueRow>): NewJob {
+  private toNewJob(input: EnqueueJobDto, index: number | undefined, queues: ReadonlyMap<string, QueueRow>): NewJob {
     let runAt: number | null = null;
     if (input.run_at !== undefined) {
       runAt = Date.parse(input.run_at);

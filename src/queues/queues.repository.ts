@@ -13,12 +13,37 @@ const CHANGEABLE = ['paused', 'concurrency', 'max_retries', 'backoff_base', 'bac
 /** Every statement about queues: their settings, their counts, and what a claim may take from them. */
 @Injectable()
 export class QueuesRepository {
+  /**
+   * SQLite: the settings as committed, kept between units of work. Every claim, report and
+   * enqueue reads them, and each read was a trip to SQLite's thread on the enqueue → start path.
+   * One service owns a SQLite file and `upsert` is the only writer of `queues`, so the copy is
+   * right until an upsert: it is dropped there, and not kept again until the transaction that
+   * wrote has ended (committed or rolled back), so it never holds what a unit read of its own
+   * or another's uncommitted change. PostgreSQL reads every time: another replica's change
+   * reaches this one by a notification that may come after this replica's next claim.
+   */
+  private kept?: { settings: Map<string, QueueRow> };
+  /** Upserts so far, and the value of db.writesEnded at the last one. */
+  private upserts = 0;
+  private upsertDuring = -1;
+
   constructor(private readonly db: SqlDatabase) {}
 
-  /** Every queue that has a row (settings), by name. A few rows: read whole, in the unit of work that needs them. */
-  async settings(sql: Sql = this.db): Promise<Map<string, QueueRow>> {
+  /** Every queue that has a row (settings), by name. A few rows: read whole, in the unit of work that needs them. Read-only. */
+  async settings(sql: Sql = this.db): Promise<ReadonlyMap<string, QueueRow>> {
+    const keeping = this.db.dialect === 'sqlite';
+    if (keeping && this.kept && this.settled()) return this.kept.settings;
+    const before = this.upserts;
     const rows = await sql.rows<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues`);
-    return new Map(rows.map((r) => [r.name, r]));
+    const settings = new Map(rows.map((r) => [r.name, r]));
+    // Kept only when no upsert was unsettled before the read or came during it.
+    if (keeping && this.upserts === before && this.settled()) this.kept = { settings };
+    return settings;
+  }
+
+  /** No upsert waits for its transaction to end. */
+  private settled(): boolean {
+    return this.db.writesEnded > this.upsertDuring;
   }
 
   async find(name: string): Promise<QueueRow | undefined> {
@@ -28,6 +53,9 @@ export class QueuesRepository {
 
   /** Creates the queue's row when it has none (a pause or a setting of a queue without jobs yet), then changes it. */
   async upsert(sql: Sql, name: string, change: QueueChange, now: number): Promise<QueueRow> {
+    this.kept = undefined;
+    this.upserts++;
+    this.upsertDuring = this.db.writesEnded;
     const keys = CHANGEABLE.filter((k) => change[k] !== undefined);
     const values = keys.map((k) => change[k]);
     const [row] = await sql.rows<QueueRow>(
@@ -80,7 +108,7 @@ export class QueuesRepository {
    * transaction: a second claim on another replica waits for the first to commit, then counts
    * the jobs it took. Only limited queues about to be claimed from are locked, in name order.
    */
-  async claimScope(sql: Sql, queues: Map<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
+  async claimScope(sql: Sql, queues: ReadonlyMap<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
     const restricted = [...queues.values()].some((q) => Number(q.paused) || Number(q.concurrency) > 0);
     if (!restricted && served === undefined) return undefined;
     const limitOf = (name: string) => Number(queues.get(name)?.concurrency ?? 0);
