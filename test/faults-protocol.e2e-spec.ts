@@ -70,20 +70,26 @@ describe('worker protocol under faults', () => {
     await report(w.id, { results: [success('fx-reset', again.lease)] });
   });
 
-  it('a report sent twice gets the same answer, with the same next claims, and claims nothing more', async () => {
+  it('a report sent twice gets the same answer, with the same next claims, and claims nothing more, whichever try comes last', async () => {
     const w = await register();
     await enqueue(svc, { id: 'rep-a', command: 'true' });
     const [a] = (await claim(w.id)).jobs;
     await enqueue(svc, { id: 'rep-b', command: 'true', priority: 9 });
     await enqueue(svc, { id: 'rep-c', command: 'true' });
     const body = { report_id: 'r-twice-1', results: [success('rep-a', a.lease)], claim: 1 };
-    const first = await report(w.id, body);
+    // The worker marks the first try: the service does not look for a kept answer.
+    const first = await report(w.id, { ...body, first_try: true });
     expect(first.body.refused).toEqual([]);
     expect(first.body.jobs.map((j: { id: string }) => j.id)).toEqual(['rep-b']);
     // The answer was lost on the way; the worker sends the same report again.
     const second = await report(w.id, body);
     expect(second.status).toBe(200);
     expect(second.body).toEqual(first.body);
+    // A copy of the first try that was held up on the way arrives last: the id's answer is
+    // taken, so it is answered the same, and changes nothing.
+    const late = await report(w.id, { ...body, first_try: true });
+    expect(late.status).toBe(200);
+    expect(late.body).toEqual(first.body);
     expect((await job(svc, 'rep-a')).state).toBe('completed');
     const b = await job(svc, 'rep-b');
     expect({ state: b.state, attempts: b.attempts, runs: b.runs.length }).toEqual({ state: 'processing', attempts: 1, runs: 1 });

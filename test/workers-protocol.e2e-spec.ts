@@ -86,6 +86,25 @@ describe('worker protocol fencing', () => {
     expect(finished.runs).toHaveLength(1);
   });
 
+  it('a report marked as its first try is not looked up, and a late copy of it is answered as the first was', async () => {
+    await enqueue(svc, { id: 'try-a', command: 'true' });
+    await enqueue(svc, { id: 'try-b', command: 'true' });
+    const w = await register();
+    const [a] = (await claim(w.id)).jobs;
+    const sent = { report_id: 'r-first-try', first_try: true, claim: 1 };
+    const first = await report(w.id, [{ id: 'try-a', lease: a.lease, exit_code: 0 }], sent);
+    expect(first.body.jobs.map((x: { id: string }) => x.id)).toEqual(['try-b']);
+    // The same first try again (held up on the way), then a retry: one answer for all three.
+    for (const extra of [sent, { report_id: 'r-first-try', claim: 1 }]) {
+      const again = await report(w.id, [{ id: 'try-a', lease: a.lease, exit_code: 0 }], extra);
+      expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: first.body });
+    }
+    const b = await job(svc, 'try-b');
+    expect({ state: b.state, runs: b.runs.length }).toEqual({ state: 'processing', runs: 1 });
+    expect((await job(svc, 'try-a')).runs).toHaveLength(1);
+    await report(w.id, [{ id: 'try-b', lease: first.body.jobs[0].lease, exit_code: 0 }]);
+  });
+
   it('refuses malformed protocol messages with the error envelope', async () => {
     const w = await register();
     for (const [path, body] of [
@@ -94,6 +113,7 @@ describe('worker protocol fencing', () => {
       [`/api/workers/${w.id}/claim`, { wait_ms: 3_600_000 }],
       [`/api/workers/${w.id}/report`, { results: [{ id: 'x', lease: 'one', exit_code: 0 }] }],
       [`/api/workers/${w.id}/report`, { results: [{ id: 'x', lease: 1, exit_code: 0, surprise: true }] }],
+      [`/api/workers/${w.id}/report`, { results: [], report_id: 'r-x', first_try: 'yes' }],
       [`/api/workers/${w.id}/heartbeat`, { running: 'all' }],
       ['/api/workers', { count: 0 }],
       ['/api/workers/bad%20id/claim', {}],

@@ -55,10 +55,14 @@ export class HttpWorkerApi implements WorkerApi {
     return this.call<ClaimAnswer>(() => `/api/workers/${this.id()}/claim`, { limit, wait_ms: waitMs, ...this.served() }, options, waitMs + LONG_POLL_SLACK_MS);
   }
 
-  /** One id for every try of this report: a try whose answer was lost is answered again, not redone. */
+  /**
+   * One id for every try of this report: a try whose answer was lost is answered again, not
+   * redone. The first try says so, and the service skips looking for a kept answer.
+   */
   report(results: RunResult[], released: RunRef[], claim: number, options: CallOptions = {}): Promise<ReportAnswer> {
     const reportId = randomBytes(12).toString('base64url');
-    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, { report_id: reportId, results, released, claim, ...this.served() }, options);
+    const body = { report_id: reportId, results, released, claim, ...this.served() };
+    return this.call<ReportAnswer>(() => `/api/workers/${this.id()}/report`, (tries) => (tries === 0 ? { ...body, first_try: true } : body), options);
   }
 
   async heartbeat(running: RunRef[], options: CallOptions = {}): Promise<HeartbeatAnswer> {
@@ -103,13 +107,17 @@ export class HttpWorkerApi implements WorkerApi {
     }
   }
 
-  private async call<T>(path: string | (() => string), body: unknown, options: CallOptions, timeoutMs?: number): Promise<T> {
+  /** `body` may depend on how many tries went before this one. */
+  private async call<T>(path: string | (() => string), body: object | ((tries: number) => object), options: CallOptions, timeoutMs?: number): Promise<T> {
     const giveUpAt = Date.now() + (options.patienceMs ?? Infinity);
     let delay = FIRST_RETRY_MS;
     let failures = 0;
     for (;;) {
       try {
-        const answer = await request<T>(this.endpoint, 'POST', typeof path === 'string' ? path : path(), { body, timeoutMs });
+        const answer = await request<T>(this.endpoint, 'POST', typeof path === 'string' ? path : path(), {
+          body: typeof body === 'function' ? body(failures) : body,
+          timeoutMs,
+        });
         if (failures > 0) this.log(`reconnected to the service at ${this.endpoint.url}`);
         return answer;
       } catch (e) {

@@ -17,8 +17,22 @@ import { QueuesRepository } from '../queues/queues.repository';
 
 /** How long the answer to a report is kept for a worker that sends the report again. */
 const REPORT_ANSWER_KEEP_MS = 60 * 60 * 1000;
-/** Old answers forgotten by each report: more than one, so the table shrinks back after a burst. */
-const REPORT_ANSWER_PRUNE = 4;
+/**
+ * Old answers are forgotten by every REPORT_ANSWER_PRUNE_EVERY-th report, at most
+ * REPORT_ANSWER_PRUNE of them: more than one a report, so the table shrinks back after a burst,
+ * and not a statement in each report's transaction.
+ */
+const REPORT_ANSWER_PRUNE_EVERY = 16;
+const REPORT_ANSWER_PRUNE = 4 * REPORT_ANSWER_PRUNE_EVERY;
+
+/** A worker's report as sent: its id, and whether this is the first try of it (see ReportDto.first_try). */
+export interface ReportTry {
+  id: string;
+  firstTry: boolean;
+}
+
+/** A first try whose id already has an answer: it arrived after a later try of the same report. */
+class AnsweredAlready extends Error {}
 
 /** A job handed to a worker. `lease` is the fencing value every later message must carry. */
 export interface ClaimedJob {
@@ -69,6 +83,9 @@ export interface OutputChunk extends RunRef {
  */
 @Injectable()
 export class JobRunsService {
+  /** Reports with an id this service has taken, for REPORT_ANSWER_PRUNE_EVERY. */
+  private reportsKept = 0;
+
   constructor(
     private readonly db: SqlDatabase,
     private readonly jobs: JobsRepository,
@@ -109,21 +126,42 @@ export class JobRunsService {
    * Records finished runs, puts back runs that never started, then claims up to `claimLimit`
    * next jobs: one unit of work, one commit, one round trip for the worker.
    *
-   * With a `reportId`, the answer is kept (REPORT_ANSWER_KEEP_MS): the same report sent again
-   * changes nothing and gets the same answer, the same claims included.
+   * With a `report` id, the answer is kept (REPORT_ANSWER_KEEP_MS): the same report sent again
+   * changes nothing and gets the same answer, the same claims included. A first try is not
+   * looked up (nothing can have been kept for an id never sent); should one arrive after a later
+   * try of it all the same, its answer's key is taken, its unit is undone, and it is answered
+   * from the kept answer like any other try.
    */
   async finish(
     workerId: string,
     results: RunResult[],
     released: RunRef[],
     claimLimit: number,
-    reportId?: string,
+    report?: ReportTry,
     served?: string[],
   ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
+    try {
+      return await this.finishOnce(workerId, results, released, claimLimit, report, served);
+    } catch (e) {
+      if (!(e instanceof AnsweredAlready)) throw e;
+      return this.finishOnce(workerId, results, released, claimLimit, { id: report!.id, firstTry: false }, served);
+    }
+  }
+
+  private finishOnce(
+    workerId: string,
+    results: RunResult[],
+    released: RunRef[],
+    claimLimit: number,
+    report: ReportTry | undefined,
+    served: string[] | undefined,
+  ): Promise<{ refused: string[]; jobs: ClaimedJob[] }> {
     const outputLimit = this.config.get('output-limit');
+    // Decided outside the unit of work, which may run more than once.
+    const pruning = report !== undefined && ++this.reportsKept % REPORT_ANSWER_PRUNE_EVERY === 0;
     return this.db.write(async (sql) => {
-      if (reportId !== undefined) {
-        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, reportId);
+      if (report !== undefined && !report.firstTry) {
+        const given = await this.answers.find<{ refused: string[]; jobs: ClaimedJob[] }>(sql, report.id);
         if (given) return given;
       }
       const now = this.clock.now();
@@ -162,9 +200,9 @@ export class JobRunsService {
       }
       const claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
       const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r, queues)) };
-      if (reportId !== undefined) {
-        await this.answers.save(sql, reportId, workerId, answer, now);
-        await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
+      if (report !== undefined) {
+        if (!(await this.answers.save(sql, report.id, workerId, answer, now))) throw new AnsweredAlready();
+        if (pruning) await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
       }
       for (const id of [...results.map((r) => r.id), ...released.map((r) => r.id), ...claimed.map((r) => r.id), ...followers]) this.signals.jobChanged(sql, id);
       // Waiting claims sleep until the earliest due time they know of; a new retry may be earlier,

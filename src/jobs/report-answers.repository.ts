@@ -16,13 +16,13 @@ export class ReportAnswersRepository {
     return row ? (JSON.parse(row.answer) as T) : undefined;
   }
 
-  async save(sql: Sql, reportId: string, workerId: string, answer: unknown, now: number): Promise<void> {
-    await sql.run('INSERT INTO report_answers (report_id, worker_id, answer, created_at) VALUES (?, ?, ?, ?)', [
-      reportId,
-      workerId,
-      JSON.stringify(answer),
-      now,
-    ]);
+  /** Keeps the answer; false, keeping nothing, when this report id has one already. */
+  async save(sql: Sql, reportId: string, workerId: string, answer: unknown, now: number): Promise<boolean> {
+    const kept = await sql.run(
+      'INSERT INTO report_answers (report_id, worker_id, answer, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING',
+      [reportId, workerId, JSON.stringify(answer), now],
+    );
+    return kept > 0;
   }
 
   /** Forgets answers given before `before`, oldest first, at most `limit` of them. */

@@ -68,7 +68,7 @@ export class WorkersController {
       outputOffset: r.output_offset ?? 0,
       truncated: r.truncated ?? false,
     }));
-    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id, body.queues);
+    return this.workers.report(id, results, body.released ?? [], body.claim ?? 0, body.report_id === undefined ? undefined : { id: body.report_id, firstTry: body.first_try === true }, body.queues);
   }
 
   @Post(':id/heartbeat')

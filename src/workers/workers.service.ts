@@ -6,7 +6,7 @@ import { WorkerNotFound } from '../common/domain-errors';
 import { ConfigService } from '../config/config.service';
 import { SqlDatabase } from '../database/sql';
 import { ClaimHandoff } from '../jobs/claim-handoff';
-import { ClaimedJob, JobRunsService, OutputChunk, RunRef, RunResult } from '../jobs/job-runs.service';
+import { ClaimedJob, JobRunsService, OutputChunk, ReportTry, RunRef, RunResult } from '../jobs/job-runs.service';
 import { Notifications } from '../database/notifications';
 import { JobSignals } from '../jobs/job-signals';
 import { JobsRepository } from '../jobs/jobs.repository';
@@ -186,12 +186,12 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
     results: RunResult[],
     released: RunRef[],
     claimLimit: number,
-    reportId?: string,
+    report?: ReportTry,
     queues?: string[],
   ): Promise<{ refused: string[] } & ClaimAnswer> {
     await this.requireWorker(workerId);
     const stop = this.stopRequested.has(workerId);
-    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, reportId, queues);
+    const { refused, jobs } = await this.runs.finish(workerId, results, released, stop || this.closing ? 0 : claimLimit, report, queues);
     return { refused, jobs, stop };
   }
 

@@ -193,6 +193,14 @@ export class ReportDto {
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'report_id must be 1 to 64 letters, digits, _ or -' })
   report_id?: string;
 
+  @ApiPropertyOptional({
+    description:
+      'true on the first try of this report_id: the service does not look for a kept answer (none can exist). A first try that arrives after a later one is answered like the later one',
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'first_try must be true or false' })
+  first_try?: boolean;
+
   @ApiProperty({ type: [RunResultDto] })
   @IsArray({ message: 'results must be an array' })
   @ArrayMaxSize(MAX_CONCURRENCY)
