@@ -71,6 +71,10 @@ describe('JobsRepository', () => {
       // Each run gets its own fencing value from the queue-wide run sequence.
       expect(new Set(rows.map((r) => r.lease)).size).toBe(3);
       expect(await claim(10)).toEqual([]);
+      // The next claim's runs come after every run of this one.
+      await insert(newJob('d'), newJob('e'));
+      const later = await claim(10);
+      expect(Math.min(...later.map((r) => r.lease))).toBeGreaterThan(Math.max(...rows.map((r) => r.lease)));
       const runs = await repo.findAttempts('b');
       expect(runs).toEqual([expect.objectContaining({ run: rows[0].lease, attempt: 1, worker_id: 'worker-x', started_at: clock.now(), finished_at: null })]);
     });

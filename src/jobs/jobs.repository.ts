@@ -297,7 +297,8 @@ export class JobsRepository implements OnModuleInit {
    * Each claimed run gets its fencing value (`lease`, the run's number) from `run_sequence`, a
    * counter for the life of the queue that `reset` and purges never touch: no run of a deleted
    * job, nor an earlier run of this one, can hold the same (id, lease) as a newer run. The
-   * counter moves by the rows claimed, in the same transaction.
+   * counter moves past the runs claimed in the same transaction, when their attempts are opened
+   * (the trigger job_attempts_run_sequence).
    *
    * The plan is pinned (SQLite): without statistics the planner takes `state IN (...)` for
    * selective, reads every waiting job through jobs_state_seq and sorts them — 430 ms a claim
@@ -334,10 +335,9 @@ export class JobsRepository implements OnModuleInit {
     return this.afterClaim(sql, workerId, now, rows);
   }
 
-  /** Moves the run counter past the runs just claimed and opens their attempts. */
+  /** Opens the attempts of the runs just claimed (on SQLite, moving the run counter past them). */
   private async afterClaim(sql: Sql, workerId: string, now: number, rows: JobRow[]): Promise<JobRow[]> {
     if (rows.length === 0) return rows;
-    if (this.db.dialect === 'sqlite') await sql.run('UPDATE run_sequence SET last = last + ? WHERE id = 1', [rows.length]);
     rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
     await sql.run(
       `INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
