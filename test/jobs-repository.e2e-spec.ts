@@ -139,6 +139,12 @@ describe('JobsRepository', () => {
       expect(await db.write((sql) => repo.extendLease(sql, 'contested', current.lease, now + LEASE))).toEqual({ cancel_requested: 0 });
       expect(await db.write((sql) => repo.completeRuns(sql, [{ id: 'contested', lease: current.lease }], now))).toEqual(['contested']);
       expect((await row('contested')).state).toBe('completed');
+      // Completing closed the current run's attempt, and left the lost one's as it was.
+      const runs = await repo.findAttempts('contested');
+      expect(runs.map((r) => ({ run: Number(r.run), finished_at: r.finished_at === null ? null : Number(r.finished_at), exit_code: r.exit_code, error: r.error }))).toEqual([
+        { run: stale.lease, finished_at: now - 2 * SECOND, exit_code: null, error: 'worker lost' },
+        { run: current.lease, finished_at: now, exit_code: 0, error: null },
+      ]);
       // And a finished job takes no second report, even with its own lease.
       expect(await db.write((sql) => repo.bury(sql, 'contested', current.lease, now, { exitCode: 1, error: 'twice' }))).toBe(false);
     });

@@ -13,7 +13,7 @@ import { JobFlows1734100000000 } from './migrations/1734100000000-job-flows';
 import { PostgresJobFlows1734100000000 } from './migrations-postgres/1734100000000-job-flows';
 import { Schedules1734200000000 } from './migrations/1734200000000-schedules';
 import { SchedulesPostgres1734200000000 } from './migrations-postgres/1734200000000-schedules-postgres';
-import { RunSequenceTrigger1734300000000 } from './migrations/1734300000000-run-sequence-trigger';
+import { RunTriggers1734300000000 } from './migrations/1734300000000-run-triggers';
 import { SqliteNamingStrategy } from './naming';
 
 /** Each dialect's migrations, oldest first. */
@@ -25,7 +25,7 @@ export const MIGRATIONS = [
   NamedQueues1734000000000,
   JobFlows1734100000000,
   Schedules1734200000000,
-  RunSequenceTrigger1734300000000,
+  RunTriggers1734300000000,
 ];
 export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000, PostgresJobFlows1734100000000, SchedulesPostgres1734200000000];
 

@@ -413,9 +413,10 @@ export class JobsRepository implements OnModuleInit {
   }
 
   /**
-   * Completes the runs that exited 0, all in two statements whatever their number: the jobs still
-   * held by exactly that run (id and lease) become completed, and those runs are closed. Returns
-   * the ids completed; a run missing from the answer had lost its lease.
+   * Completes the runs that exited 0, in one statement whatever their number: the jobs still held
+   * by exactly that run (id and lease) become completed, and those runs' attempts are closed (on
+   * SQLite by the trigger jobs_completed_attempt, on PostgreSQL by the statement's second part).
+   * Returns the ids completed; a run missing from the answer had lost its lease.
    */
   async completeRuns(sql: Sql, runs: Array<{ id: string; lease: number }>, now: number): Promise<string[]> {
     if (runs.length === 0) return [];
@@ -430,25 +431,15 @@ export class JobsRepository implements OnModuleInit {
           [now, now, ...runs.map((r) => r.id), ...runs.flatMap((r) => [r.id, r.lease])],
         ],
         postgres: [
-          `UPDATE jobs ${set}
-           WHERE (id, lease) IN (SELECT * FROM unnest(?::varchar[], ?::integer[])) AND state IN (${sqlStates('complete')})
-           RETURNING id, lease`,
+          `WITH done AS (
+             UPDATE jobs ${set}
+             WHERE (id, lease) IN (SELECT * FROM unnest(?::varchar[], ?::integer[])) AND state IN (${sqlStates('complete')})
+             RETURNING id, lease, finished_at),
+           closed AS (
+             UPDATE job_attempts a SET finished_at = done.finished_at, exit_code = 0, error = NULL
+             FROM done WHERE a.job_id = done.id AND a.run = done.lease AND a.finished_at IS NULL)
+           SELECT id, lease FROM done`,
           [now, now, runs.map((r) => r.id), runs.map((r) => r.lease)],
-        ],
-      }),
-    );
-    if (done.length === 0) return [];
-    await sql.run(
-      ...this.db.pick<[string, unknown[]]>({
-        sqlite: [
-          `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
-           WHERE (job_id, run) IN (VALUES ${done.map(() => '(?, ?)').join(', ')}) AND finished_at IS NULL`,
-          [now, ...done.flatMap((r) => [r.id, r.lease])],
-        ],
-        postgres: [
-          `UPDATE job_attempts SET finished_at = ?, exit_code = 0, error = NULL
-           WHERE (job_id, run) IN (SELECT * FROM unnest(?::varchar[], ?::integer[])) AND finished_at IS NULL`,
-          [now, done.map((r) => r.id), done.map((r) => r.lease)],
         ],
       }),
     );
