@@ -25,12 +25,13 @@ describe('readiness', () => {
   it('answers 503 with the envelope while the database is busy past the bound, and health still answers', async () => {
     const db = t.app.get(SqlDatabase);
     const counting = (rows: number) => `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT count(*) AS c FROM n`;
-    // One query that keeps the only connection busy for about 5 s, well past the 2 s bound,
-    // however fast this machine counts: sized by timing a smaller count first.
+    // One unit of work that keeps the writing connection busy for about 5 s, well past the 2 s
+    // bound, as a stalled disk would, however fast this machine counts: sized by timing a
+    // smaller count first. (Readiness asks the writer: reads have a connection of their own.)
     const started = Date.now();
-    await db.rows(counting(2_000_000));
+    await db.write((sql) => sql.rows(counting(2_000_000)));
     const msPerMillion = Math.max(1, (Date.now() - started) / 2);
-    const busy = db.rows(counting(Math.ceil((5000 / msPerMillion) * 1_000_000)));
+    const busy = db.write((sql) => sql.rows(counting(Math.ceil((5000 / msPerMillion) * 1_000_000))));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const [ready, health] = await Promise.all([
       request(t.app.getHttpServer()).get('/api/health/ready'),

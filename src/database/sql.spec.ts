@@ -68,6 +68,27 @@ describe('SqlDatabase on a real SQLite file', () => {
     }
   });
 
+  it('reads outside a unit of work see only what is committed, and every commit once it resolves', async () => {
+    let seenDuringUnit: string[] = ['not read'];
+    await db.write(async (sql) => {
+      await insert('a')(sql);
+      // The unit itself reads its own insert; a read of the service's does not.
+      expect((await sql.rows<{ id: string }>('SELECT id FROM items')).map((r) => r.id)).toEqual(['a']);
+      seenDuringUnit = await ids();
+    });
+    expect(seenDuringUnit).toEqual([]);
+    expect(await ids()).toEqual(['a']);
+    // A unit that failed leaves nothing for a read to see, before or after.
+    const failing = db.write(async (sql) => {
+      await insert('b')(sql);
+      seenDuringUnit = await ids();
+      throw new Error('undone');
+    });
+    await expect(failing).rejects.toThrow('undone');
+    expect(seenDuringUnit).toEqual(['a']);
+    expect(await ids()).toEqual(['a']);
+  });
+
   it('commits writes awaited one after another one by one', async () => {
     const before = walCommits(file);
     for (let i = 0; i < 5; i++) await db.write(insert(`seq-${i}`));

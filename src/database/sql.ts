@@ -1,3 +1,4 @@
+import * as sqlite3 from 'sqlite3';
 import type { Database, Statement } from 'sqlite3';
 import { DataSource } from 'typeorm';
 import { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
@@ -94,6 +95,11 @@ export abstract class SqlDatabase implements Sql {
     return this.endedCount;
   }
 
+  /** Answers when the database does, for readiness. */
+  probe(): Promise<unknown> {
+    return this.rows('SELECT 1 AS ok');
+  }
+
   /** This database's variant of a statement written per dialect. */
   pick<T>(variants: PerDialect<T>): T {
     return variants[this.dialect];
@@ -152,6 +158,17 @@ export abstract class SqlDatabase implements Sql {
   }
 }
 
+/** One SQLite connection and the statements kept compiled on it. */
+interface Connection {
+  handle: Database;
+  statements: PreparedStatements;
+}
+
+/** A statement that only reads, and may go to the reading connection. */
+function readsOnly(sql: string): boolean {
+  return /^\s*(SELECT|WITH)\b/i.test(sql) && !/\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql);
+}
+
 /**
  * SQLite.
  *
@@ -163,42 +180,66 @@ export abstract class SqlDatabase implements Sql {
  *
  * SQLite allows one writer; the service is the only process that opens the file, and this
  * class is the only place in it that opens transactions, so they never interleave.
+ *
+ * Reads outside a unit of work (`rows` with a SELECT) go to a second connection, which sees only
+ * what has committed (WAL). On the writing connection they would see the open transaction of a
+ * group commit halfway: a job already dead whose run's error was not yet written, or jobs a
+ * COMMIT that then failed (disk full) never stored.
  */
 export class SqliteDatabase extends SqlDatabase {
   readonly dialect = 'sqlite' as const;
   /**
-   * The one SQLite connection TypeORM opened (and migrated). Statements go to it directly: the
-   * query runner's per-statement bookkeeping (logger, broadcaster, a promise chain) cost more
-   * than the statements themselves on the claim/report path, and its SQLite runner drops the
-   * rows of UPDATE … RETURNING.
+   * The SQLite connection TypeORM opened (and migrated): every unit of work runs on it.
+   * Statements go to it directly: the query runner's per-statement bookkeeping (logger,
+   * broadcaster, a promise chain) cost more than the statements themselves on the claim/report
+   * path, and its SQLite runner drops the rows of UPDATE … RETURNING.
    */
-  private readonly connection: Database;
-  private readonly statements: PreparedStatements;
+  private readonly writer: Connection;
+  /** The reading connection (the writer itself for a database in memory, which has no file to share). */
+  private readonly reader: Connection;
+  /** The statements of a unit of work: always the writer. */
+  private readonly unitStatements: Pick<Sql, 'rows' | 'run'>;
 
   constructor(dataSource: DataSource) {
     super();
-    this.connection = (dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
-    this.statements = new PreparedStatements(this.connection);
+    const handle = (dataSource.driver as AbstractSqliteDriver).databaseConnection as Database;
+    this.writer = { handle, statements: new PreparedStatements(handle) };
+    this.reader = this.openReader(dataSource) ?? this.writer;
+    this.unitStatements = { rows: (sql, params) => this.query(this.writer, sql, params), run: (sql, params) => this.change(this.writer, sql, params) };
     // SQLite refuses to close a connection with statements still prepared, and TypeORM closes
-    // this one when the app stops: the kept statements are finalized first, whoever closes it.
-    const close = this.connection.close.bind(this.connection);
-    this.connection.close = ((callback?: (err: Error | null) => void) => {
-      void this.statements.releaseAll().then(() => close(callback));
-      return this.connection;
+    // this one when the app stops: the kept statements are finalized first, whoever closes it,
+    // and the reading connection closes with it.
+    const close = handle.close.bind(handle);
+    handle.close = ((callback?: (err: Error | null) => void) => {
+      void Promise.all([this.writer.statements.releaseAll(), this.closeReader()]).then(() => close(callback));
+      return handle;
     }) as Database['close'];
   }
 
   rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.query<T>(readsOnly(sql) ? this.reader : this.writer, sql, params);
+  }
+
+  run(sql: string, params: unknown[] = []): Promise<number> {
+    return this.change(this.writer, sql, params);
+  }
+
+  /** Answers once the writing connection does: readiness asks it, not the reader (a stalled disk holds the writer). */
+  override probe(): Promise<unknown> {
+    return this.query(this.writer, 'SELECT 1 AS ok', []);
+  }
+
+  private query<T>(on: Connection, sql: string, params: unknown[] = []): Promise<T[]> {
     const all = (target: Database | Statement, args: unknown[]) =>
       new Promise<T[]>((resolve, reject) =>
         (target as Statement).all(...args, (err: Error | null, rows: T[]) => (err ? reject(storageError(err)) : resolve(rows))),
       );
-    const kept = this.kept(sql, params);
-    if (kept === undefined) return all(this.connection, [sql, params]);
+    const kept = this.kept(on, sql, params);
+    if (kept === undefined) return all(on.handle, [sql, params]);
     return kept instanceof Promise ? kept.then((s) => all(s, [params]), rejectStorage) : all(kept, [params]);
   }
 
-  run(sql: string, params: unknown[] = []): Promise<number> {
+  private change(on: Connection, sql: string, params: unknown[] = []): Promise<number> {
     const run = (target: Database | Statement, args: unknown[]) =>
       new Promise<number>((resolve, reject) =>
         (target as Statement).run(...args, function (this: { changes: number }, err: Error | null) {
@@ -206,8 +247,8 @@ export class SqliteDatabase extends SqlDatabase {
           else resolve(this.changes);
         }),
       );
-    const kept = this.kept(sql, params);
-    if (kept === undefined) return run(this.connection, [sql, params]);
+    const kept = this.kept(on, sql, params);
+    if (kept === undefined) return run(on.handle, [sql, params]);
     return kept instanceof Promise ? kept.then((s) => run(s, [params]), rejectStorage) : run(kept, [params]);
   }
 
@@ -216,18 +257,38 @@ export class SqliteDatabase extends SqlDatabase {
    * with the previous call's values still bound (the driver only rebinds when given some),
    * where a fresh one binds NULL, so those go one-shot.
    */
-  private kept(sql: string, params: unknown[]): Statement | Promise<Statement> | undefined {
-    return params.length > 0 ? this.statements.get(sql) : undefined;
+  private kept(on: Connection, sql: string, params: unknown[]): Statement | Promise<Statement> | undefined {
+    return params.length > 0 ? on.statements.get(sql) : undefined;
+  }
+
+  /**
+   * A second connection to the same file, for reads: it never writes (query_only), and waits
+   * for a lock as the writer does. Opening is queued by the driver; statements sent meanwhile
+   * run once it is open. Undefined for a database in memory.
+   */
+  private openReader(dataSource: DataSource): Connection | undefined {
+    const file = String(dataSource.options.database ?? '');
+    if (file === '' || file === ':memory:') return undefined;
+    const handle = new sqlite3.Database(file, sqlite3.OPEN_READWRITE);
+    handle.on('error', () => undefined);
+    handle.exec('PRAGMA query_only = 1; PRAGMA busy_timeout = 5000');
+    return { handle, statements: new PreparedStatements(handle) };
+  }
+
+  private async closeReader(): Promise<void> {
+    if (this.reader === this.writer) return;
+    await this.reader.statements.releaseAll();
+    await new Promise<void>((resolve) => this.reader.handle.close(() => resolve()));
   }
 
   protected alone<T>(work: Work<T>): Promise<T> {
     const said: Announcement[] = [];
-    return work(unitSql(this, said)).finally(() => deliverLocally(said));
+    return work(unitSql(this.unitStatements, said)).finally(() => deliverLocally(said));
   }
 
   /** Runs several statements without parameters in one trip to SQLite's thread. */
   private exec(sql: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.connection.exec(sql, (err: Error | null) => (err ? reject(storageError(err)) : resolve())));
+    return new Promise<void>((resolve, reject) => this.writer.handle.exec(sql, (err: Error | null) => (err ? reject(storageError(err)) : resolve())));
   }
 
   /**
@@ -255,7 +316,7 @@ export class SqliteDatabase extends SqlDatabase {
     let lost: { error: unknown } | undefined;
     for (let i = 0; i < batch.length && lost === undefined; i++) {
       try {
-        outcomes.push({ ok: true, value: await batch[i].work(unitSql(this, said[i])) });
+        outcomes.push({ ok: true, value: await batch[i].work(unitSql(this.unitStatements, said[i])) });
       } catch (e) {
         said[i].length = 0;
         outcomes.push({ ok: false, value: e });

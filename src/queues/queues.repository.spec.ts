@@ -68,8 +68,9 @@ describe('QueuesRepository settings on a real SQLite file', () => {
     expect(await paused()).toBe(0);
     const undone = db.write(async (sql) => {
       await queues.upsert(sql, 'q', { paused: 1 }, 2);
-      // A read outside the unit, on the one connection, sees the open transaction's row.
-      expect(await paused()).toBe(1);
+      // The unit reads its own change; a read outside it sees what is committed.
+      expect(await paused(sql)).toBe(1);
+      expect(await paused()).toBe(0);
       throw new Error('undone');
     });
     await expect(undone).rejects.toThrow('undone');

@@ -46,7 +46,7 @@ export class ServerService {
       timer = setTimeout(() => reject(new StorageUnavailable(`no answer within ${READY_WITHIN_MS} ms`)), READY_WITHIN_MS);
     });
     try {
-      await Promise.race([this.db.rows('SELECT 1 AS ok'), late]);
+      await Promise.race([this.db.probe(), late]);
       return { status: 'ready' };
     } finally {
       clearTimeout(timer);
