@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CLI, RunningService, api, cleanEnv, clientEnv, runOnTerminal } from './support/harness';
 import { enqueue, job, setConfig, startWorker, useQueue, waitForState } from './support/workers';
 
@@ -39,10 +40,14 @@ describe('output bytes', () => {
   const q = useQueue('queuectl-output-');
 
   /** `logs --follow` attached before the job starts: what it prints while the job writes. */
-  function followFromStart(id: string): Promise<{ code: number | null; events: number; stdout: Buffer }> {
+  /** `logs --follow` from the start; `onFirst` runs once it has printed something. */
+  function followFromStart(id: string, onFirst?: () => void): Promise<{ code: number | null; events: number; stdout: Buffer }> {
     const follower = spawn(process.execPath, [CLI, 'logs', id, '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home, ...clientEnv() }) });
     const out: Buffer[] = [];
-    follower.stdout.on('data', (c: Buffer) => out.push(c));
+    follower.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      if (out.length === 1) onFirst?.();
+    });
     return new Promise((resolve) => follower.once('close', (code) => resolve({ code, events: out.length, stdout: Buffer.concat(out) })));
   }
 
@@ -66,10 +71,15 @@ describe('output bytes', () => {
   });
 
   it('logs --follow prints everything written after emoji (offsets in bytes end to end)', async () => {
-    // Two bursts a second apart: the follower gets the emoji in one event and the rest in later ones.
+    // The rest is written only once the follower has printed the emoji (or after 20 s), so
+    // however slow the machine, it gets the emoji in one event and the rest in later ones.
     const expected = Buffer.from('🚀🚀 emoji, then ✓ text\nand more\n');
-    await enqueue(q.svc, { id: 'emoji', command: `printf '🚀🚀 emoji, '; sleep 1; printf 'then ✓ text\\n'; sleep 1; printf 'and more\\n'` });
-    const followed = followFromStart('emoji');
+    const flag = join(q.home, 'emoji-seen');
+    await enqueue(q.svc, {
+      id: 'emoji',
+      command: `printf '🚀🚀 emoji, '; i=0; while [ ! -e '${flag}' ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done; printf 'then ✓ text\\n'; sleep 1; printf 'and more\\n'`,
+    });
+    const followed = followFromStart('emoji', () => writeFileSync(flag, ''));
     startWorker(q.home);
     await waitForState(q.svc, 'emoji', 'completed', 20_000);
     const live = await followed;
