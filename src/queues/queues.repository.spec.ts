@@ -78,11 +78,27 @@ describe('QueuesRepository settings on a real SQLite file', () => {
     expect((await db.rows<{ paused: number }>("SELECT paused FROM queues WHERE name = 'q'"))[0].paused).toBe(0);
   });
 
-  it('a read that started before an upsert is not kept past it', async () => {
-    const c = counting();
-    const reading = queues.settings(c.sql);
-    const writing = db.write((sql) => queues.upsert(sql, 'q', { paused: 1 }, 1));
-    await Promise.all([reading, writing]);
-    expect(await paused(c.sql)).toBe(1);
+  it('a read that started before an upsert is not kept past it, even once that upsert has committed', async () => {
+    // The read's SELECT runs, then its answer is held until the upsert's transaction has ended.
+    let selected!: () => void;
+    const hasSelected = new Promise<void>((resolve) => (selected = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow: Sql = {
+      rows: async (q, p) => {
+        const rows = await db.rows(q, p);
+        selected();
+        await held;
+        return rows as never;
+      },
+      run: (q, p) => db.run(q, p),
+      announce: () => undefined,
+    };
+    const reading = queues.settings(slow);
+    await hasSelected;
+    await db.write((sql) => queues.upsert(sql, 'q', { paused: 1 }, 1));
+    release();
+    expect((await reading).get('q')).toBeUndefined();
+    expect(await paused()).toBe(1);
   });
 });

@@ -22,7 +22,7 @@ export class QueuesRepository {
    * or another's uncommitted change. PostgreSQL reads every time: another replica's change
    * reaches this one by a notification that may come after this replica's next claim.
    */
-  private kept?: { settings: Map<string, QueueRow> };
+  private kept?: ReadonlyMap<string, QueueRow>;
   /** Upserts so far, and the value of db.writesEnded at the last one. */
   private upserts = 0;
   private upsertDuring = -1;
@@ -32,12 +32,13 @@ export class QueuesRepository {
   /** Every queue that has a row (settings), by name. A few rows: read whole, in the unit of work that needs them. Read-only. */
   async settings(sql: Sql = this.db): Promise<ReadonlyMap<string, QueueRow>> {
     const keeping = this.db.dialect === 'sqlite';
-    if (keeping && this.kept && this.settled()) return this.kept.settings;
+    // A copy is only ever kept while settled, and the next upsert drops it.
+    if (keeping && this.kept) return this.kept;
     const before = this.upserts;
     const rows = await sql.rows<QueueRow>(`SELECT ${QUEUE_COLUMNS} FROM queues`);
     const settings = new Map(rows.map((r) => [r.name, r]));
     // Kept only when no upsert was unsettled before the read or came during it.
-    if (keeping && this.upserts === before && this.settled()) this.kept = { settings };
+    if (keeping && this.upserts === before && this.settled()) this.kept = settings;
     return settings;
   }
 
