@@ -14,6 +14,7 @@ import { PostgresJobFlows1734100000000 } from './migrations-postgres/17341000000
 import { Schedules1734200000000 } from './migrations/1734200000000-schedules';
 import { SchedulesPostgres1734200000000 } from './migrations-postgres/1734200000000-schedules-postgres';
 import { RunTriggers1734300000000 } from './migrations/1734300000000-run-triggers';
+import { ClaimOpensAttempt1734400000000 } from './migrations/1734400000000-claim-opens-attempt';
 import { SqliteNamingStrategy } from './naming';
 
 /** Each dialect's migrations, oldest first. */
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   JobFlows1734100000000,
   Schedules1734200000000,
   RunTriggers1734300000000,
+  ClaimOpensAttempt1734400000000,
 ];
 export const POSTGRES_MIGRATIONS = [PostgresSchema1733300000000, NamedQueuesPostgres1734000000000, PostgresJobFlows1734100000000, SchedulesPostgres1734200000000];
 

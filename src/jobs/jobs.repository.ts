@@ -297,8 +297,9 @@ export class JobsRepository implements OnModuleInit {
    * Each claimed run gets its fencing value (`lease`, the run's number) from `run_sequence`, a
    * counter for the life of the queue that `reset` and purges never touch: no run of a deleted
    * job, nor an earlier run of this one, can hold the same (id, lease) as a newer run. The
-   * counter moves past the runs claimed in the same transaction, when their attempts are opened
-   * (the trigger job_attempts_run_sequence).
+   * claim opens each run's attempt row in the same statement (on SQLite the trigger
+   * jobs_claimed_attempt), and the counter moves past it as the row goes in (the trigger
+   * job_attempts_run_sequence).
    *
    * The plan is pinned (SQLite): without statistics the planner takes `state IN (...)` for
    * selective, reads every waiting job through jobs_state_seq and sorts them — 430 ms a claim
@@ -307,7 +308,7 @@ export class JobsRepository implements OnModuleInit {
    * update finds its rows by primary key. test/query-plans.e2e-spec.ts holds these plans.
    */
   async claimNext(sql: Sql, workerId: string, now: number, leaseUntil: number, limit: number, scope?: ClaimScope): Promise<JobRow[]> {
-    if (scope) return this.afterClaim(sql, workerId, now, await this.claimScoped(sql, workerId, now, leaseUntil, limit, scope));
+    if (scope) return inClaimOrder(await this.claimScoped(sql, workerId, now, leaseUntil, limit, scope));
     const set = `SET state = 'processing', attempts = attempts + 1,
          lease = ${this.db.pick({ sqlite: '(SELECT last FROM run_sequence WHERE id = 1) + picked.n', postgres: "nextval('run_numbers')" })},
          worker_id = ?, lease_expires_at = ?, started_at = ?, updated_at = ?, finished_at = NULL, exit_code = NULL`;
@@ -323,27 +324,16 @@ export class JobsRepository implements OnModuleInit {
         // come from a sequence: replicas claiming at once never wait on one counter row.
         // The CTE is evaluated once (a subquery joined in FROM could be scanned again per row,
         // each scan locking further rows).
-        postgres: `WITH picked AS MATERIALIZED (
+        postgres: postgresClaim(
+          `picked AS MATERIALIZED (
             SELECT id AS picked_id FROM jobs WHERE state IN (${sqlStates('claim')}) AND due_at <= $5
-            ORDER BY priority DESC, due_at, seq LIMIT $6 FOR UPDATE SKIP LOCKED)
-          UPDATE jobs ${set}
-          FROM picked WHERE jobs.id = picked.picked_id AND jobs.cancel_requested = 0
-          RETURNING ${JOB_COLUMNS}`,
+            ORDER BY priority DESC, due_at, seq LIMIT $6 FOR UPDATE SKIP LOCKED)`,
+          set,
+        ),
       }),
       [workerId, leaseUntil, now, now, now, limit],
     );
-    return this.afterClaim(sql, workerId, now, rows);
-  }
-
-  /** Opens the attempts of the runs just claimed (on SQLite, moving the run counter past them). */
-  private async afterClaim(sql: Sql, workerId: string, now: number, rows: JobRow[]): Promise<JobRow[]> {
-    if (rows.length === 0) return rows;
-    rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
-    await sql.run(
-      `INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-      rows.flatMap((r) => [r.id, r.lease, r.attempts, workerId, now]),
-    );
-    return rows;
+    return inClaimOrder(rows);
   }
 
   /**
@@ -367,15 +357,15 @@ export class JobsRepository implements OnModuleInit {
     if (this.db.dialect === 'postgres') {
       params.push(JSON.stringify(scope.takes));
       return sql.rows<JobRow>(
-        `WITH taken AS MATERIALIZED (
+        postgresClaim(
+          `taken AS MATERIALIZED (
             SELECT c.id, c.priority, c.due_at, c.seq FROM jsonb_to_recordset(?5::jsonb) AS q (queue varchar, slots integer)
             CROSS JOIN LATERAL (
               SELECT id, priority, due_at, seq FROM jobs WHERE queue = q.queue AND ${claimable} ${order} LIMIT q.slots FOR UPDATE SKIP LOCKED
             ) AS c),
-          picked AS (SELECT id AS picked_id FROM taken ${order} LIMIT ?4)
-        UPDATE jobs ${set}
-        FROM picked WHERE jobs.id = picked.picked_id AND jobs.cancel_requested = 0
-        RETURNING ${JOB_COLUMNS}`,
+          picked AS (SELECT id AS picked_id FROM taken ${order} LIMIT ?4)`,
+          set,
+        ),
         params,
       );
     }
@@ -654,4 +644,26 @@ function insertChunks(rows: JobRow[]): JobRow[][] {
 function wellFormed(text: string): string {
   const s = text as string & { isWellFormed(): boolean; toWellFormed(): string };
   return s.isWellFormed() ? text : s.toWellFormed();
+}
+
+/**
+ * A claim on PostgreSQL: `picking` defines `picked` (the ids to claim, locked), the update takes
+ * them, and the same statement opens their attempts (SQLite's trigger jobs_claimed_attempt does
+ * it there), so a claim is one round trip.
+ */
+function postgresClaim(picking: string, set: string): string {
+  return `WITH ${picking},
+    claimed AS (
+      UPDATE jobs ${set}
+      FROM picked WHERE jobs.id = picked.picked_id AND jobs.cancel_requested = 0
+      RETURNING ${JOB_COLUMNS}),
+    opened AS (
+      INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at)
+      SELECT id, lease, attempts, worker_id, started_at FROM claimed)
+    SELECT ${JOB_COLUMNS} FROM claimed`;
+}
+
+/** Claimed rows come back in no set order: highest priority first, then oldest due, then creation. */
+function inClaimOrder(rows: JobRow[]): JobRow[] {
+  return rows.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.seq - b.seq);
 }
