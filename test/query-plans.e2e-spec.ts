@@ -85,6 +85,13 @@ describe('query plans of the hot statements', () => {
     }
   });
 
+  it("completing runs finds them by key, and whether others wait on them through job_dependencies_depends_on", async () => {
+    const [complete] = await plansOf((r, sql) => r.completeRunsFollowed(sql, [{ id: 'p1', lease: 1 }], now));
+    expect(complete).toMatch(/SEARCH jobs USING (INDEX sqlite_autoindex_jobs_1|PRIMARY KEY) \(id=\?\)/);
+    expect(complete).toContain('job_dependencies_depends_on');
+    expect(complete).not.toMatch(/SCAN jobs\b|SCAN job_dependencies\b/);
+  });
+
   it('dependencies: the jobs waiting on a finished one are found through job_dependencies_depends_on, and updated by key', async () => {
     const plans = [
       ...(await plansOf((r, sql) => r.release(sql, ['p1', 'p2'], now), JobDependenciesRepository)),

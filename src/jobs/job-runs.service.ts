@@ -176,14 +176,15 @@ export class JobRunsService {
         if (r.output.length > 0 || r.truncated) await this.output.appendOutput(sql, r.id, r.lease, r.outputOffset, r.output, outputLimit, r.truncated);
       }
       const succeeded = results.filter((r) => !failures.includes(r));
-      const completed = new Set(await this.jobs.completeRuns(sql, succeeded, now));
+      const { completed: done, followed } = await this.jobs.completeRunsFollowed(sql, succeeded, now);
+      const completed = new Set(done);
       // A slot of a limited queue may be free again: claims waiting for one may take it now.
       if (completed.size + failures.length > 0 && [...queues.values()].some((q) => Number(q.concurrency) > 0)) requeued = true;
       for (const r of succeeded) {
         if (completed.has(r.id)) this.watch.ended(r.id, r.lease);
         else refused.push(r.id);
       }
-      followers.push(...(await this.dependencies.release(sql, [...completed], now)));
+      followers.push(...(await this.dependencies.release(sql, followed, now)));
       for (const r of failures) {
         const row = current.get(r.id);
         const verdict = row ? await this.fail(sql, row, r.lease, r, this.backoff(queues.get(row.queue)), now, followers) : undefined;

@@ -409,15 +409,28 @@ export class JobsRepository implements OnModuleInit {
    * Returns the ids completed; a run missing from the answer had lost its lease.
    */
   async completeRuns(sql: Sql, runs: Array<{ id: string; lease: number }>, now: number): Promise<string[]> {
-    if (runs.length === 0) return [];
+    return (await this.completeRunsFollowed(sql, runs, now)).completed;
+  }
+
+  /**
+   * completeRuns, and which of the jobs completed others may wait on (`followed`), for the report
+   * to release only those (JobDependenciesRepository.release), not look for every report.
+   *
+   * On SQLite the completing statement reads it (one writer: nothing can add a waiting job
+   * between this statement and the release). On PostgreSQL every completed job counts: another
+   * replica may commit a job waiting on one of them while this statement runs, unseen by its
+   * snapshot, and only the release's own later statement, after its lock, is sure to see it.
+   */
+  async completeRunsFollowed(sql: Sql, runs: Array<{ id: string; lease: number }>, now: number): Promise<{ completed: string[]; followed: string[] }> {
+    if (runs.length === 0) return { completed: [], followed: [] };
     const set = `SET state = 'completed', exit_code = 0, last_error = NULL, finished_at = ?, updated_at = ?, lease_expires_at = NULL`;
-    const done = await sql.rows<{ id: string; lease: number }>(
+    const done = await sql.rows<{ id: string; lease: number; followed?: number }>(
       ...this.db.pick<[string, unknown[]]>({
         sqlite: [
           `UPDATE jobs ${set}
            WHERE id IN (${runs.map(() => '?').join(', ')}) AND (id, lease) IN (VALUES ${runs.map(() => '(?, ?)').join(', ')})
              AND state IN (${sqlStates('complete')})
-           RETURNING id, lease`,
+           RETURNING id, lease, EXISTS (SELECT 1 FROM job_dependencies d WHERE d.depends_on = jobs.id) AS followed`,
           [now, now, ...runs.map((r) => r.id), ...runs.flatMap((r) => [r.id, r.lease])],
         ],
         postgres: [
@@ -433,7 +446,8 @@ export class JobsRepository implements OnModuleInit {
         ],
       }),
     );
-    return done.map((r) => r.id);
+    const completed = done.map((r) => r.id);
+    return { completed, followed: this.db.dialect === 'sqlite' ? done.filter((r) => r.followed === 1).map((r) => r.id) : completed };
   }
 
   async scheduleRetry(sql: Sql, id: string, lease: number, now: number, dueAt: number, outcome: AttemptOutcome): Promise<boolean> {
