@@ -1,0 +1,115 @@
+/**
+ * `node dist/bench/sqlite-trips.js [--singles 20] [--batch 40]`: how many trips to SQLite's thread
+ * a job costs the service, counted by statement (bench/sqlite-trips-preload.ts). A fresh service
+ * and one worker (`--count 1`), then:
+ *
+ *   singles  jobs enqueued one at a time (`POST /api/jobs`), each waited for before the next: the
+ *            enqueue is handed to the worker's waiting claim, then reported
+ *   batch    jobs enqueued in one `POST /api/jobs/batch` and run by the one worker
+ *
+ * The jobs' commands each touch a file; the benchmark waits for the file, then for the job's
+ * report by reading the status counts (two reads, listed with the rest: job_counts, workers).
+ * Each phase's counts also hold what the service did meanwhile on its own (the reaper's scan,
+ * heartbeats, long-polls timing out).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT, benchEnv } from './bench-support';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const get = (name: string, fallback: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : fallback);
+  const singles = get('singles', 20);
+  const batch = get('batch', 40);
+  const home = mkdtempSync(join(tmpdir(), 'queuectl-trips-'));
+  const out = join(home, 'trips');
+  const env = { ...benchEnv(home), QUEUECTL_TRIPS_OUT: out };
+  const service = spawn(process.execPath, ['-r', join(__dirname, 'sqlite-trips-preload.js'), join(ROOT, 'dist', 'src', 'main.js'), '--quiet'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let worker: ReturnType<typeof spawn> | undefined;
+  try {
+    let url = '';
+    for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
+      try {
+        const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
+        if (record.pid === service.pid) {
+          url = record.url;
+          break;
+        }
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new Error('service did not start');
+    }
+    const token = readFileSync(join(home, 'token'), 'utf8').trim();
+    const api = async (method: string, path: string, body?: unknown): Promise<void> => {
+      const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status}`);
+      await res.arrayBuffer();
+    };
+    const counted = async () => {
+      rmSync(out, { force: true });
+      service.kill('SIGUSR2');
+      for (;;) {
+        await sleep(20);
+        try {
+          return readFileSync(out, 'utf8');
+        } catch {
+          /* not written yet */
+        }
+      }
+    };
+    // Waits for the files the jobs' commands write, then for their reports (status counts).
+    const completed = async (n: number) => {
+      while (readdirSync(marks).length < n) await sleep(10);
+      for (;;) {
+        const res = await fetch(`${url}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+        const status = (await res.json()) as { counts: Record<string, number> };
+        if ((status.counts.completed ?? 0) >= n) return;
+        await sleep(20);
+      }
+    };
+    const marks = join(home, 'marks');
+    mkdirSync(marks);
+    let made = 0;
+    const job = () => ({ command: `touch ${join(marks, String(made++))}` });
+    worker = spawn(process.execPath, [CLI, 'worker', 'start', '--count', '1'], { env: benchEnv(home), stdio: 'ignore' });
+    await api('POST', '/api/jobs', job());
+    await completed(1);
+    const perJob = (text: string, jobs: number) =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [n, sql] = line.split('\t');
+          return `${(Number(n) / jobs).toFixed(2).padStart(6)}  ${sql}`;
+        })
+        .join('\n');
+    await counted();
+    for (let i = 0; i < singles; i++) {
+      await api('POST', '/api/jobs', job());
+      await completed(2 + i);
+    }
+    const single = await counted();
+    await api('POST', '/api/jobs/batch', { jobs: Array.from({ length: batch }, job) });
+    await completed(1 + singles + batch);
+    const batched = await counted();
+    const total = (text: string) => text.trim().split('\n').reduce((sum, line) => sum + Number(line.split('\t')[0]), 0);
+    console.log(`${singles} jobs one at a time, each handed to the waiting worker: ${(total(single) / singles).toFixed(2)} trips a job\n${perJob(single, singles)}\n`);
+    console.log(`${batch} jobs in one batch, one worker: ${(total(batched) / batch).toFixed(2)} trips a job\n${perJob(batched, batch)}`);
+  } finally {
+    worker?.kill('SIGTERM');
+    await sleep(500);
+    service.kill('SIGTERM');
+    await new Promise((r) => service.once('exit', r));
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
