@@ -46,11 +46,19 @@ export function benchEnv(home: string, database?: BenchDatabase, replica?: strin
 
 /**
  * A fresh service on a temp home and a free port; stop() removes the home. On PostgreSQL
- * `replica` names its connections (application_name) so their backends can be found.
+ * `replica` names its connections (application_name) so their backends can be found. `node`
+ * adds Node options (a preload) and environment for the service alone.
  */
-export async function startService(database?: BenchDatabase, replica?: string): Promise<Service> {
+export async function startService(
+  database?: BenchDatabase,
+  replica?: string,
+  node: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<Service> {
   const home = mkdtempSync(join(tmpdir(), 'queuectl-bench-'));
-  const child = spawn(process.execPath, [SERVICE_MAIN, '--quiet'], { env: benchEnv(home, database, replica), stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(node.args ?? []), SERVICE_MAIN, '--quiet'], {
+    env: { ...benchEnv(home, database, replica), ...node.env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {

@@ -13,10 +13,10 @@
  * heartbeats, long-polls timing out).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, benchEnv } from './bench-support';
+import { CLI, benchEnv, startService } from './bench-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,26 +25,11 @@ async function main(): Promise<void> {
   const get = (name: string, fallback: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : fallback);
   const singles = get('singles', 20);
   const batch = get('batch', 40);
-  const home = mkdtempSync(join(tmpdir(), 'queuectl-trips-'));
-  const out = join(home, 'trips');
-  const env = { ...benchEnv(home), QUEUECTL_TRIPS_OUT: out };
-  const service = spawn(process.execPath, ['-r', join(__dirname, 'sqlite-trips-preload.js'), join(ROOT, 'dist', 'src', 'main.js'), '--quiet'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const out = join(tmpdir(), `queuectl-trips-${process.pid}`);
+  const svc = await startService(undefined, undefined, { args: ['-r', join(__dirname, 'sqlite-trips-preload.js')], env: { QUEUECTL_TRIPS_OUT: out } });
+  const { url, token, home } = svc;
   let worker: ReturnType<typeof spawn> | undefined;
   try {
-    let url = '';
-    for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
-      try {
-        const record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
-        if (record.pid === service.pid) {
-          url = record.url;
-          break;
-        }
-      } catch {
-        /* not yet */
-      }
-      if (Date.now() > deadline) throw new Error('service did not start');
-    }
-    const token = readFileSync(join(home, 'token'), 'utf8').trim();
     const api = async (method: string, path: string, body?: unknown): Promise<void> => {
       const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       if (res.status >= 300) throw new Error(`${method} ${path}: HTTP ${res.status}`);
@@ -52,7 +37,7 @@ async function main(): Promise<void> {
     };
     const counted = async () => {
       rmSync(out, { force: true });
-      service.kill('SIGUSR2');
+      svc.process.kill('SIGUSR2');
       for (;;) {
         await sleep(20);
         try {
@@ -103,9 +88,8 @@ async function main(): Promise<void> {
   } finally {
     worker?.kill('SIGTERM');
     await sleep(500);
-    service.kill('SIGTERM');
-    await new Promise((r) => service.once('exit', r));
-    rmSync(home, { recursive: true, force: true });
+    await svc.stop();
+    rmSync(out, { force: true });
   }
 }
 

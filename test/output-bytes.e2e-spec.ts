@@ -39,8 +39,7 @@ const b64 = (bytes: Buffer | string) => Buffer.from(bytes).toString('base64');
 describe('output bytes', () => {
   const q = useQueue('queuectl-output-');
 
-  /** `logs --follow` attached before the job starts: what it prints while the job writes. */
-  /** `logs --follow` from the start; `onFirst` runs once it has printed something. */
+  /** `logs --follow` attached before the job starts: what it prints while the job writes; `onFirst` runs once it has printed something. */
   function followFromStart(id: string, onFirst?: () => void): Promise<{ code: number | null; events: number; stdout: Buffer }> {
     const follower = spawn(process.execPath, [CLI, 'logs', id, '--follow'], { env: cleanEnv({ QUEUECTL_HOME: q.home, ...clientEnv() }) });
     const out: Buffer[] = [];

@@ -299,7 +299,7 @@ export class SqliteDatabase extends SqlDatabase {
   /**
    * With nothing left to write, the next write transaction is opened now (BEGIN IMMEDIATE, an
    * empty transaction, off any request's path): the next unit, which on an idle service arrives
-   * alone, then starts with its first statement, one trip to SQLite's thread fewer. Nothing is
+   * alone, then starts with its first statement, its BEGIN's trip already made. Nothing is
    * written in it before that unit, so nothing is held that a crash could lose; the service is
    * the only writer of its file, so its snapshot is the latest; exclusive units (VACUUM INTO)
    * end it first. If it cannot be opened, the next batch opens its own.
