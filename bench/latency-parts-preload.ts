@@ -1,0 +1,72 @@
+/**
+ * Preloaded (`node -r`) by bench/latency-parts.ts into the service ($QUEUECTL_PARTS_ROLE=service)
+ * and into the worker (=worker). Stamps the moments of each enqueue → start on the wall clock, in
+ * ms with µs precision, so the processes' stamps line up; on SIGUSR2 writes them as JSON lines to
+ * $QUEUECTL_PARTS_OUT and starts over. One enqueue at a time is assumed: stamps go to the last
+ * enqueue that arrived (service) or claim answer that came (worker).
+ *
+ *   service: the enqueue arrives; its INSERT goes to SQLite's thread and comes back; so does the
+ *            handoff's claim and the COMMIT; the long-poll's answer and the enqueue's are written
+ *   worker:  a claim answer with a job arrives; spawn() is called and returns
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+
+const now = () => performance.timeOrigin + performance.now();
+type Sample = Record<string, number>;
+const samples: Sample[] = [];
+let current: Sample | undefined;
+const stamp = (key: string) => {
+  if (current && current[key] === undefined) current[key] = now();
+};
+
+if (process.env.QUEUECTL_PARTS_ROLE === 'service') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { hookSqlite } = require('./sqlite-hook') as typeof import('./sqlite-hook');
+  hookSqlite((sql) => {
+    const kind = /^\s*INSERT INTO jobs\b/.test(sql) ? 'insert' : /SET state = 'processing'/.test(sql) ? 'claim' : sql === 'COMMIT' ? 'commit' : undefined;
+    if (kind === undefined) return;
+    stamp(`${kind}Sent`);
+    return () => stamp(`${kind}Back`);
+  });
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (this: http.Server, ...args: Parameters<typeof emit>) {
+    const [event, req] = args as unknown as [string, http.IncomingMessage];
+    if (event === 'request' && req.method === 'POST' && req.url === '/api/jobs') samples.push((current = { arrived: now() }));
+    return emit.apply(this, args);
+  } as typeof emit;
+  const end = http.ServerResponse.prototype.end;
+  http.ServerResponse.prototype.end = function (this: http.ServerResponse, ...args: unknown[]) {
+    const url = this.req?.url ?? '';
+    if (current?.commitBack !== undefined && /^\/api\/workers\/[^/]+\/claim$/.test(url)) stamp('polled');
+    if (url === '/api/jobs') stamp('answered');
+    return end.apply(this, args as Parameters<typeof end>);
+  } as typeof end;
+} else {
+  const emit = net.Socket.prototype.emit;
+  net.Socket.prototype.emit = function (this: net.Socket, ...args: Parameters<typeof emit>) {
+    const [event, data] = args as unknown as [string | symbol, unknown];
+    if (event === 'data' && Buffer.isBuffer(data) && data.includes('"jobs":[{')) samples.push((current = { received: now() }));
+    return emit.apply(this, args);
+  } as typeof emit;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const childProcess = require('node:child_process') as typeof import('node:child_process');
+  const spawn = childProcess.spawn;
+  childProcess.spawn = function (this: unknown, ...args: unknown[]) {
+    stamp('spawnCalled');
+    const child = (spawn as (...a: unknown[]) => unknown).apply(this, args);
+    stamp('spawnReturned');
+    current = undefined;
+    return child;
+  } as typeof spawn;
+}
+
+process.on('SIGUSR2', () => {
+  // Whole or not at all: the benchmark reads the file once it exists.
+  const out = process.env.QUEUECTL_PARTS_OUT!;
+  writeFileSync(`${out}.part`, samples.map((s) => JSON.stringify(s) + '\n').join(''));
+  renameSync(`${out}.part`, out);
+  samples.length = 0;
+  current = undefined;
+});
