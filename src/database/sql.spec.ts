@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as sqlite3 from 'sqlite3';
 import { DataSource } from 'typeorm';
+import { AbstractSqliteDriver } from 'typeorm/driver/sqlite-abstract/AbstractSqliteDriver';
 import { StorageUnavailable } from '../common/domain-errors';
 import { walCommits } from '../../test/support/wal';
 import { SqlDatabase, SqliteDatabase } from './sql';
@@ -182,6 +183,70 @@ describe('SqlDatabase on a real SQLite file', () => {
     await db.write(insert('next'));
     expect(walCommits(file) - before).toBe(1);
     expect(await ids()).toEqual(['next', 'taken']);
+  });
+
+  describe('the transaction opened ahead', () => {
+    /**
+     * Shows the test every statement run through the writer's exec (BEGIN, SAVEPOINT, COMMIT and
+     * ROLLBACK go through it), and fails one where `fault` returns an error, as SQLite reports one.
+     */
+    function tapExec(fault: (sql: string) => Error | undefined): void {
+      const handle = (dataSource.driver as AbstractSqliteDriver).databaseConnection as sqlite3.Database;
+      const exec = handle.exec;
+      handle.exec = function (this: sqlite3.Database, sql: string, callback?: (err: Error | null) => void) {
+        const failure = fault(sql);
+        if (failure === undefined) return exec.call(this, sql, callback);
+        setImmediate(() => callback?.(failure));
+        return this;
+      } as sqlite3.Database['exec'];
+    }
+    const turn = () => new Promise((r) => setImmediate(r));
+
+    it('writes on in a transaction of its own when the one opened ahead could not begin', async () => {
+      const statements: string[] = [];
+      tapExec((sql) => {
+        statements.push(sql);
+        // The first BEGIN is the write's own; the second is opened ahead once the queue is empty.
+        const begins = statements.filter((s) => s === 'BEGIN IMMEDIATE').length;
+        return sql === 'BEGIN IMMEDIATE' && begins === 2 ? new Error('SQLITE_BUSY: database is locked') : undefined;
+      });
+      await db.write(insert('a'));
+      while (statements.length < 3) await turn();
+      await turn();
+      const before = walCommits(file);
+      await expect(db.write(insert('b'))).resolves.toBe(1);
+      expect(statements.slice(0, 5)).toEqual(['BEGIN IMMEDIATE', 'COMMIT', 'BEGIN IMMEDIATE', 'BEGIN IMMEDIATE', 'COMMIT']);
+      expect(walCommits(file) - before).toBe(1);
+      const other = await otherConnection(file);
+      try {
+        expect(await other.ids()).toEqual(['a', 'b']);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('is rolled back when a batch cannot set its first savepoint in it, and the next write commits', async () => {
+      const statements: string[] = [];
+      let batch: Promise<PromiseSettledResult<number>[]> | undefined;
+      tapExec((sql) => {
+        statements.push(sql);
+        // While the BEGIN opened ahead is on its way, two writes arrive: they go as one batch,
+        // in that transaction, each behind a savepoint (and no BEGIN of their own).
+        if (sql === 'BEGIN IMMEDIATE' && statements.filter((s) => s === sql).length === 2) {
+          batch = Promise.allSettled([db.write(insert('b')), db.write(insert('c'))]);
+        }
+        return sql === 'SAVEPOINT unit' ? new Error('SQLITE_IOERR: disk I/O error') : undefined;
+      });
+      await db.write(insert('a'));
+      while (batch === undefined) await turn();
+      const outcomes = await batch;
+      for (const o of outcomes) expect(o).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailable) });
+      expect(statements.slice(statements.indexOf('SAVEPOINT unit'))).toContain('ROLLBACK');
+      const before = walCommits(file);
+      await expect(db.write(insert('d'))).resolves.toBe(1);
+      expect(walCommits(file) - before).toBe(1);
+      expect(await ids()).toEqual(['a', 'd']);
+    });
   });
 
   describe('kept statements', () => {
