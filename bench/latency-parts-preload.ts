@@ -5,8 +5,10 @@
  * $QUEUECTL_PARTS_OUT and starts over. One enqueue at a time is assumed: stamps go to the last
  * enqueue that arrived (service) or claim answer that came (worker).
  *
- *   service: the enqueue arrives; its INSERT goes to SQLite's thread and comes back; so does the
- *            handoff's claim and the COMMIT; the long-poll's answer and the enqueue's are written
+ *   service: the enqueue arrives; its statements go to the database and come back (on SQLite the
+ *            INSERT, the handoff's claim and COMMIT, each a trip to SQLite's thread; on
+ *            PostgreSQL also BEGIN, each a round trip); the long-poll's answer and the enqueue's
+ *            are written
  *   worker:  a claim answer with a job arrives; spawn() is called and returns
  */
 import { renameSync, writeFileSync } from 'node:fs';
@@ -21,15 +23,36 @@ const stamp = (key: string) => {
   if (current && current[key] === undefined) current[key] = now();
 };
 
+/** Which step of the enqueue a statement is, by its text. */
+function step(sql: string): string | undefined {
+  if (/^\s*INSERT INTO jobs\b/.test(sql)) return 'insert';
+  if (/SET state = 'processing'/.test(sql)) return 'claim';
+  if (sql === 'BEGIN') return 'begin';
+  // PostgreSQL sends the transaction's notifications in the COMMIT's own string.
+  if (/(^|; )COMMIT$/.test(sql)) return 'commit';
+  return undefined;
+}
+
 if (process.env.QUEUECTL_PARTS_ROLE === 'service') {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { hookSqlite } = require('./sqlite-hook') as typeof import('./sqlite-hook');
-  hookSqlite((sql) => {
-    const kind = /^\s*INSERT INTO jobs\b/.test(sql) ? 'insert' : /SET state = 'processing'/.test(sql) ? 'claim' : sql === 'COMMIT' ? 'commit' : undefined;
+  const traced = (sql: string) => {
+    const kind = step(sql);
     if (kind === undefined) return;
     stamp(`${kind}Sent`);
     return () => stamp(`${kind}Back`);
-  });
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { hookSqlite } = require('./sqlite-hook') as typeof import('./sqlite-hook');
+  hookSqlite(traced);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pg = require('pg') as typeof import('pg');
+  const query = pg.Client.prototype.query as (this: unknown, ...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+    const back = traced(text);
+    const answer = query.apply(this, args);
+    if (back && answer instanceof Promise) answer.then(back, () => undefined);
+    return answer;
+  } as typeof pg.Client.prototype.query;
   const emit = http.Server.prototype.emit;
   http.Server.prototype.emit = function (this: http.Server, ...args: Parameters<typeof emit>) {
     const [event, req] = args as unknown as [string, http.IncomingMessage];

@@ -1,36 +1,47 @@
 /**
- * `node dist/bench/latency-parts.js [--samples 50]`: where enqueue → the command starts goes, on
- * SQLite. A fresh service and one worker (`--count 1`), both with bench/latency-parts-preload.ts,
- * which stamps each step on the wall clock; one job at a time, each after a random 100–300 ms
- * pause (an idle service, as in the latency benchmark), its command `date +%s%N > file`. Prints
- * the median of each part, their sum against the measured total, and the floor below it: Node's
- * spawn to `date` running, in a fresh process (bench/start-floor.ts), as bench/run.ts measures it.
+ * `node dist/bench/latency-parts.js [--db sqlite|postgres] [--samples 50]`: where enqueue → the
+ * command starts goes. A fresh service and one worker (`--count 1`), both with
+ * bench/latency-parts-preload.ts, which stamps each step on the wall clock; one job at a time,
+ * each after a random 100–300 ms pause (an idle service, as in the latency benchmark), its command
+ * `date +%s%N > file`. Prints the median of each step, their sum against the measured total, and
+ * the floor below it: Node's spawn to `date` running, in a fresh process (bench/start-floor.ts),
+ * as bench/run.ts measures it. On PostgreSQL the service has a schema of its own on the server of
+ * `--db-url` (default: the benchmarks' loopback server), dropped afterwards.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, benchEnv, median, startService } from './bench-support';
+import { DEFAULT_POSTGRES_URL, freshSchema } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
-/** The parts in order, each from one stamp to the next; `sent` and `started` are this process's. */
-const PARTS: Array<[string, string, string]> = [
-  ['sent', 'arrived', 'request to the service (client, loopback, HTTP parsing)'],
-  ['arrived', 'insertSent', 'Express and Nest to the INSERT (guard, body, validation, controller)'],
-  ['insertSent', 'insertBack', 'INSERT (a trip to SQLite’s thread)'],
-  ['insertBack', 'claimSent', 'to the handoff’s claim'],
-  ['claimSent', 'claimBack', 'handoff claim UPDATE (a trip)'],
-  ['claimBack', 'commitSent', 'to COMMIT'],
-  ['commitSent', 'commitBack', 'COMMIT (WAL frames written, fsync)'],
-  ['commitBack', 'polled', 'the long-poll answered (Nest, JSON, res.end)'],
-  ['polled', 'received', 'to the worker (loopback)'],
-  ['received', 'spawnCalled', 'worker: answer parsed, job started, spawn() called'],
-  ['spawnCalled', 'spawnReturned', 'spawn() (the worker forks)'],
-  ['spawnReturned', 'started', 'exec of /bin/sh, its fork and exec of date'],
-];
+/**
+ * The stamps in the order they happen; a step runs from one stamp present in a sample to the next.
+ * `sent` and `started` are this process's, the others the preload's (SQLite has no BEGIN on the
+ * path: its transaction was opened ahead).
+ */
+const STAMPS = ['sent', 'arrived', 'beginSent', 'beginBack', 'insertSent', 'insertBack', 'claimSent', 'claimBack', 'commitSent', 'commitBack', 'polled', 'received', 'spawnCalled', 'spawnReturned', 'started'];
+const STATEMENTS: Record<string, string> = { begin: 'BEGIN', insert: 'INSERT', claim: 'the handoff’s claim', commit: 'COMMIT' };
+
+function stepName(from: string, to: string, dialect: string): string {
+  const trip = dialect === 'sqlite' ? 'a trip to SQLite’s thread' : 'a round trip';
+  if (to === 'arrived') return 'request to the service (client, loopback, HTTP parsing)';
+  if (from === 'arrived') return `Express and Nest to the first statement (guard, body, validation, controller)`;
+  if (to.endsWith('Sent')) return `to ${STATEMENTS[to.slice(0, -4)]}`;
+  if (to === 'commitBack') return dialect === 'sqlite' ? 'COMMIT (WAL frames written, fsync; a trip)' : 'COMMIT with the notifications (WAL flush; a round trip)';
+  if (to.endsWith('Back')) return `${STATEMENTS[to.slice(0, -4)]} (${trip})`;
+  return {
+    polled: 'the long-poll answered (Nest, JSON, res.end)',
+    received: 'to the worker (loopback, its process woken)',
+    spawnCalled: 'worker: answer parsed, job started, spawn() called',
+    spawnReturned: 'spawn() (the worker forks; back once the child has exec’d)',
+    started: 'exec of /bin/sh, its fork and exec of date',
+  }[to]!;
+}
 
 async function signalled(child: ChildProcess, out: string): Promise<Array<Record<string, number>>> {
   rmSync(out, { force: true });
@@ -44,15 +55,20 @@ async function signalled(child: ChildProcess, out: string): Promise<Array<Record
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const samples = argv.includes('--samples') ? Number(argv[argv.indexOf('--samples') + 1]) : 50;
+  const option = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
+  const samples = Number(option('samples', '50'));
+  const dialect = option('db', 'sqlite');
+  if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error(`--db takes sqlite or postgres (got "${dialect}")`);
+  const schema = dialect === 'postgres' ? freshSchema(option('db-url', DEFAULT_POSTGRES_URL)) : undefined;
   const preload = join(__dirname, 'latency-parts-preload.js');
   const svcOut = join(tmpdir(), `queuectl-parts-${process.pid}`);
-  const svc = await startService(undefined, undefined, { args: ['-r', preload], env: { QUEUECTL_PARTS_ROLE: 'service', QUEUECTL_PARTS_OUT: svcOut } });
+  const svc = await startService(schema, undefined, { args: ['-r', preload], env: { QUEUECTL_PARTS_ROLE: 'service', QUEUECTL_PARTS_OUT: svcOut } });
   const workerOut = join(svc.home, 'parts-worker');
   const marks = join(svc.home, 'marks');
   mkdirSync(marks);
   const worker = spawn(process.execPath, ['-r', preload, CLI, 'worker', 'start', '--count', '1'], {
-    env: { ...benchEnv(svc.home), QUEUECTL_PARTS_ROLE: 'worker', QUEUECTL_PARTS_OUT: workerOut },
+    // On PostgreSQL a worker is pointed at its service by URL, as a deployed worker is.
+    env: { ...benchEnv(svc.home), ...(schema ? { QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: schema.token } : {}), QUEUECTL_PARTS_ROLE: 'worker', QUEUECTL_PARTS_OUT: workerOut },
     stdio: 'ignore',
   });
   // One kept-alive connection that takes little of the machine's CPU, as the peer harness's client.
@@ -84,13 +100,16 @@ async function main(): Promise<void> {
     const stamps: Array<Record<string, number>> = ends.map((e, i) => ({ ...e, ...service[i], ...worked[i] }));
     const floor = JSON.parse(execFileSync(process.execPath, [join(__dirname, 'start-floor.js'), String(samples)], { encoding: 'utf8' })) as { median: number };
     let sum = 0;
-    console.log(`enqueue → start on SQLite, ${samples} jobs one at a time, medians in ms:`);
-    for (const [from, to, what] of PARTS) {
-      const values = stamps.map((s) => s[to] - s[from]).filter((v) => Number.isFinite(v));
-      if (values.length < samples) throw new Error(`${to}: stamped for ${values.length} of ${samples}`);
-      const m = median(values);
+    console.log(`enqueue → start on ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, ${samples} jobs one at a time, medians in ms:`);
+    // A stamp most samples lack is not on this dialect's path; one a few lack is reported.
+    const count = (key: string) => stamps.filter((s) => Number.isFinite(s[key])).length;
+    const present = STAMPS.filter((key) => count(key) > samples / 2);
+    for (let i = 1; i < present.length; i++) {
+      const [from, to] = [present[i - 1], present[i]];
+      const m = median(stamps.filter((s) => Number.isFinite(s[from]) && Number.isFinite(s[to])).map((s) => s[to] - s[from]));
       sum += m;
-      console.log(`${m.toFixed(2).padStart(7)}  ${what}`);
+      const short = samples - Math.min(count(from), count(to));
+      console.log(`${m.toFixed(2).padStart(7)}  ${stepName(from, to, dialect)}${short > 0 ? ` (${short} samples without it)` : ''}`);
     }
     const total = median(stamps.map((s) => s.started - s.sent));
     console.log(`${sum.toFixed(2).padStart(7)}  sum of the medians\n${total.toFixed(2).padStart(7)}  enqueue → start (median)`);
@@ -100,6 +119,7 @@ async function main(): Promise<void> {
     worker.kill('SIGTERM');
     await sleep(500);
     await svc.stop();
+    await schema?.drop();
     rmSync(svcOut, { force: true });
   }
 }
