@@ -19,6 +19,15 @@ import { KeepAliveClient } from './keep-alive-client';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
+/** Waits for `done`, for at most 10 s: a process that died must not hang the benchmark. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
 /**
  * The stamps in the order they happen; a step runs from one stamp present in a sample to the next.
  * `sent` and `started` are this process's, the others the preload's (SQLite has no BEGIN on the
@@ -46,7 +55,7 @@ function stepName(from: string, to: string, dialect: string): string {
 async function signalled(child: ChildProcess, out: string): Promise<Array<Record<string, number>>> {
   rmSync(out, { force: true });
   child.kill('SIGUSR2');
-  while (!existsSync(out)) await sleep(10);
+  await until(() => existsSync(out), 'the stamps');
   return readFileSync(out, 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -62,7 +71,10 @@ async function main(): Promise<void> {
   const schema = dialect === 'postgres' ? freshSchema(option('db-url', DEFAULT_POSTGRES_URL)) : undefined;
   const preload = join(__dirname, 'latency-parts-preload.js');
   const svcOut = join(tmpdir(), `queuectl-parts-${process.pid}`);
-  const svc = await startService(schema, undefined, { args: ['-r', preload], env: { QUEUECTL_PARTS_ROLE: 'service', QUEUECTL_PARTS_OUT: svcOut } });
+  const svc = await startService(schema, undefined, { args: ['-r', preload], env: { QUEUECTL_PARTS_ROLE: 'service', QUEUECTL_PARTS_OUT: svcOut } }).catch(async (e: unknown) => {
+    await schema?.drop();
+    throw e;
+  });
   const workerOut = join(svc.home, 'parts-worker');
   const marks = join(svc.home, 'marks');
   mkdirSync(marks);
@@ -80,7 +92,7 @@ async function main(): Promise<void> {
       const sent = now();
       const answer = await client.post('/api/jobs', Buffer.from(JSON.stringify({ command: `date +%s%N > ${file}` })));
       if (answer.status !== 201) throw new Error(`enqueue: HTTP ${answer.status} ${answer.body}`);
-      while (!existsSync(file) || readFileSync(file, 'utf8').trim() === '') await sleep(2);
+      await until(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', `job ${i}'s command`);
       return { sent, started: Number(readFileSync(file, 'utf8')) / 1e6 };
     };
     // Warm-up, which also waits for the worker to register and long-poll.
