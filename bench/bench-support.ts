@@ -27,6 +27,18 @@ export function percentile(values: number[], p: number): number {
 }
 
 /**
+ * Polls `predicate` every `intervalMs` until it holds, for at most `timeoutMs`: a process that
+ * died must not hang a benchmark. `what` names the wait in the error.
+ */
+export async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 20, what = 'the benchmark'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
  * Where a benchmarked service keeps its queue: its home's SQLite file (undefined), or a
  * PostgreSQL database (with its schema in the URL) that several replicas may share.
  */

@@ -12,21 +12,12 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, benchEnv, median, startService } from './bench-support';
+import { CLI, benchEnv, median, startService, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, freshSchema } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
-
-/** Waits for `done`, for at most 10 s: a process that died must not hang the benchmark. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 /**
  * The stamps in the order they happen; a step runs from one stamp present in a sample to the next.
@@ -55,7 +46,7 @@ function stepName(from: string, to: string, dialect: string): string {
 async function signalled(child: ChildProcess, out: string): Promise<Array<Record<string, number>>> {
   rmSync(out, { force: true });
   child.kill('SIGUSR2');
-  await until(() => existsSync(out), 'the stamps');
+  await waitUntil(() => existsSync(out), 10_000, 10, 'the stamps');
   return readFileSync(out, 'utf8')
     .split('\n')
     .filter(Boolean)
@@ -92,7 +83,7 @@ async function main(): Promise<void> {
       const sent = now();
       const answer = await client.post('/api/jobs', Buffer.from(JSON.stringify({ command: `date +%s%N > ${file}` })));
       if (answer.status !== 201) throw new Error(`enqueue: HTTP ${answer.status} ${answer.body}`);
-      await until(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', `job ${i}'s command`);
+      await waitUntil(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', 10_000, 2, `job ${i}'s command`);
       return { sent, started: Number(readFileSync(file, 'utf8')) / 1e6 };
     };
     // Warm-up, which also waits for the worker to register and long-poll.

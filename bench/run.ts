@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { BenchDatabase, CLI, ROOT, Service, benchEnv, call, median, percentile, startService } from './bench-support';
+import { BenchDatabase, CLI, ROOT, Service, benchEnv, call, median, percentile, startService, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
@@ -119,14 +119,6 @@ function startWorkers(svc: Service, count: number, database?: BenchDatabase) {
       clearTimeout(timer);
     },
   };
-}
-
-async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('benchmark timed out');
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 interface ThroughputResult {

@@ -3,7 +3,7 @@
  * node-sqlite3, each a trip from the event loop to its thread and back, by statement, and writes
  * the counts to $QUEUECTL_TRIPS_OUT (then starts over) on SIGUSR2.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { hookSqlite } from './sqlite-hook';
 
 const counts = new Map<string, number>();
@@ -15,5 +15,8 @@ hookSqlite((sql) => {
 process.on('SIGUSR2', () => {
   const lines = [...counts].sort((a, b) => b[1] - a[1]).map(([sql, n]) => `${n}\t${sql}`);
   counts.clear();
-  writeFileSync(process.env.QUEUECTL_TRIPS_OUT!, lines.join('\n') + '\n');
+  // Whole or not at all: the benchmark reads the file once it exists.
+  const out = process.env.QUEUECTL_TRIPS_OUT!;
+  writeFileSync(`${out}.part`, lines.join('\n') + '\n');
+  renameSync(`${out}.part`, out);
 });

@@ -13,10 +13,10 @@
  * heartbeats, long-polls timing out).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, benchEnv, startService } from './bench-support';
+import { CLI, benchEnv, startService, waitUntil } from './bench-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,24 +38,22 @@ async function main(): Promise<void> {
     const counted = async () => {
       rmSync(out, { force: true });
       svc.process.kill('SIGUSR2');
-      for (;;) {
-        await sleep(20);
-        try {
-          return readFileSync(out, 'utf8');
-        } catch {
-          /* not written yet */
-        }
-      }
+      await waitUntil(() => existsSync(out), 10_000, 20, 'the counts');
+      return readFileSync(out, 'utf8');
     };
     // Waits for the files the jobs' commands write, then for their reports (status counts).
     const completed = async (n: number) => {
-      while (readdirSync(marks).length < n) await sleep(10);
-      for (;;) {
-        const res = await fetch(`${url}/api/status`, { headers: { authorization: `Bearer ${token}` } });
-        const status = (await res.json()) as { counts: Record<string, number> };
-        if ((status.counts.completed ?? 0) >= n) return;
-        await sleep(20);
-      }
+      await waitUntil(() => readdirSync(marks).length >= n, 60_000, 10, `${n} jobs' commands`);
+      await waitUntil(
+        async () => {
+          const res = await fetch(`${url}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+          const status = (await res.json()) as { counts: Record<string, number> };
+          return (status.counts.completed ?? 0) >= n;
+        },
+        60_000,
+        20,
+        `${n} jobs' reports`,
+      );
     };
     const marks = join(home, 'marks');
     mkdirSync(marks);

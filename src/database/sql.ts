@@ -339,8 +339,9 @@ export class SqliteDatabase extends SqlDatabase {
       const begin = (opened ? [] : ['BEGIN IMMEDIATE']).concat(alone ? [] : ['SAVEPOINT unit']);
       if (begin.length > 0) await this.exec(begin.join('; '));
     } catch (e) {
-      // BEGIN may have succeeded (or been opened ahead) before SAVEPOINT failed.
-      if (!alone || opened) await this.exec('ROLLBACK').catch(() => undefined);
+      // A batch's SAVEPOINT failed with its transaction open (begun in this statement or ahead);
+      // a unit alone reaches here only when its own BEGIN failed, with nothing to roll back.
+      if (!alone) await this.exec('ROLLBACK').catch(() => undefined);
       for (const p of batch) p.reject(e);
       return;
     }
