@@ -26,7 +26,10 @@ describe('queues, flows, schedules and idempotency together', () => {
     const job = { command: 'make report', queue: 'reports', cwd: '/srv/reports', env: { MODE: 'nightly' } };
     await api().post('/api/schedules').set(t.auth).send({ name: 'nightly', every_seconds: 60, job }).expect(201);
     clock.advance(60_000);
-    expect(await t.app.get(SchedulesService).tickDue()).toBe(1);
+    // This pass or the ticker's own makes the tick: the ticker is woken by the schedule's change,
+    // on PostgreSQL through a notification that may arrive after the clock moved. Either way the
+    // tick goes in once (the list below holds exactly it).
+    expect(await t.app.get(SchedulesService).tickDue()).toBeLessThanOrEqual(1);
     const tick = (await api().get(`/api/jobs/nightly:${START + 60_000}`).set(t.auth).expect(200)).body;
     expect(tick).toMatchObject({ queue: 'reports', cwd: '/srv/reports', env: { MODE: 'nightly' }, max_retries: 7, state: 'pending' });
     const listed = (await api().get('/api/jobs?queue=reports').set(t.auth).expect(200)).body.jobs.map((j: { id: string }) => j.id);
