@@ -7,8 +7,8 @@
  *
  *   service: the enqueue arrives; its statements go to the database and come back (on SQLite the
  *            INSERT, the handoff's claim and COMMIT, each a trip to SQLite's thread; on
- *            PostgreSQL also BEGIN, each a round trip); the long-poll's answer and the enqueue's
- *            are written
+ *            PostgreSQL also BEGIN with the read of the queue settings, each a round trip);
+ *            the long-poll's answer and the enqueue's are written
  *   worker:  a claim answer with a job arrives; spawn() is called and returns
  */
 import { renameSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,8 @@ const stamp = (key: string) => {
 function step(sql: string): string | undefined {
   if (/^\s*INSERT INTO jobs\b/.test(sql)) return 'insert';
   if (/SET state = 'processing'/.test(sql)) return 'claim';
-  if (sql === 'BEGIN') return 'begin';
+  // On PostgreSQL the BEGIN goes with the unit's first statement when it has no parameters.
+  if (/^BEGIN(;|$)/.test(sql)) return 'begin';
   // PostgreSQL sends the transaction's notifications in the COMMIT's own string.
   if (/(^|; )COMMIT$/.test(sql)) return 'commit';
   return undefined;

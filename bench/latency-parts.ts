@@ -25,7 +25,7 @@ const now = () => performance.timeOrigin + performance.now();
  * path: its transaction was opened ahead).
  */
 const STAMPS = ['sent', 'arrived', 'beginSent', 'beginBack', 'insertSent', 'insertBack', 'claimSent', 'claimBack', 'commitSent', 'commitBack', 'polled', 'received', 'spawnCalled', 'spawnReturned', 'started'];
-const STATEMENTS: Record<string, string> = { begin: 'BEGIN', insert: 'INSERT', claim: 'the handoff’s claim', commit: 'COMMIT' };
+const STATEMENTS: Record<string, string> = { begin: 'BEGIN with the queue settings read', insert: 'INSERT', claim: 'the handoff’s claim', commit: 'COMMIT' };
 
 function stepName(from: string, to: string, dialect: string): string {
   const trip = dialect === 'sqlite' ? 'a trip to SQLite’s thread' : 'a round trip';

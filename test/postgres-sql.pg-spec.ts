@@ -128,6 +128,67 @@ describe('PostgresDatabase', () => {
     expect((refused as DuplicateJob).message).toBe('a job with id "taken" already exists');
   });
 
+  describe('the BEGIN, sent with the first statement that has no parameters', () => {
+    /** What the service sends while `work` runs, one string a round trip (pg's Client.query calls). */
+    const sentDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; sent: string[] }> => {
+      const sent: string[] = [];
+      const query = Client.prototype.query as (...args: unknown[]) => unknown;
+      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+        sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+        return query.apply(this, args);
+      } as never);
+      try {
+        return { value: await work(), sent };
+      } finally {
+        spy.mockRestore();
+      }
+    };
+
+    it('goes with a unit’s first statement when it has no parameters: one round trip fewer, the same transaction', async () => {
+      const { value, sent } = await sentDuring(() =>
+        db.write(async (sql) => {
+          const [{ n }] = await sql.rows<{ n: number }>('SELECT count(*)::int AS n FROM items');
+          await sql.run('INSERT INTO items (id) VALUES (?)', ['c']);
+          return n;
+        }),
+      );
+      expect(value).toBe(2);
+      expect(sent).toEqual(['BEGIN; SELECT count(*)::int AS n FROM items', 'INSERT INTO items (id) VALUES ($1)', 'COMMIT']);
+      expect(await ids()).toEqual(['a', 'b', 'c']);
+      // Still a transaction: a unit that fails after its write leaves nothing behind.
+      const failed = db.write(async (sql) => {
+        await sql.rows('SELECT id FROM items');
+        await sql.run('INSERT INTO items (id) VALUES (?)', ['undone']);
+        throw new Error('the unit fails');
+      });
+      await expect(failed).rejects.toThrow('the unit fails');
+      expect(await ids()).toEqual(['a', 'b', 'c']);
+    });
+
+    it('goes alone before a first statement with parameters, and with the COMMIT of a unit that sent none', async () => {
+      const first = await sentDuring(() => db.write((sql) => sql.run('UPDATE items SET n = n + 1 WHERE id = ?', ['a'])));
+      expect(first).toEqual({ value: 1, sent: ['BEGIN', 'UPDATE items SET n = n + 1 WHERE id = $1', 'COMMIT'] });
+      const none = await sentDuring(() => db.write(async () => 'nothing sent'));
+      expect(none).toEqual({ value: 'nothing sent', sent: ['BEGIN; COMMIT'] });
+    });
+
+    it('opens the first unit’s savepoint with it in a shared transaction: a failing unit is undone alone', async () => {
+      const unit = (id: string, fail: boolean) => async (sql: Sql) => {
+        const [{ n }] = await sql.rows<{ n: number }>('SELECT count(*)::int AS n FROM items');
+        await sql.run('INSERT INTO items (id) VALUES (?)', [id]);
+        if (fail) throw new Error(`${id} fails`);
+        return n;
+      };
+      const { value: results, sent } = await sentDuring(() =>
+        Promise.allSettled([db.write(unit('c', false)), db.write(unit('half', true)), db.write(unit('d', false)), db.write(unit('e', false))]),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect(await ids()).toEqual(['a', 'b', 'c', 'd', 'e']);
+      // The first unit went alone; the others shared one transaction, opened with the second's read.
+      expect(sent.filter((s) => s.startsWith('BEGIN'))).toEqual(['BEGIN; SELECT count(*)::int AS n FROM items', 'BEGIN; SAVEPOINT unit; SELECT count(*)::int AS n FROM items']);
+    });
+  });
+
   it('turns ? and ?N into $N outside quoted text', () => {
     expect(placeholders(`SELECT ?, '?', "a?", ?2, ? WHERE x = '?1'`)).toBe(`SELECT $1, '?', "a?", $2, $2 WHERE x = '?1'`);
   });

@@ -89,6 +89,10 @@ describe('named queues', () => {
     expect((await enqueue(q.svc, { id: 'global', command: 'true' })).max_retries).toBe(3);
     expect((await enqueue(q.svc, { id: 'by-queue', queue: 'tight', command: 'sleep 5' })).max_retries).toBe(0);
     expect((await enqueue(q.svc, { id: 'own', queue: 'tight', command: 'sleep 2', max_retries: 2, timeout_seconds: 4 })).max_retries).toBe(2);
+    // A batch mixing queues: each job takes its own queue's, as stored.
+    const batch = await api(q.svc, 'POST', '/api/jobs/batch', { jobs: [{ id: 'b-tight', queue: 'tight', command: 'true' }, { id: 'b-global', command: 'true' }, { id: 'b-own', queue: 'tight', command: 'true', max_retries: 7 }] });
+    expect(batch.body.jobs.map((j: { max_retries: number }) => j.max_retries)).toEqual([0, 3, 7]);
+    for (const [id, n] of [['b-tight', 0], ['b-global', 3], ['b-own', 7]] as const) expect((await job(q.svc, id)).max_retries).toBe(n);
     startWorker(q.home, ['--count', '3']);
     const killed = await waitForState(q.svc, 'by-queue', 'dead', 15_000);
     expect(killed.last_error).toBe('timeout');

@@ -52,7 +52,7 @@ export class PostgresDatabase extends SqlDatabase {
   protected alone<T>(work: Work<T>): Promise<T> {
     return this.withClient(async (client) => {
       const said: Announcement[] = [];
-      const value = await work(unitSql(on(client), said));
+      const value = await work(unitSql(on((sql, params) => query(client, sql, params)), said));
       // No transaction is open: the notifications go out at once.
       if (said.length > 0) await client.query(notifications(client, this.sender, said)).catch(() => undefined);
       deliverLocally(said);
@@ -128,9 +128,9 @@ export class PostgresDatabase extends SqlDatabase {
    * everything and is thrown, for the whole batch.
    */
   private async transaction(client: PoolClient, batch: Pending[]): Promise<Array<{ ok: boolean; value: unknown; said: Announcement[] }>> {
-    const statements = on(client);
     const alone = batch.length === 1;
-    await client.query(alone ? 'BEGIN' : 'BEGIN; SAVEPOINT unit');
+    const opening = new Opening(client, alone ? 'BEGIN' : 'BEGIN; SAVEPOINT unit');
+    const statements = on((sql, params) => opening.query(sql, params));
     const outcomes: Array<{ ok: boolean; value: unknown; said: Announcement[] }> = [];
     try {
       for (let i = 0; i < batch.length; i++) {
@@ -141,13 +141,13 @@ export class PostgresDatabase extends SqlDatabase {
           if (alone || RETRYABLE.has(code(e)) || lostConnection(e)) throw e;
           // Rolled back to its savepoint: what it announced did not happen.
           outcomes.push({ ok: false, value: mapError(e), said: [] });
-          await client.query('ROLLBACK TO SAVEPOINT unit');
+          await opening.query('ROLLBACK TO SAVEPOINT unit');
         }
-        if (i < batch.length - 1) await client.query('RELEASE SAVEPOINT unit; SAVEPOINT unit');
+        if (i < batch.length - 1) await opening.query('RELEASE SAVEPOINT unit; SAVEPOINT unit');
       }
       if (this.stallBeforeCommit) await this.stallBeforeCommit();
       // One trip: the notifications and the COMMIT that delivers them.
-      await client.query(`${notifications(client, this.sender, outcomes.flatMap((o) => o.said))}COMMIT`);
+      await opening.query(`${notifications(client, this.sender, outcomes.flatMap((o) => o.said))}COMMIT`);
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       // A unit alone that failed for itself is answered with its own error, like any other.
@@ -168,11 +168,42 @@ function notifications(client: PoolClient, sender: string, said: Announcement[])
   return notifyMessages(sender, said.map((a) => [a.topic, a.payload])).map((m) => `SELECT pg_notify('${CHANNEL}', ${client.escapeLiteral(m)}); `).join('');
 }
 
-/** The statements of one connection (a unit of work's, inside the batch's transaction). */
-function on(client: PoolClient): Pick<Sql, 'rows' | 'run'> {
+/**
+ * A transaction whose BEGIN (and first SAVEPOINT) has not been sent yet. It goes with the first
+ * statement that has no parameters, as one simple query: one round trip where there were two.
+ * Before a statement with parameters (the extended protocol takes one statement) it goes alone,
+ * as it always did. Most units start with a read of the queue settings, which has none, so
+ * PostgreSQL's enqueue, claim and report each make one round trip fewer.
+ */
+class Opening {
+  private begin: string | undefined;
+
+  constructor(
+    private readonly client: PoolClient,
+    begin: string,
+  ) {
+    this.begin = begin;
+  }
+
+  async query(sql: string, params: unknown[] = []): Promise<QueryResult> {
+    const begin = this.begin;
+    this.begin = undefined;
+    if (begin === undefined) return query(this.client, sql, params);
+    if (params.length > 0) {
+      await query(this.client, begin, []);
+      return query(this.client, sql, params);
+    }
+    // A simple query of several statements answers with one result for each.
+    const results = (await query(this.client, `${begin}; ${sql}`, [])) as unknown as QueryResult[];
+    return results[results.length - 1];
+  }
+}
+
+/** The statements of a unit of work, sent through `send` (on its connection, or its transaction's Opening). */
+function on(send: (sql: string, params: unknown[]) => Promise<QueryResult>): Pick<Sql, 'rows' | 'run'> {
   return {
-    rows: <T>(sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rows as T[]),
-    run: (sql: string, params: unknown[] = []) => query(client, sql, params).then((r) => r.rowCount ?? 0),
+    rows: <T>(sql: string, params: unknown[] = []) => send(sql, params).then((r) => r.rows as T[]),
+    run: (sql: string, params: unknown[] = []) => send(sql, params).then((r) => r.rowCount ?? 0),
   };
 }
 

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Sql } from '../database/sql';
+import type { QueueSettings } from '../queues/queues.repository';
 import type { ClaimedJob } from './job-runs.service';
 
-/** Claims for one waiting worker inside a unit of work (JobRunsService.claimIn's rules). */
-export type ClaimIn = (sql: Sql) => Promise<ClaimedJob[]>;
+/** Claims for one waiting worker inside a unit of work, with the queue settings it read (JobRunsService.claimIn's rules). */
+export type ClaimIn = (sql: Sql, queues: QueueSettings) => Promise<ClaimedJob[]>;
 
 /**
  * One claim long-polling in this service, as the handoff sees it: `waiting` may be offered work;
@@ -102,11 +103,11 @@ export class ClaimHandoff {
   }
 
   /**
-   * In `sql`, a unit of work that made jobs due: claims for the waiting claims, oldest first,
-   * until one that serves every queue finds nothing. Call `deliver` on the answer after the unit
-   * commits and `undo` when it fails or runs again.
+   * In `sql`, a unit of work that made jobs due and read `queues`: claims for the waiting claims,
+   * oldest first, until one that serves every queue finds nothing. Call `deliver` on the answer
+   * after the unit commits and `undo` when it fails or runs again.
    */
-  async offer(sql: Sql): Promise<Handover> {
+  async offer(sql: Sql, queues: QueueSettings): Promise<Handover> {
     const given: Array<[WaitingClaim, ClaimedJob[]]> = [];
     const handover = new Handover(given);
     for (const w of [...this.waiting]) {
@@ -114,7 +115,7 @@ export class ClaimHandoff {
       w.offer();
       let jobs: ClaimedJob[];
       try {
-        jobs = await w.claimIn(sql);
+        jobs = await w.claimIn(sql, queues);
       } catch (e) {
         w.undo();
         handover.undo();

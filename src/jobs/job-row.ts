@@ -62,6 +62,13 @@ export interface NewJob {
   blocked?: boolean;
 }
 
+/**
+ * A NewJob as enqueue makes it, before its unit of work: one given no max retries of its own
+ * takes its queue's, else the global setting, read in the unit that inserts it
+ * (JobsService.insertGroups).
+ */
+export type DraftJob = Omit<NewJob, 'maxRetries'> & { maxRetries?: number };
+
 /** How an attempt ended, as its worker reported it (or as the reaper decided). */
 export interface AttemptOutcome {
   exitCode: number | null;

@@ -13,7 +13,7 @@ import { JobsRepository } from './jobs.repository';
 import { LeaseWatch } from './lease-watch';
 import { ReportAnswersRepository } from './report-answers.repository';
 import { QueueRow } from '../queues/queue.entity';
-import { QueuesRepository } from '../queues/queues.repository';
+import { QueueSettings, QueuesRepository } from '../queues/queues.repository';
 
 /** How long the answer to a report is kept for a worker that sends the report again. */
 const REPORT_ANSWER_KEEP_MS = 60 * 60 * 1000;
@@ -107,17 +107,20 @@ export class JobRunsService {
     return this.db.write((sql) => this.claimWithin(sql, workerId, limit, served));
   }
 
-  /** A claim inside a unit of work of the caller's (an enqueue handing its jobs over, see ClaimHandoff). */
-  async claimWithin(sql: Sql, workerId: string, limit: number, served?: string[]): Promise<ClaimedJob[]> {
+  /**
+   * A claim inside a unit of work of the caller's (an enqueue handing its jobs over, see
+   * ClaimHandoff), with the queue settings that unit read (`queues`), else read here.
+   */
+  async claimWithin(sql: Sql, workerId: string, limit: number, served?: string[], queues?: QueueSettings): Promise<ClaimedJob[]> {
     const now = this.clock.now();
-    const queues = await this.queues.settings(sql);
+    queues ??= await this.queues.settings(sql);
     const rows = this.heard(await this.claimIn(sql, queues, workerId, served, now, limit));
     for (const r of rows) this.signals.jobChanged(sql, r.id);
     return rows.map((r) => this.toClaimed(r, queues));
   }
 
   /** Claims in a unit of work, within the queues' pauses and limits (see QueuesRepository.claimScope). */
-  private async claimIn(sql: Sql, queues: ReadonlyMap<string, QueueRow>, workerId: string, served: string[] | undefined, now: number, limit: number): Promise<JobRow[]> {
+  private async claimIn(sql: Sql, queues: QueueSettings, workerId: string, served: string[] | undefined, now: number, limit: number): Promise<JobRow[]> {
     const scope = await this.queues.claimScope(sql, queues, served, now, limit);
     return this.jobs.claimNext(sql, workerId, now, this.leaseUntil(now), limit, scope);
   }
@@ -334,7 +337,7 @@ export class JobRunsService {
   }
 
   /** The job's own timeout, else its queue's job-timeout, else the global one. */
-  private toClaimed(row: JobRow, queues: ReadonlyMap<string, QueueRow>): ClaimedJob {
+  private toClaimed(row: JobRow, queues: QueueSettings): ClaimedJob {
     const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : Number(queues.get(row.queue)?.job_timeout ?? this.config.get('job-timeout'));
     return {
       id: row.id,

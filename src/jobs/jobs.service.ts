@@ -5,15 +5,14 @@ import { Clock } from '../common/clock';
 import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
 import { Sql, SqlDatabase } from '../database/sql';
 import { ConfigService } from '../config/config.service';
-import { JobRow, NewJob } from './job-row';
+import { DraftJob, JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
 import { AttemptResponse, JobResponse, jobListJson, toAttemptResponse, toJobResponse } from './job.mapper';
 import { JobsRepository } from './jobs.repository';
 import { JobSignals } from './job-signals';
 import { EnqueueJobDto } from './dto/enqueue-job.dto';
 import { DEFAULT_QUEUE } from './jobs.repository';
-import { QueueRow } from '../queues/queue.entity';
-import { QueuesRepository } from '../queues/queues.repository';
+import { QueueSettings, QueuesRepository } from '../queues/queues.repository';
 import { BLOCKED_DUE_AT, JobDependenciesRepository } from './job-dependencies.repository';
 import { findCycle } from './job-flows';
 
@@ -31,7 +30,7 @@ export interface JobDetail extends JobResponse {
 
 /** Enqueue, inspect, cancel and retry jobs: what users ask of the queue. */
 interface WaitingInsert {
-  jobs: NewJob[];
+  jobs: DraftJob[];
   resolve: (rows: JobRow[]) => void;
   reject: (err: unknown) => void;
 }
@@ -79,20 +78,18 @@ export class JobsService {
    * without them the read of their dependencies is skipped: it would find nothing, and enqueue is
    * a hot path.
    */
-  answerInserted(jobs: NewJob[], rows: JobRow[], sql?: Sql): Promise<JobResponse[]> {
+  answerInserted(jobs: DraftJob[], rows: JobRow[], sql?: Sql): Promise<JobResponse[]> {
     if (!jobs.some((j) => j.after!.length > 0)) return Promise.resolve(rows.map((r) => toJobResponse(r)));
     return this.respond(rows, sql);
   }
 
   /**
    * The jobs `enqueueMany` would insert for these inputs: checked (a cycle among their `after` is
-   * refused), defaults filled in (a queue's max-retries applies to jobs that give none; it is
-   * copied into the job). For callers that insert them in a unit of work of their own through
-   * `insertGroups` (schedule ticks, idempotent enqueues).
+   * refused), defaults filled in but max retries (see insertGroups). For callers that insert them
+   * in a unit of work of their own through `insertGroups` (schedule ticks, idempotent enqueues).
    */
-  async newJobs(inputs: EnqueueJobDto[]): Promise<NewJob[]> {
-    const queues = inputs.some((i) => i.max_retries === undefined) ? await this.queues.settings() : new Map<string, QueueRow>();
-    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? i : undefined, queues));
+  async newJobs(inputs: EnqueueJobDto[]): Promise<DraftJob[]> {
+    const newJobs = inputs.map((input, i) => this.toNewJob(input, inputs.length > 1 ? i : undefined));
     if (newJobs.some((j) => j.after!.length > 0)) {
       const cycle = findCycle(newJobs);
       if (cycle) throw new DependencyCycle(cycle);
@@ -115,7 +112,7 @@ export class JobsService {
    * Enqueue requests that arrive while a transaction is being written wait for the next one and
    * go in together: one id check and one INSERT for all of them instead of a unit each.
    */
-  private insertCoalesced(jobs: NewJob[]): Promise<JobRow[]> {
+  private insertCoalesced(jobs: DraftJob[]): Promise<JobRow[]> {
     return new Promise<JobRow[]>((resolve, reject) => {
       this.waitingInserts.push({ jobs, resolve, reject });
       if (this.waitingInserts.length > 1) return;
@@ -131,10 +128,13 @@ export class JobsService {
         .write(async (sql) => {
           handover?.undo();
           handover = undefined;
-          const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now());
+          // Read first, for the jobs' max retries and the claims' pauses and limits alike: on
+          // PostgreSQL the BEGIN goes with it (see Opening), on SQLite it is kept between units.
+          const queues = await this.queues.settings(sql);
+          const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now(), queues);
           const inserted = outcomes.flatMap((o) => (o instanceof DomainError ? [] : o.map((r) => r.id)));
           if (inserted.length > 0) {
-            handover = await this.handoff.offer(sql);
+            handover = await this.handoff.offer(sql, queues);
             // The other claims (here and on the other replicas) are woken unless the waiting
             // claims here took every new job: then there is nothing new for them to find.
             if (!handover.tookAll(inserted)) this.signals.workAvailable(sql);
@@ -159,8 +159,13 @@ export class JobsService {
    * stores the edges. A group that waits on an unknown job is refused (404) alone. A job waiting
    * on one already dead ends dead at once, as it would have a moment later had it been enqueued
    * first; one waiting only on completed jobs is due at once.
+   *
+   * A job given no max retries takes its queue's as this unit reads them (`queues`, when the unit
+   * has read them already), else the global setting: a change committed before the unit began
+   * applies to it.
    */
-  async insertGroups(sql: Sql, groups: NewJob[][], now: number): Promise<Array<JobRow[] | DomainError>> {
+  async insertGroups(sql: Sql, drafts: DraftJob[][], now: number, queues?: QueueSettings): Promise<Array<JobRow[] | DomainError>> {
+    const groups = await this.withMaxRetries(sql, drafts, queues);
     if (!groups.some((g) => g.some((j) => j.after!.length > 0))) return this.jobs.insertGroups(sql, groups, now);
     const own = groups.map((g) => new Set(g.map((j) => j.id)));
     const outside = new Set(groups.flatMap((g, i) => g.flatMap((j) => j.after!.filter((id) => !own[i].has(id)))));
@@ -278,8 +283,16 @@ export class JobsService {
     return { purged };
   }
 
+  /** The jobs as stored: those given no max retries take their queue's, else the global setting. */
+  private async withMaxRetries(sql: Sql, groups: DraftJob[][], queues?: QueueSettings): Promise<NewJob[][]> {
+    if (groups.every((g) => g.every((j) => j.maxRetries !== undefined))) return groups as NewJob[][];
+    const settings = queues ?? (await this.queues.settings(sql));
+    const global = this.config.get('max-retries');
+    return groups.map((g) => g.map((j) => (j.maxRetries !== undefined ? (j as NewJob) : { ...j, maxRetries: settings.get(j.queue ?? DEFAULT_QUEUE)?.max_retries ?? global })));
+  }
+
   /** `index`: the job's place in a batch, named in errors; undefined for a job alone. */
-  private toNewJob(input: EnqueueJobDto, index: number | undefined, queues: ReadonlyMap<string, QueueRow>): NewJob {
+  private toNewJob(input: EnqueueJobDto, index: number | undefined): DraftJob {
     let runAt: number | null = null;
     if (input.run_at !== undefined) {
       runAt = Date.parse(input.run_at);
@@ -292,8 +305,8 @@ export class JobsService {
     return {
       id: input.id ?? newJobId(this.clock.now()),
       command: input.command,
-      // The job's own value, else its queue's, else the global setting.
-      maxRetries: input.max_retries ?? queues.get(queue)?.max_retries ?? this.config.get('max-retries'),
+      // The job's own; else its queue's or the global setting, read where it is inserted.
+      maxRetries: input.max_retries,
       queue,
       priority: input.priority ?? 0,
       runAt,

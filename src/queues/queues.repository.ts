@@ -4,6 +4,9 @@ import { ClaimScope } from '../jobs/jobs.repository';
 import { JOB_STATES, JobState, sqlStates } from '../jobs/job-state';
 import { QueueRow } from './queue.entity';
 
+/** Every queue that has a row, by name: pauses, limits and overrides, as one unit of work read them. */
+export type QueueSettings = ReadonlyMap<string, QueueRow>;
+
 /** The columns of `queues` a change may set; null clears an override. */
 export type QueueChange = Partial<Pick<QueueRow, 'paused' | 'concurrency' | 'max_retries' | 'backoff_base' | 'backoff_max' | 'job_timeout'>>;
 
@@ -22,7 +25,7 @@ export class QueuesRepository {
    * or another's uncommitted change. PostgreSQL reads every time: another replica's change
    * reaches this one by a notification that may come after this replica's next claim.
    */
-  private kept?: ReadonlyMap<string, QueueRow>;
+  private kept?: QueueSettings;
   /** Upserts so far, and the value of db.writesEnded at the last one. */
   private upserts = 0;
   private upsertDuring = -1;
@@ -30,7 +33,7 @@ export class QueuesRepository {
   constructor(private readonly db: SqlDatabase) {}
 
   /** Every queue that has a row (settings), by name. A few rows: read whole, in the unit of work that needs them. Read-only. */
-  async settings(sql: Sql = this.db): Promise<ReadonlyMap<string, QueueRow>> {
+  async settings(sql: Sql = this.db): Promise<QueueSettings> {
     const keeping = this.db.dialect === 'sqlite';
     // A copy is only ever kept while settled, and the next upsert drops it.
     if (keeping && this.kept) return this.kept;
@@ -109,7 +112,7 @@ export class QueuesRepository {
    * transaction: a second claim on another replica waits for the first to commit, then counts
    * the jobs it took. Only limited queues about to be claimed from are locked, in name order.
    */
-  async claimScope(sql: Sql, queues: ReadonlyMap<string, QueueRow>, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
+  async claimScope(sql: Sql, queues: QueueSettings, served: string[] | undefined, now: number, limit: number): Promise<ClaimScope | undefined> {
     const restricted = [...queues.values()].some((q) => Number(q.paused) || Number(q.concurrency) > 0);
     if (!restricted && served === undefined) return undefined;
     const limitOf = (name: string) => Number(queues.get(name)?.concurrency ?? 0);

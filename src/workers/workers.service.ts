@@ -151,7 +151,7 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         if (nextDue !== undefined && nextDue <= claimedAt) nextDue = undefined;
         const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
         // While it sleeps, an enqueue here may claim for it in its own transaction (ClaimHandoff).
-        const waiting = this.handoff.wait((sql) => this.runs.claimWithin(sql, workerId, limit, queues), queues === undefined, onWake);
+        const waiting = this.handoff.wait((sql, settings) => this.runs.claimWithin(sql, workerId, limit, queues, settings), queues === undefined, onWake);
         try {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, sleepMs);
