@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { DuplicateJob } from '../src/common/domain-errors';
 import { dataSourceOptions, openDataSource } from '../src/database/data-source';
-import { PostgresDatabase, placeholders } from '../src/database/postgres-sql';
+import { NAMED_STATEMENTS, PostgresDatabase, placeholders, statementName } from '../src/database/postgres-sql';
 import { Sql } from '../src/database/sql';
 import { TEST_DATABASE_URL, dropDatabaseOf, schemaOf } from './support/database';
 import { removeHome, tempHome } from './support/harness';
@@ -15,10 +15,10 @@ import { removeHome, tempHome } from './support/harness';
 describe('PostgresDatabase', () => {
   let home: string;
   const sources: DataSource[] = [];
-  const replica = async () => {
+  const replica = async (prepared = true) => {
     const ds = await openDataSource(dataSourceOptions({ dialect: 'postgres', url: TEST_DATABASE_URL!, schema: schemaOf(home) }));
     sources.push(ds);
-    return new PostgresDatabase(ds);
+    return new PostgresDatabase(ds, prepared);
   };
   let db: PostgresDatabase;
 
@@ -191,5 +191,41 @@ describe('PostgresDatabase', () => {
 
   it('turns ? and ?N into $N outside quoted text', () => {
     expect(placeholders(`SELECT ?, '?', "a?", ?2, ? WHERE x = '?1'`)).toBe(`SELECT $1, '?', "a?", $2, $2 WHERE x = '?1'`);
+  });
+
+  describe('named statements', () => {
+    const byId = 'SELECT id, n FROM items WHERE id = ?';
+    /** The unit's connection: what it keeps prepared, and how it plans them. */
+    const kept = (sql: Sql) => sql.rows<{ name: string; statement: string }>(`SELECT name, statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT id, n FROM items%'`);
+
+    it('sends a statement with parameters by name: parsed once on a connection, planned for each call’s values', async () => {
+      const seen = await db.write(async (sql) => {
+        const answers = [await sql.rows(byId, ['a']), await sql.rows(byId, ['b'])];
+        const [{ plan_cache_mode }] = await sql.rows<{ plan_cache_mode: string }>('SHOW plan_cache_mode');
+        return { answers, prepared: await kept(sql), plan_cache_mode };
+      });
+      expect(seen.answers).toEqual([[{ id: 'a', n: 0 }], [{ id: 'b', n: 0 }]]);
+      expect(seen.prepared).toEqual([{ name: statementName(placeholders(byId)), statement: 'SELECT id, n FROM items WHERE id = $1' }]);
+      expect(seen.plan_cache_mode).toBe('force_custom_plan');
+    });
+
+    it('sends every statement unnamed with prepared statements off', async () => {
+      const unnamed = await replica(false);
+      const prepared = await unnamed.write(async (sql) => {
+        expect(await sql.rows(byId, ['a'])).toEqual([{ id: 'a', n: 0 }]);
+        return kept(sql);
+      });
+      expect(prepared).toEqual([]);
+    });
+
+    it('names each text once, the same on every call, and no more than NAMED_STATEMENTS texts', () => {
+      const texts = Array.from({ length: NAMED_STATEMENTS + 10 }, (_, i) => `SELECT ${i} AS n WHERE ? IS NOT NULL`);
+      const names = texts.map((t) => statementName(t));
+      expect(texts.map((t) => statementName(t))).toEqual(names);
+      const given = names.filter((n) => n !== undefined);
+      expect(new Set(given).size).toBe(given.length);
+      expect(given.length).toBeLessThanOrEqual(NAMED_STATEMENTS);
+      expect(names.slice(-10)).toEqual(Array(10).fill(undefined));
+    });
   });
 });

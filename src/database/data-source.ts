@@ -85,8 +85,9 @@ export function dataSourceOptions(target: DatabaseTarget): DataSourceOptions {
     applicationName: 'queuectl',
     extra: {
       types: PG_TYPES,
-      // Every connection finds the tables (and the count triggers their function bodies name) in the schema.
-      ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
+      // Named statements are planned for each execution's values (see statementName). Every
+      // connection finds the tables (and the count triggers their function bodies name) in the schema.
+      options: ['-c plan_cache_mode=force_custom_plan', ...(target.schema ? [`-c search_path=${target.schema}`] : [])].join(' '),
       connectionTimeoutMillis: 10_000,
     },
   };

@@ -35,7 +35,7 @@ export { MIGRATIONS, POSTGRES_MIGRATIONS } from './data-source';
       provide: SqlDatabase,
       inject: [getDataSourceToken(), ENV],
       useFactory: async (dataSource: DataSource, env: Env) => {
-        if (env.database.dialect === 'postgres') return new PostgresDatabase(dataSource);
+        if (env.database.dialect === 'postgres') return new PostgresDatabase(dataSource, env.database.prepared ?? true);
         await dataSource.query(`PRAGMA synchronous = ${env.sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
         return new SqliteDatabase(dataSource);
       },

@@ -111,12 +111,25 @@ describe('loadEnv', () => {
 
     it('selects PostgreSQL from a postgres:// URL, the schema parameter apart', () => {
       const env = loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://queue@db.internal:5433/jobs?schema=queue_a&sslmode=disable', QUEUECTL_TOKEN: token });
-      expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queue@db.internal:5433/jobs?sslmode=disable', schema: 'queue_a' });
+      expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queue@db.internal:5433/jobs?sslmode=disable', schema: 'queue_a', prepared: true });
       expect(loadEnv({ QUEUECTL_DATABASE_URL: 'postgresql://db/jobs', QUEUECTL_TOKEN: token }).database).toEqual({
         dialect: 'postgres',
         url: 'postgresql://db/jobs',
         schema: undefined,
+        prepared: true,
       });
+    });
+
+    it('turns named statements off with prepared_statements=false (for a pooler that does not carry them), and nothing else', () => {
+      expect(loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://pgbouncer:6432/jobs?prepared_statements=false&schema=q', QUEUECTL_TOKEN: token }).database).toEqual({
+        dialect: 'postgres',
+        url: 'postgres://pgbouncer:6432/jobs',
+        schema: 'q',
+        prepared: false,
+      });
+      expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://db/jobs?prepared_statements=no', QUEUECTL_TOKEN: token })).toEqual([
+        `QUEUECTL_DATABASE_URL's prepared_statements must be true or false (got "no")`,
+      ]);
     });
 
     it('requires a token, given or in a file', () => {
@@ -142,7 +155,7 @@ describe('loadEnv', () => {
       try {
         writeFileSync(join(dir, 'password'), 'p@ss:w/rd\n');
         const env = loadEnv({ QUEUECTL_DATABASE_URL: 'postgres://queuectl@postgres:5432/queuectl', QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'password'), QUEUECTL_TOKEN: token });
-        expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queuectl:p%40ss%3Aw%2Frd@postgres:5432/queuectl', schema: undefined });
+        expect(env.database).toEqual({ dialect: 'postgres', url: 'postgres://queuectl:p%40ss%3Aw%2Frd@postgres:5432/queuectl', schema: undefined, prepared: true });
         expect(decodeURIComponent(new URL((env.database as { url: string }).url).password)).toBe('p@ss:w/rd');
         expect(problemsOf({ QUEUECTL_DATABASE_URL: 'postgres://q:given@db/jobs', QUEUECTL_DATABASE_PASSWORD_FILE: join(dir, 'password'), QUEUECTL_TOKEN: token })).toEqual([
           'QUEUECTL_DATABASE_URL holds a password already: drop it or QUEUECTL_DATABASE_PASSWORD_FILE',

@@ -41,10 +41,12 @@ export type DatabaseTarget =
   | { dialect: 'sqlite'; /** Absolute path of the database file. */ path: string }
   | {
       dialect: 'postgres';
-      /** The connection URL as given, without the `schema` parameter. */
+      /** The connection URL as given, without the `schema` and `prepared_statements` parameters. */
       url: string;
       /** The schema the tables live in (`?schema=NAME`), or undefined for the server's search_path. */
       schema?: string;
+      /** Named statements, unless `?prepared_statements=false` (for a pooler that does not carry them); default on. */
+      prepared?: boolean;
     };
 
 export const DEFAULT_PORT = 7411;
@@ -190,8 +192,14 @@ function databaseTarget(raw: string | undefined, problems: string[]): DatabaseTa
     problems.push(`QUEUECTL_DATABASE_URL's schema must be a lower-case SQL name (got "${schema.slice(0, 80)}")`);
     return undefined;
   }
+  const prepared = url.searchParams.get('prepared_statements') ?? 'true';
+  if (prepared !== 'true' && prepared !== 'false') {
+    problems.push(`QUEUECTL_DATABASE_URL's prepared_statements must be true or false (got "${prepared.slice(0, 80)}")`);
+    return undefined;
+  }
   url.searchParams.delete('schema');
-  return { dialect: 'postgres', url: url.toString(), schema };
+  url.searchParams.delete('prepared_statements');
+  return { dialect: 'postgres', url: url.toString(), schema, prepared: prepared === 'true' };
 }
 
 /**
