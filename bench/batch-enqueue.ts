@@ -7,7 +7,7 @@
  * compilers'); on PostgreSQL also its backends' (from /proc: in hundredths of a second). Batch 1 is the one the peer benchmark times: a
  * service just started, its code not yet compiled by V8 for speed.
  */
-import { Service, median, startService } from './bench-support';
+import { Service, benchOption, median, startService } from './bench-support';
 import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { threadCpuMs } from './cpu-seconds';
 
@@ -39,13 +39,12 @@ async function oneBatch(svc: Service, jobs: Array<{ command: string }>, database
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const get = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-  const db = get('db', 'sqlite');
-  const count = Number(get('jobs', '10000'));
-  const batches = Number(get('batches', '3'));
-  const services = Number(get('services', '3'));
+  const db = benchOption('db', 'sqlite');
+  const count = Number(benchOption('jobs', '10000'));
+  const batches = Number(benchOption('batches', '3'));
+  const services = Number(benchOption('services', '3'));
   const distinct = argv.includes('--distinct');
-  const baseUrl = get('db-url', DEFAULT_POSTGRES_URL);
+  const baseUrl = benchOption('db-url', DEFAULT_POSTGRES_URL);
   const results: BatchResult[] = [];
   for (let s = 0; s < services; s++) {
     const schema = db === 'postgres' ? freshSchema(baseUrl) : undefined;

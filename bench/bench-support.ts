@@ -26,6 +26,12 @@ export function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
+/** The value after `--name` on the command line, else `fallback`. */
+export function benchOption(name: string, fallback: string, argv = process.argv.slice(2)): string {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 && at + 1 < argv.length ? argv[at + 1] : fallback;
+}
+
 /**
  * Polls `predicate` every `intervalMs` until it holds, for at most `timeoutMs`: a process that
  * died must not hang a benchmark. `what` names the wait in the error.

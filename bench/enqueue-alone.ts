@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Socket, connect } from 'node:net';
-import { BenchDatabase, Service, median, percentile, startService } from './bench-support';
+import { BenchDatabase, Service, benchOption, median, percentile, startService } from './bench-support';
 import { DEFAULT_POSTGRES_URL, freshSchema } from './bench-postgres';
 
 /** One request on one kept-alive socket; the answer is read up to Content-Length. */
@@ -37,12 +37,10 @@ function request(socket: Socket, head: string, body?: Buffer): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const get = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-  const db = get('db', 'sqlite');
-  const samples = Number(get('samples', '200'));
-  const gapMs = Number(get('gap-ms', '20'));
-  const schema = db === 'postgres' ? freshSchema(get('db-url', DEFAULT_POSTGRES_URL)) : undefined;
+  const db = benchOption('db', 'sqlite');
+  const samples = Number(benchOption('samples', '200'));
+  const gapMs = Number(benchOption('gap-ms', '20'));
+  const schema = db === 'postgres' ? freshSchema(benchOption('db-url', DEFAULT_POSTGRES_URL)) : undefined;
   let svc: Service | undefined;
   try {
     svc = await startService(schema as BenchDatabase | undefined);
@@ -63,7 +61,7 @@ async function main(): Promise<void> {
     const times: Record<string, number[]> = { health: [], status: [], enqueue: [] };
     for (let i = 0; i < 20; i++) for (const k of Object.values(kinds)) await k();
     // Time to attach a tracer to the service before the samples (--pause-ms).
-    await new Promise((r) => setTimeout(r, Number(get('pause-ms', '0'))));
+    await new Promise((r) => setTimeout(r, Number(benchOption('pause-ms', '0'))));
     for (let i = 0; i < samples; i++) {
       for (const [name, send] of Object.entries(kinds)) {
         await new Promise((r) => setTimeout(r, gapMs));

@@ -8,7 +8,7 @@
  * two builds by alternating runs of this in each.
  */
 import { threadCpuMs } from './cpu-seconds';
-import { BenchDatabase, Service, median, startService } from './bench-support';
+import { BenchDatabase, Service, benchOption, median, startService } from './bench-support';
 import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
@@ -56,13 +56,11 @@ async function measure(db: string, jobs: number, dbUrl: string): Promise<RunResu
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const get = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-  const db = get('db', 'sqlite');
+  const db = benchOption('db', 'sqlite');
   if (db !== 'sqlite' && db !== 'postgres') throw new Error('--db must be sqlite or postgres');
-  const jobs = Number(get('jobs', '2000'));
-  const runs = Number(get('runs', '3'));
-  const dbUrl = get('db-url', DEFAULT_POSTGRES_URL);
+  const jobs = Number(benchOption('jobs', '2000'));
+  const runs = Number(benchOption('runs', '3'));
+  const dbUrl = benchOption('db-url', DEFAULT_POSTGRES_URL);
   const results: RunResult[] = [];
   for (let i = 0; i < runs; i++) {
     const r = await measure(db, jobs, dbUrl);

@@ -12,7 +12,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, benchEnv, median, startService, waitUntil } from './bench-support';
+import { CLI, benchEnv, benchOption, median, startService, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, freshSchema } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
@@ -54,12 +54,10 @@ async function signalled(child: ChildProcess, out: string): Promise<Array<Record
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const option = (name: string, fallback: string) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
-  const samples = Number(option('samples', '50'));
-  const dialect = option('db', 'sqlite');
+  const samples = Number(benchOption('samples', '50'));
+  const dialect = benchOption('db', 'sqlite');
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error(`--db takes sqlite or postgres (got "${dialect}")`);
-  const schema = dialect === 'postgres' ? freshSchema(option('db-url', DEFAULT_POSTGRES_URL)) : undefined;
+  const schema = dialect === 'postgres' ? freshSchema(benchOption('db-url', DEFAULT_POSTGRES_URL)) : undefined;
   const preload = join(__dirname, 'latency-parts-preload.js');
   const svcOut = join(tmpdir(), `queuectl-parts-${process.pid}`);
   const svc = await startService(schema, undefined, { args: ['-r', preload], env: { QUEUECTL_PARTS_ROLE: 'service', QUEUECTL_PARTS_OUT: svcOut } }).catch(async (e: unknown) => {

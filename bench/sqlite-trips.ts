@@ -16,15 +16,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, benchEnv, startService, waitUntil } from './bench-support';
+import { CLI, benchEnv, benchOption, startService, waitUntil } from './bench-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const get = (name: string, fallback: number) => (argv.includes(`--${name}`) ? Number(argv[argv.indexOf(`--${name}`) + 1]) : fallback);
-  const singles = get('singles', 20);
-  const batch = get('batch', 40);
+  const singles = Number(benchOption('singles', '20'));
+  const batch = Number(benchOption('batch', '40'));
   const out = join(tmpdir(), `queuectl-trips-${process.pid}`);
   const svc = await startService(undefined, undefined, { args: ['-r', join(__dirname, 'sqlite-trips-preload.js')], env: { QUEUECTL_TRIPS_OUT: out } });
   const { url, token, home } = svc;

@@ -181,14 +181,11 @@ function notifications(client: PoolClient, sender: string, said: Announcement[])
  * PostgreSQL's enqueue, claim and report each make one round trip fewer.
  */
 class Opening {
-  private begin: string | undefined;
-
   constructor(
     private readonly send: (sql: string, params: unknown[]) => Promise<QueryResult>,
-    begin: string,
-  ) {
-    this.begin = begin;
-  }
+    /** Undefined once sent. */
+    private begin: string | undefined,
+  ) {}
 
   async query(sql: string, params: unknown[] = []): Promise<QueryResult> {
     const begin = this.begin;
