@@ -29,8 +29,8 @@ function step(sql: string): string | undefined {
   if (/SET state = 'processing'/.test(sql)) return 'claim';
   // On PostgreSQL the BEGIN goes with the unit's first statement when it has no parameters.
   if (/^BEGIN(;|$)/.test(sql)) return 'begin';
-  // PostgreSQL sends the transaction's notifications in the COMMIT's own string.
-  if (/(^|; )COMMIT$/.test(sql)) return 'commit';
+  // PostgreSQL sends the transaction's notifications in the COMMIT's own string; SQLite opens the next transaction in it.
+  if (/(^|; )COMMIT(;|$)/.test(sql)) return 'commit';
   return undefined;
 }
 

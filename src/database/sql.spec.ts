@@ -202,21 +202,15 @@ describe('SqlDatabase on a real SQLite file', () => {
     }
     const turn = () => new Promise((r) => setImmediate(r));
 
-    it('writes on in a transaction of its own when the one opened ahead could not begin', async () => {
+    it('is opened with each COMMIT, in its trip, and the next write goes in it', async () => {
       const statements: string[] = [];
-      tapExec((sql) => {
-        statements.push(sql);
-        // The first BEGIN is the write's own; the second is opened ahead once the queue is empty.
-        const begins = statements.filter((s) => s === 'BEGIN IMMEDIATE').length;
-        return sql === 'BEGIN IMMEDIATE' && begins === 2 ? new Error('SQLITE_BUSY: database is locked') : undefined;
-      });
-      await db.write(insert('a'));
-      while (statements.length < 3) await turn();
-      await turn();
+      tapExec((sql) => void statements.push(sql));
       const before = walCommits(file);
-      await expect(db.write(insert('b'))).resolves.toBe(1);
-      expect(statements.slice(0, 5)).toEqual(['BEGIN IMMEDIATE', 'COMMIT', 'BEGIN IMMEDIATE', 'BEGIN IMMEDIATE', 'COMMIT']);
-      expect(walCommits(file) - before).toBe(1);
+      await db.write(insert('a'));
+      await db.write(insert('b'));
+      // The first write opens its own transaction; each COMMIT opens the next one.
+      expect(statements).toEqual(['BEGIN IMMEDIATE', 'COMMIT; BEGIN DEFERRED', 'COMMIT; BEGIN DEFERRED']);
+      expect(walCommits(file) - before).toBe(2);
       const other = await otherConnection(file);
       try {
         expect(await other.ids()).toEqual(['a', 'b']);
@@ -225,14 +219,31 @@ describe('SqlDatabase on a real SQLite file', () => {
       }
     });
 
+    it('refuses the writes of a COMMIT that failed, and the next write commits in one opened once the queue is empty', async () => {
+      const statements: string[] = [];
+      tapExec((sql) => {
+        statements.push(sql);
+        return sql.startsWith('COMMIT') && statements.filter((s) => s.startsWith('COMMIT')).length === 2 ? new Error('SQLITE_IOERR: disk I/O error') : undefined;
+      });
+      await db.write(insert('a'));
+      await expect(db.write(insert('b'))).rejects.toBeInstanceOf(StorageUnavailable);
+      while (statements.length < 5) await turn();
+      const before = walCommits(file);
+      await expect(db.write(insert('c'))).resolves.toBe(1);
+      expect(statements).toEqual(['BEGIN IMMEDIATE', 'COMMIT; BEGIN DEFERRED', 'COMMIT; BEGIN DEFERRED', 'ROLLBACK', 'BEGIN DEFERRED', 'COMMIT; BEGIN DEFERRED']);
+      expect(walCommits(file) - before).toBe(1);
+      expect(await ids()).toEqual(['a', 'c']);
+    });
+
     it('is rolled back when a batch cannot set its first savepoint in it, and the next write commits', async () => {
       const statements: string[] = [];
       let batch: Promise<PromiseSettledResult<number>[]> | undefined;
       tapExec((sql) => {
         statements.push(sql);
-        // While the BEGIN opened ahead is on its way, two writes arrive: they go as one batch,
-        // in that transaction, each behind a savepoint (and no BEGIN of their own).
-        if (sql === 'BEGIN IMMEDIATE' && statements.filter((s) => s === sql).length === 2) {
+        // While the first COMMIT (and the BEGIN opened ahead with it) is on its way, two writes
+        // arrive: they go as one batch, in that transaction, each behind a savepoint (and no
+        // BEGIN of their own).
+        if (sql.startsWith('COMMIT') && batch === undefined) {
           batch = Promise.allSettled([db.write(insert('b')), db.write(insert('c'))]);
         }
         return sql === 'SAVEPOINT unit' ? new Error('SQLITE_IOERR: disk I/O error') : undefined;

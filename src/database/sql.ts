@@ -165,6 +165,9 @@ export abstract class SqlDatabase implements Sql {
   protected async idle(): Promise<void> {}
 }
 
+/** The transaction opened ahead for the next batch (SqliteDatabase.idle): deferred, it cannot fail. */
+const BEGIN_AHEAD = 'BEGIN DEFERRED';
+
 /** One SQLite connection and the statements kept compiled on it. */
 interface Connection {
   handle: Database;
@@ -297,17 +300,18 @@ export class SqliteDatabase extends SqlDatabase {
   }
 
   /**
-   * With nothing left to write, the next write transaction is opened now (BEGIN IMMEDIATE, an
-   * empty transaction, off any request's path): the next unit, which on an idle service arrives
-   * alone, then starts with its first statement, its BEGIN's trip already made. Nothing is
-   * written in it before that unit, so nothing is held that a crash could lose; the service is
-   * the only writer of its file, so its snapshot is the latest; exclusive units (VACUUM INTO)
-   * end it first. If it cannot be opened, the next batch opens its own.
+   * The next write transaction is opened ahead, off any request's path: with the COMMIT of the
+   * last one (one trip, see commit), or here, when the queue empties after a batch that could
+   * not open it. The next unit then starts with its first statement. It is a deferred BEGIN: it
+   * takes no lock and no snapshot until that statement (the service is its file's only writer, so
+   * the lock is there to take), nothing is written in it before that unit, so a crash loses
+   * nothing, and it cannot fail on its own, so an error from `COMMIT; BEGIN` is the COMMIT's.
+   * Exclusive units (VACUUM INTO) end it first.
    */
   protected override async idle(): Promise<void> {
     if (this.openedAhead) return;
     try {
-      await this.exec('BEGIN IMMEDIATE');
+      await this.exec(BEGIN_AHEAD);
       this.openedAhead = true;
     } catch {
       /* the next batch begins its own, and meets the error there */
@@ -371,7 +375,8 @@ export class SqliteDatabase extends SqlDatabase {
     }
     try {
       if (this.stallBeforeCommit) await this.stallBeforeCommit();
-      await this.exec('COMMIT');
+      await this.exec(`COMMIT; ${BEGIN_AHEAD}`);
+      this.openedAhead = true;
     } catch (e) {
       await this.exec('ROLLBACK').catch(() => undefined);
       for (const p of batch) p.reject(e);
