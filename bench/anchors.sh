@@ -4,7 +4,9 @@
 # $ANCHORS_SRC (default ../shared/bench-anchors, which may be read-only) to
 # $ANCHORS_DIR/harness and bench/anchors-postgres.patch is applied to the copy. queuectl-pg runs
 # the service on the peers' PostgreSQL server (DATABASE_URL of the harness), a schema of its own
-# per measurement, dropped afterwards; its worker reaches the service by QUEUECTL_URL.
+# per measurement, dropped afterwards; its worker reaches the service by QUEUECTL_URL. The enqueue
+# workloads also run as `queuectl-min` and `queuectl-pg-min`: the same calls with
+# `Prefer: return=minimal`, whose answers are the new jobs' ids alone.
 #
 # Run from the project's root after `npm run build` and the harness's setup.sh:
 #   bash bench/anchors.sh                       # prepare the copy

@@ -180,6 +180,59 @@ describe('REST API', () => {
     });
   });
 
+  describe('Prefer: return=minimal', () => {
+    const minimal = { Prefer: 'return=minimal' };
+
+    it('answers a batch with its ids alone, in order, and stores every job as without it', async () => {
+      const jobs = [{ id: 'm1', command: 'echo 1' }, { command: 'echo 2', priority: 3 }, { command: 'echo 3', queue: 'q1', after: ['m1'] }];
+      const res = await http(t).post('/api/jobs/batch').set(t.auth).set(minimal).send({ jobs });
+      expect(res.status).toBe(201);
+      expect(res.headers['preference-applied']).toBe('return=minimal');
+      expect(Object.keys(res.body)).toEqual(['ids']);
+      expect(res.body.ids).toHaveLength(3);
+      expect(res.body.ids[0]).toBe('m1');
+      const shown = await Promise.all(res.body.ids.map((id: string) => http(t).get(`/api/jobs/${id}`).set(t.auth)));
+      expect(shown.map((r) => r.body.command)).toEqual(['echo 1', 'echo 2', 'echo 3']);
+      expect(shown[1].body).toMatchObject({ state: 'pending', priority: 3, max_retries: 3 });
+      expect(shown[2].body).toMatchObject({ queue: 'q1', after: ['m1'], waiting_on: ['m1'] });
+    });
+
+    it('answers one job with its id alone', async () => {
+      const res = await http(t).post('/api/jobs').set(t.auth).set(minimal).send({ command: 'echo hi' });
+      expect(res.status).toBe(201);
+      expect(res.headers['preference-applied']).toBe('return=minimal');
+      expect(Object.keys(res.body)).toEqual(['id']);
+      expect((await http(t).get(`/api/jobs/${res.body.id}`).set(t.auth)).body).toMatchObject({ command: 'echo hi', state: 'pending' });
+    });
+
+    it('is read among other preferences, quoted or in capitals; the first return preference decides, and without one the jobs are answered', async () => {
+      const headers: Array<[string, boolean]> = [
+        ['respond-async, return=minimal; x=1', true],
+        ['RETURN="Minimal"', true],
+        ['return=representation, return=minimal', false],
+        ['return=minimalist', false],
+        ['minimal', false],
+        ['', false],
+      ];
+      for (const [prefer, isMinimal] of headers) {
+        const res = await http(t).post('/api/jobs/batch').set(t.auth).set('Prefer', prefer).send({ jobs: [{ command: 'true' }] });
+        expect(res.status).toBe(201);
+        expect(res.headers['preference-applied']).toBe(isMinimal ? 'return=minimal' : undefined);
+        expect(Object.keys(res.body)).toEqual([isMinimal ? 'ids' : 'jobs']);
+      }
+    });
+
+    it('changes nothing for a request that is refused', async () => {
+      await enqueue(t, { id: 'taken', command: 'echo original' });
+      const taken = await http(t).post('/api/jobs/batch').set(t.auth).set(minimal).send({ jobs: [{ id: 'fresh', command: 'a' }, { id: 'taken', command: 'b' }] });
+      expectError(taken, 409, 'duplicate_job', /taken/);
+      expect(taken.headers['preference-applied']).toBeUndefined();
+      const invalid = await http(t).post('/api/jobs').set(t.auth).set(minimal).send({ command: 'a', priority: 'high' });
+      expectError(invalid, 400, 'invalid_input', /priority/);
+      expect((await http(t).get('/api/jobs').set(t.auth)).body.jobs.map((j: { id: string }) => j.id)).toEqual(['taken']);
+    });
+  });
+
   describe('GET /api/jobs', () => {
     it('filters by state', async () => {
       const pending = await enqueue(t, { command: 'echo pending' });

@@ -43,6 +43,20 @@ describe('idempotent enqueue', () => {
     expect(await jobCount()).toBe(2);
   });
 
+  it('answers each request in the form its own Prefer asks for, the first answer and the replays alike', async () => {
+    const body = { jobs: [{ command: 'a' }, { command: 'b' }] };
+    const first = await post('/api/jobs/batch', 'batch-min', body).set('Prefer', 'return=minimal').expect(201);
+    expect(first.headers['preference-applied']).toBe('return=minimal');
+    const full = await post('/api/jobs/batch', 'batch-min', body).expect(200);
+    expect(full.body.jobs.map((j: { id: string }) => j.id)).toEqual(first.body.ids);
+    const again = await post('/api/jobs/batch', 'batch-min', body).set('Prefer', 'return=minimal').expect(200);
+    expect(again.body).toEqual(first.body);
+    const one = await post('/api/jobs', 'one-min', { command: 'c' }).set('Prefer', 'return=minimal').expect(201);
+    const oneAgain = await post('/api/jobs', 'one-min', { command: 'c' }).expect(200);
+    expect(oneAgain.body).toMatchObject({ id: one.body.id, command: 'c' });
+    expect(await jobCount()).toBe(3);
+  });
+
   it('the same key with a different body (or route) is 409 and creates nothing', async () => {
     await post('/api/jobs', 'key-2', { command: 'echo one' }).expect(201);
     const before = await snapshot(t);
