@@ -11,7 +11,8 @@
 # Run from the project's root after `npm run build` and the harness's setup.sh:
 #   bash bench/anchors.sh                       # prepare the copy
 #   REPS=3 node "${ANCHORS_DIR:-/tmp/anchors}/harness/run-queuectl.js"
-# On a loaded machine, smaller sizes: N_SHELL (2000 shell jobs) and N_ENQ (10000 enqueues).
+# On a loaded machine, smaller sizes: N_SHELL (2000 shell jobs), N_ENQ (10000 enqueues) and N_BULK
+# (the bulk workload, N_ENQ unless given).
 set -euo pipefail
 SRC=${ANCHORS_SRC:-../shared/bench-anchors}
 DEST=${ANCHORS_DIR:-/tmp/anchors}/harness
