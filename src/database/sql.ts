@@ -165,7 +165,7 @@ export abstract class SqlDatabase implements Sql {
   protected async idle(): Promise<void> {}
 }
 
-/** The transaction opened ahead for the next batch (SqliteDatabase.idle): deferred, it cannot fail. */
+/** The transaction opened ahead for the next batch (SqliteDatabase.idle): deferred, it takes no lock, so it cannot fail for want of one. */
 const BEGIN_AHEAD = 'BEGIN DEFERRED';
 
 /** One SQLite connection and the statements kept compiled on it. */
@@ -305,7 +305,8 @@ export class SqliteDatabase extends SqlDatabase {
    * not open it. The next unit then starts with its first statement. It is a deferred BEGIN: it
    * takes no lock and no snapshot until that statement (the service is its file's only writer, so
    * the lock is there to take), nothing is written in it before that unit, so a crash loses
-   * nothing, and it cannot fail on its own, so an error from `COMMIT; BEGIN` is the COMMIT's.
+   * nothing, and it does not fail for want of a lock, so an error from `COMMIT; BEGIN` is the
+   * COMMIT's.
    * Exclusive units (VACUUM INTO) end it first.
    */
   protected override async idle(): Promise<void> {
