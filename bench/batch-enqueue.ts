@@ -3,8 +3,8 @@
  * POST /api/jobs/batch of `--jobs` jobs `{ command: 'true' }` (with --distinct, `echo <i>`: no two
  * alike), `--batches` times on each of `--services` fresh services, one after another on one
  * connection. `--answer minimal` sends `Prefer: return=minimal` (the answer is the ids alone);
- * `both` alternates the two from one service to the next, and sums each up apart. For each batch: the time to the whole answer, jobs/s, and the CPU the service spent
- * on it, on its event loop and on all its threads (SQLite's, the garbage collector's, the
+ * `both` alternates the two from one service to the next, and sums each up apart. For each
+ * batch: the time to the whole answer, jobs/s, and the CPU the service spent on it, on its event loop and on all its threads (SQLite's, the garbage collector's, the
  * compilers'); on PostgreSQL also its backends' (from /proc: in hundredths of a second). Batch 1 is the one the peer benchmark times: a
  * service just started, its code not yet compiled by V8 for speed.
  */

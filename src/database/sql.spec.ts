@@ -235,6 +235,24 @@ describe('SqlDatabase on a real SQLite file', () => {
       expect(await ids()).toEqual(['a', 'c']);
     });
 
+    it('writes on in a transaction of its own when the one opened once the queue emptied could not begin', async () => {
+      const statements: string[] = [];
+      tapExec((sql) => {
+        statements.push(sql);
+        // The second COMMIT fails; the BEGIN sent alone after its ROLLBACK fails too.
+        if (sql.startsWith('COMMIT') && statements.filter((s) => s.startsWith('COMMIT')).length === 2) return new Error('SQLITE_IOERR: disk I/O error');
+        return sql === 'BEGIN DEFERRED' ? new Error('SQLITE_BUSY: database is locked') : undefined;
+      });
+      await db.write(insert('a'));
+      await expect(db.write(insert('b'))).rejects.toBeInstanceOf(StorageUnavailable);
+      while (statements.length < 5) await turn();
+      const before = walCommits(file);
+      await expect(db.write(insert('c'))).resolves.toBe(1);
+      expect(statements).toEqual(['BEGIN IMMEDIATE', 'COMMIT; BEGIN DEFERRED', 'COMMIT; BEGIN DEFERRED', 'ROLLBACK', 'BEGIN DEFERRED', 'BEGIN IMMEDIATE', 'COMMIT; BEGIN DEFERRED']);
+      expect(walCommits(file) - before).toBe(1);
+      expect(await ids()).toEqual(['a', 'c']);
+    });
+
     it('is rolled back when a batch cannot set its first savepoint in it, and the next write commits', async () => {
       const statements: string[] = [];
       let batch: Promise<PromiseSettledResult<number>[]> | undefined;

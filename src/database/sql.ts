@@ -306,8 +306,7 @@ export class SqliteDatabase extends SqlDatabase {
    * takes no lock and no snapshot until that statement (the service is its file's only writer, so
    * the lock is there to take), nothing is written in it before that unit, so a crash loses
    * nothing, and it does not fail for want of a lock, so an error from `COMMIT; BEGIN` is the
-   * COMMIT's.
-   * Exclusive units (VACUUM INTO) end it first.
+   * COMMIT's. Exclusive units (VACUUM INTO) end it first.
    */
   protected override async idle(): Promise<void> {
     if (this.openedAhead) return;
