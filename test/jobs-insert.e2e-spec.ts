@@ -136,6 +136,26 @@ describe('JobsRepository.insertGroups', () => {
     expect(await pending()).toBe(6);
   });
 
+  it('answers each row of a 2,500-job group with the seq it was stored under, in order, also when the numbers drawn have gaps', async () => {
+    const answered = async (prefix: string) => {
+      const [outcome] = await insertGroups(Array.from({ length: 2500 }, (_, i) => newJob(`${prefix}-${i}`)));
+      return (outcome as JobRow[]).map((r): [string, number] => [r.id, Number(r.seq)]);
+    };
+    const storedSeqs = async (prefix: string) =>
+      (await db.rows<JobRow>(`SELECT id, seq FROM jobs WHERE id LIKE '${prefix}-%' ORDER BY seq`)).map((r): [string, number] => [r.id, Number(r.seq)]);
+    const plain = await answered('a');
+    expect(plain).toEqual(await storedSeqs('a'));
+    expect(plain.map(([id]) => id)).toEqual(Array.from({ length: 2500 }, (_, i) => `a-${i}`));
+    if (TEST_DIALECT === 'postgres') {
+      // Numbers with gaps between them, as when another replica inserts at the same time.
+      await db.write((sql) => sql.run('ALTER TABLE jobs ALTER COLUMN seq SET INCREMENT BY 3'));
+      const gapped = await answered('b');
+      expect(gapped).toEqual(await storedSeqs('b'));
+      expect(gapped[1][1] - gapped[0][1]).toBe(3);
+    }
+    expect(await pending()).toBe(TEST_DIALECT === 'postgres' ? 5000 : 2500);
+  });
+
   it('stores a 2,500-job group, and nothing of one that repeats a stored id at its end', async () => {
     const many = Array.from({ length: 2500 }, (_, i) => newJob(`m-${i}`, { priority: i % 7 }));
     await insertGroups(many);
