@@ -1,7 +1,11 @@
 import { DuplicateJob } from '../src/common/domain-errors';
 import { SqlDatabase } from '../src/database/sql';
 import { JobRow, NewJob } from '../src/jobs/job-row';
+import { Client } from 'pg';
+import { EnqueueJobDto } from '../src/jobs/dto/enqueue-job.dto';
 import { JobsRepository } from '../src/jobs/jobs.repository';
+import { JobsService } from '../src/jobs/jobs.service';
+import { QueuesRepository } from '../src/queues/queues.repository';
 import { TEST_DIALECT, sqlHexOf } from './support/database';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
@@ -166,5 +170,61 @@ describe('JobsRepository.insertGroups', () => {
     expect(rows).toHaveLength(2500);
     expect(rows.map((r) => r.priority)).toEqual(many.map((j) => j.priority));
     expect(await pending()).toBe(2500);
+  });
+
+  describe('JobsService.enqueue of a lone job', () => {
+    /** The texts of the INSERTs into jobs sent to PostgreSQL while `work` runs (pg's Client.query calls). */
+    const jobInsertsDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; inserts: string[] }> => {
+      const inserts: string[] = [];
+      const query = Client.prototype.query as (...args: unknown[]) => unknown;
+      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+        const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text);
+        if (/INSERT INTO jobs\b/.test(text)) inserts.push(text);
+        return query.apply(this, args);
+      } as never);
+      try {
+        return { value: await work(), inserts };
+      } finally {
+        spy.mockRestore();
+      }
+    };
+
+    it('stores it with its own max retries, else its queue’s as stored, else the global setting; on PostgreSQL by one statement in autocommit', async () => {
+      const service = t.app.get(JobsService);
+      await db.write((sql) => t.app.get(QueuesRepository).upsert(sql, 'tight', { max_retries: 0 }, clock.now()));
+      await db.write((sql) => t.app.get(QueuesRepository).upsert(sql, 'unset', { concurrency: 2 }, clock.now()));
+      // A write's promise settles before its transaction's end is noted: the replica is idle from the next turn.
+      await new Promise((r) => setImmediate(r));
+      const cases: Array<[string, Partial<EnqueueJobDto>, number]> = [
+        ['own', { queue: 'tight', max_retries: 5 }, 5],
+        ['by-queue', { queue: 'tight' }, 0],
+        ['queue-without', { queue: 'unset' }, 3],
+        ['no-queue-row', { queue: 'nowhere' }, 3],
+        ['default-queue', {}, 3],
+      ];
+      for (const [id, fields, maxRetries] of cases) {
+        const { value, inserts } = await jobInsertsDuring(() => service.enqueue({ id, command: `echo ${id}`, ...fields } as EnqueueJobDto));
+        expect(value).toMatchObject({ id, max_retries: maxRetries, state: 'pending' });
+        if (TEST_DIALECT === 'postgres') {
+          expect(inserts).toHaveLength(1);
+          expect(inserts[0]).toMatch(/^WITH unit AS \(INSERT INTO jobs/);
+        }
+      }
+      const rows = await stored();
+      expect(rows.map((r) => [r.id, r.command, Number(r.max_retries)])).toEqual(cases.map(([id, , n]) => [id, `echo ${id}`, n]));
+      expect(await pending()).toBe(cases.length);
+    });
+
+    it('answers a taken id as such and changes nothing, whichever way the job went', async () => {
+      const service = t.app.get(JobsService);
+      await service.enqueue({ id: 'taken', command: 'echo first' } as EnqueueJobDto);
+      const { value: refused, inserts } = await jobInsertsDuring(() => service.enqueue({ id: 'taken', command: 'echo second' } as EnqueueJobDto).catch((e: unknown) => e));
+      expect(refused).toBeInstanceOf(DuplicateJob);
+      // On PostgreSQL the statement of its own stored nothing, and the usual unit found the id taken.
+      if (TEST_DIALECT === 'postgres') expect(inserts.map((text) => text.startsWith('WITH unit AS'))).toEqual([true, false]);
+      expect((refused as DuplicateJob).message).toBe('a job with id "taken" already exists');
+      expect((await stored()).map((r) => [r.id, r.command])).toEqual([['taken', 'echo first']]);
+      expect(await pending()).toBe(1);
+    });
   });
 });

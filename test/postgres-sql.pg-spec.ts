@@ -36,6 +36,21 @@ describe('PostgresDatabase', () => {
 
   const ids = async () => (await db.rows<{ id: string }>('SELECT id FROM items ORDER BY id')).map((r) => r.id);
 
+  /** What the service sends while `work` runs, one string a round trip (pg's Client.query calls). */
+  const sentDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; sent: string[] }> => {
+    const sent: string[] = [];
+    const query = Client.prototype.query as (...args: unknown[]) => unknown;
+    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+      sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+      return query.apply(this, args);
+    } as never);
+    try {
+      return { value: await work(), sent };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
   it('answers each unit of a shared transaction alone: a failing unit is undone, the others commit', async () => {
     const results = await Promise.allSettled([
       db.write((sql) => sql.run('INSERT INTO items (id) VALUES (?)', ['c'])),
@@ -128,22 +143,65 @@ describe('PostgresDatabase', () => {
     expect((refused as DuplicateJob).message).toBe('a job with id "taken" already exists');
   });
 
-  describe('the BEGIN, sent with the first statement that has no parameters', () => {
-    /** What the service sends while `work` runs, one string a round trip (pg's Client.query calls). */
-    const sentDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; sent: string[] }> => {
-      const sent: string[] = [];
-      const query = Client.prototype.query as (...args: unknown[]) => unknown;
-      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-        sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
-        return query.apply(this, args);
-      } as never);
-      try {
-        return { value: await work(), sent };
-      } finally {
-        spy.mockRestore();
-      }
+  describe('autocommit: one statement as a unit of its own', () => {
+    /** Listens on the replicas' channel; `heard` gets each `job` event of this test's schema, with whether its row was visible then. */
+    const listening = async () => {
+      const listener = new Client({ connectionString: TEST_DATABASE_URL });
+      await listener.connect();
+      const heard: Array<{ id: string; visible: boolean }> = [];
+      const reads: Array<Promise<void>> = [];
+      listener.on('notification', (n) => {
+        for (const [topic, id] of JSON.parse(n.payload ?? '{}').events ?? []) {
+          if (topic !== 'job' || !String(id).startsWith(`${schemaOf(home)}/`)) continue;
+          reads.push(listener.query(`SELECT count(*)::int AS n FROM ${schemaOf(home)}.items WHERE id = $1`, [id]).then((r) => void heard.push({ id, visible: r.rows[0].n === 1 })));
+        }
+      });
+      await listener.query('LISTEN queuectl');
+      return { heard, settled: () => Promise.all(reads), end: () => listener.end() };
     };
+    const insert = 'INSERT INTO items (id) VALUES (?) ON CONFLICT (id) DO NOTHING RETURNING id';
 
+    it('commits the statement in one round trip, with what it announces: heard once its row is visible, and here once it answers', async () => {
+      const listener = await listening();
+      try {
+        const id = `${schemaOf(home)}/alone`;
+        const local: string[] = [];
+        const { value, sent } = await sentDuring(() => db.autocommit<{ id: string }>(insert, [id], [{ topic: 'job', payload: id, local: () => local.push(id) }]));
+        expect(value.map((r) => r.id)).toEqual([id]);
+        expect(sent).toHaveLength(1);
+        expect(sent[0]).toMatch(/^WITH unit AS \(INSERT INTO items .* RETURNING id\) SELECT unit\.\*, pg_notify\('queuectl', \$2::text\) AS told_0 FROM unit$/);
+        expect(local).toEqual([id]);
+        // Committed: another connection sees it at once, and a failing unit after it does not take it back.
+        expect(await ids()).toContain(id);
+        for (let i = 0; i < 100 && listener.heard.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+        await listener.settled();
+        expect(listener.heard).toEqual([{ id, visible: true }]);
+      } finally {
+        await listener.end();
+      }
+    });
+
+    it('announces nothing, here or to the other replicas, when the statement answers no row', async () => {
+      const listener = await listening();
+      try {
+        const local: string[] = [];
+        const said = [{ topic: 'job' as const, payload: `${schemaOf(home)}/a`, local: () => local.push('a') }];
+        expect(await db.autocommit(insert, ['a'], said)).toEqual([]);
+        // A write that announces after it, so the listener has surely heard anything sent before.
+        const after = `${schemaOf(home)}/after`;
+        await db.autocommit(insert, [after], [{ topic: 'job', payload: after }]);
+        for (let i = 0; i < 100 && listener.heard.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+        await listener.settled();
+        expect(listener.heard.map((h) => h.id)).toEqual([after]);
+        expect(local).toEqual([]);
+        expect((await ids()).sort()).toEqual(['a', 'b', after].sort());
+      } finally {
+        await listener.end();
+      }
+    });
+  });
+
+  describe('the BEGIN, sent with the first statement that has no parameters', () => {
     it('goes with a unit’s first statement when it has no parameters: one round trip fewer, the same transaction', async () => {
       const { value, sent } = await sentDuring(() =>
         db.write(async (sql) => {

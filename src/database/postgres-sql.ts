@@ -66,6 +66,23 @@ export class PostgresDatabase extends SqlDatabase {
   }
 
   /**
+   * One statement as a unit of work of its own, in autocommit: PostgreSQL commits it alone, one
+   * round trip where a unit takes three (BEGIN with its first read, the statement, COMMIT). What
+   * the unit announces goes in the same statement, a `pg_notify` for each row it answers
+   * (PostgreSQL delivers identical notifications of one transaction once): the other replicas
+   * hear it when it commits, and only if it answered a row; so does this service, once it has.
+   * For a lone write on a replica with nothing else to write (JobsService.insertAlone): under load
+   * the units share transactions instead, one WAL flush for many.
+   */
+  override async autocommit<T>(sql: string, params: unknown[], said: Announcement[]): Promise<T[]> {
+    const messages = notifyMessages(this.sender, said.map((a) => [a.topic, a.payload]));
+    const told = messages.map((_, i) => `, pg_notify('${CHANNEL}', ?${params.length + i + 1}::text) AS told_${i}`).join('');
+    const rows = await this.rows<T>(`WITH unit AS (${sql}) SELECT unit.*${told} FROM unit`, [...params, ...messages]);
+    if (rows.length > 0) deliverLocally(said);
+    return rows;
+  }
+
+  /**
    * A session advisory lock, per schema and name, taken without waiting on a connection held for
    * the work: another replica's sweep in progress means this one is skipped. Dies with the
    * connection, so a killed replica's lock is free again at once.

@@ -109,6 +109,18 @@ export abstract class SqlDatabase implements Sql {
     return this.submit(work, false);
   }
 
+  /**
+   * One statement as a unit of work of its own, outside any transaction, or undefined where the
+   * dialect has no such path (SQLite: its transaction is opened ahead, a unit is already the
+   * statement and its COMMIT). See PostgresDatabase.autocommit.
+   */
+  autocommit?<T>(sql: string, params: unknown[], said: Announcement[]): Promise<T[]>;
+
+  /** No write is queued or being written. */
+  get writesIdle(): boolean {
+    return !this.writing && this.queue.length === 0;
+  }
+
   /** An announcement outside any unit of work: it goes out in a write of its own (see Sql.announce). */
   announce(topic: Topic, payload: string, local?: () => void): void {
     void this.write(async (sql) => sql.announce(topic, payload, local)).catch(() => local?.());

@@ -86,6 +86,12 @@ export class ClaimHandoff {
   /** Oldest first: the worker that has waited longest is offered work first. */
   private readonly waiting = new Set<WaitingClaim>();
 
+  /** Some claim here waits to be offered work. */
+  anyWaiting(): boolean {
+    for (const w of this.waiting) if (w.state === 'waiting') return true;
+    return false;
+  }
+
   /** Registers a long-polling claim until `leave`. */
   wait(claimIn: ClaimIn, servesAll: boolean, onHanded: () => void): WaitingClaim {
     const w = new WaitingClaim(claimIn, servesAll, onHanded);

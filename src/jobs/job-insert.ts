@@ -33,9 +33,11 @@ type Column = (typeof COLUMNS)[number];
  * SQLite's `seq` is the first row's plus the row's position: the rows must be numbered one after
  * another, as `admit` numbers them. PostgreSQL's is its identity, assigned in the rows' order.
  * The PostgreSQL statement answers `id, seq` for the rows it stored; it skips the rows whose id is
- * taken unless `skipTaken` is false (then a taken id fails it).
+ * taken unless `skipTaken` is false (then a taken id fails it). With `maxRetries` (PostgreSQL), a
+ * row whose max_retries is null takes its queue's as the statement reads it, else that number,
+ * and the statement answers `max_retries` too.
  */
-export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTaken = true): [string, unknown[]] {
+export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTaken = true, maxRetries?: number): [string, unknown[]] {
   const first = rows[0];
   // The id always travels: rows share none, and the row source needs one value a row.
   const varying: Column[] = [COLUMNS[0]];
@@ -59,17 +61,23 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTak
   };
   const created = param(now, 'bigint');
   const names = COLUMNS.map(([c]) => c).join(', ');
-  const values = COLUMNS.map((column) => {
+  const expressions = COLUMNS.map((column) => {
     const [, type, read] = column;
     return varying.includes(column) ? at(varying.indexOf(column), type) : param(read(first), type);
-  }).join(', ');
+  });
+  if (maxRetries !== undefined) {
+    const queue = expressions[COLUMNS.findIndex(([c]) => c === 'queue')];
+    const i = COLUMNS.findIndex(([c]) => c === 'max_retries');
+    expressions[i] = `COALESCE(${expressions[i]}, (SELECT q.max_retries FROM queues q WHERE q.name = ${queue}), ${param(maxRetries, 'integer')})`;
+  }
+  const values = expressions.join(', ');
   if (dialect === 'postgres') {
     const source = flat ? 'json_array_elements_text(?1::json)' : 'jsonb_array_elements(?1::jsonb)';
     return [
       `INSERT INTO jobs (${names}, state, created_at, updated_at)
        SELECT ${values}, 'pending', ${created}, ${created}
        FROM ${source} WITH ORDINALITY AS e (v, n) ORDER BY n
-       ${skipTaken ? 'ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq`,
+       ${skipTaken ? 'ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq${maxRetries === undefined ? '' : ', max_retries'}`,
       params,
     ];
   }

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DuplicateJob } from '../common/domain-errors';
-import { Sql, SqlDatabase } from '../database/sql';
-import { AttemptOutcome, AttemptRow, JobRow, NewJob } from './job-row';
+import { Announcement, Sql, SqlDatabase } from '../database/sql';
+import { AttemptOutcome, AttemptRow, DraftJob, JobRow, NewJob } from './job-row';
 import { JOB_STATES, JobState, sqlStates } from './job-state';
 import { BLOCKED_DUE_AT } from './job-dependencies.repository';
 import { jobInsert } from './job-insert';
@@ -170,6 +170,21 @@ export class JobsRepository implements OnModuleInit {
       await sql.run('ROLLBACK TO SAVEPOINT job_insert; RELEASE SAVEPOINT job_insert');
       return undefined;
     }
+  }
+
+  /**
+   * PostgreSQL: one job inserted by one statement in autocommit (SqlDatabase.autocommit), with
+   * what `said` announces; a job given no max retries takes its queue's as the statement reads
+   * it, else `maxRetries`. Answers the row stored, or undefined when its id is taken (nothing is
+   * stored then, and nothing announced).
+   */
+  async insertAlone(job: DraftJob, now: number, maxRetries: number, said: Announcement[]): Promise<JobRow | undefined> {
+    const row = this.newRow(job as NewJob, now);
+    const [stored] = await this.db.autocommit!<{ seq: string; max_retries: number }>(...jobInsert('postgres', [row], now, true, maxRetries), said);
+    if (stored === undefined) return undefined;
+    row.seq = Number(stored.seq);
+    row.max_retries = stored.max_retries;
+    return row;
   }
 
   /** Decides each group against the ids taken before it, and builds the rows of those let in. */

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { ClaimHandoff, Handover } from './claim-handoff';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
-import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound } from '../common/domain-errors';
-import { Sql, SqlDatabase } from '../database/sql';
+import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound, StorageUnavailable } from '../common/domain-errors';
+import { Announcement, Sql, SqlDatabase, unitSql } from '../database/sql';
 import { ConfigService } from '../config/config.service';
 import { DraftJob, JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
@@ -38,6 +38,8 @@ interface WaitingInsert {
 @Injectable()
 export class JobsService {
   private readonly waitingInserts: WaitingInsert[] = [];
+  /** Lone jobs being inserted by a statement of their own (insertAlone). */
+  private insertingAlone = 0;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -119,9 +121,15 @@ export class JobsService {
 
   /**
    * Enqueue requests that arrive while a transaction is being written wait for the next one and
-   * go in together: one id check and one INSERT for all of them instead of a unit each.
+   * go in together: one id check and one INSERT for all of them instead of a unit each. A lone
+   * job on an idle replica may go in by a statement of its own (insertAlone).
    */
   private insertCoalesced(jobs: DraftJob[]): Promise<JobRow[]> {
+    return this.mayInsertAlone(jobs) ? this.insertAlone(jobs[0]) : this.insertQueued(jobs);
+  }
+
+  /** Into the next unit of work, with the requests that arrive meanwhile (insertCoalesced). */
+  private insertQueued(jobs: DraftJob[]): Promise<JobRow[]> {
     return new Promise<JobRow[]>((resolve, reject) => {
       this.waitingInserts.push({ jobs, resolve, reject });
       if (this.waitingInserts.length > 1) return;
@@ -161,6 +169,47 @@ export class JobsService {
           },
         );
     });
+  }
+
+  /**
+   * Where the database has autocommit (PostgreSQL), a lone job waiting on nothing, on a replica
+   * with nothing to write and no claim waiting here (a waiting claim is handed the job in the
+   * enqueue's transaction instead): one INSERT that commits alone and tells the other replicas,
+   * one round trip where a unit makes three. One such insert at a time: what arrives meanwhile
+   * coalesces as before, so a busy replica still shares transactions.
+   */
+  private mayInsertAlone(jobs: DraftJob[]): boolean {
+    return (
+      this.db.autocommit !== undefined &&
+      this.insertingAlone === 0 &&
+      jobs.length === 1 &&
+      jobs[0].after!.length === 0 &&
+      this.waitingInserts.length === 0 &&
+      this.db.writesIdle &&
+      !this.handoff.anyWaiting()
+    );
+  }
+
+  /**
+   * A lone job by one statement in autocommit (mayInsertAlone). When its id is taken, or the
+   * statement failed without a doubt that nothing was stored (PostgreSQL chose it as a deadlock's
+   * victim, say), the job goes the usual way, which answers a taken id as such. Only a lost
+   * database is answered at once: the job may or may not be stored, as with any unit whose
+   * COMMIT got no answer.
+   */
+  private async insertAlone(job: DraftJob): Promise<JobRow[]> {
+    this.insertingAlone++;
+    try {
+      const said: Announcement[] = [];
+      this.signals.workAvailable(unitSql(NO_STATEMENTS, said));
+      const row = await this.jobs.insertAlone(job, this.clock.now(), this.config.get('max-retries'), said);
+      if (row !== undefined) return [row];
+    } catch (e) {
+      if (e instanceof StorageUnavailable) throw e;
+    } finally {
+      this.insertingAlone--;
+    }
+    return this.insertQueued([job]);
   }
 
   /**
@@ -328,6 +377,12 @@ export class JobsService {
     };
   }
 }
+
+/** The statements of a unit that only announces (insertAlone collects what an enqueue announces). */
+const NO_STATEMENTS: Pick<Sql, 'rows' | 'run'> = {
+  rows: () => Promise.reject(new Error('an announcing unit runs no statement')),
+  run: () => Promise.reject(new Error('an announcing unit runs no statement')),
+};
 
 /** Where a field is in a batch's body, for its errors: made only when one is thrown. */
 function batchPlace(index: number | undefined): string {
