@@ -7,10 +7,11 @@ const common = {
 
 /**
  * The specs that run again on PostgreSQL when QUEUECTL_TEST_DATABASE_URL names a database: the
- * repositories, the REST API, the CLI and the workers. Those that check SQLite itself (its query
- * plans, the file's durability, VACUUM backups, the service lock, the output migration) and those
- * that never touch the database (browser, runner, proxy) run on SQLite only; the PostgreSQL
- * counterparts of the first kind are their own specs (*.pg-spec.ts), run in this project only.
+ * repositories, the REST API, the CLI, the workers, and acknowledged enqueues surviving a SIGKILL.
+ * Those that check SQLite itself (its query plans, VACUUM backups, the service lock, the output
+ * migration) and those that never touch the database (browser, runner, proxy) run on SQLite only;
+ * the PostgreSQL counterparts of the first kind are their own specs (*.pg-spec.ts), run in this
+ * project only.
  */
 const POSTGRES_SPECS = [
   'jobs-repository',
@@ -38,6 +39,7 @@ const POSTGRES_SPECS = [
   'schedules-cli',
   'idempotency',
   'workflows-together',
+  'durability',
 ];
 
 const projects = [

@@ -1,18 +1,16 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { RunningService, SERVICE_MAIN, alive, api, cleanEnv, removeHome, startService, tempHome, waitFor } from './support/harness';
+import { existsSync } from 'node:fs';
+import { RunningService, SERVICE_MAIN, api, removeHome, startService, tempHome } from './support/harness';
 
 /**
  * SPEC §6 "nothing acknowledged is lost", against the BUILT service as a real process (build
  * with `npx tsc -p tsconfig.build.json` first; `npm test` does): SIGKILL right after enqueues
- * are answered, start again on the same home, and every acknowledged job is there. Also the one
- * service per home rule, and the take-over of a lock left by a SIGKILLed service.
+ * are answered, start again on the same home, and every acknowledged job is there. On both
+ * dialects: on PostgreSQL a lone enqueue commits by a statement of its own (JobsService.insertAlone).
+ * The one service per home rule is in service-lock.e2e-spec.ts.
  */
 
 const homes: string[] = [];
 const running: RunningService[] = [];
-const strays: ChildProcess[] = [];
 
 function newHome(): string {
   const home = tempHome('queuectl-durability-');
@@ -44,24 +42,12 @@ async function storedIds(svc: RunningService): Promise<Set<string>> {
   throw new Error('too many pages');
 }
 
-/** Runs the built service for `home` without waiting for it to come up; resolves with its exit. */
-function spawnService(home: string): { child: ChildProcess; exit: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(process.execPath, [SERVICE_MAIN], { env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
-  strays.push(child);
-  let output = '';
-  child.stdout!.on('data', (c) => (output += c));
-  child.stderr!.on('data', (c) => (output += c));
-  const exit = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
-  return { child, exit };
-}
-
 beforeAll(() => {
   if (!existsSync(SERVICE_MAIN)) throw new Error(`${SERVICE_MAIN} is missing: build first with npx tsc -p tsconfig.build.json`);
 });
 
 afterAll(async () => {
   for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
-  for (const child of strays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const home of homes) removeHome(home);
 });
 
@@ -127,68 +113,5 @@ describe('durability of acknowledged enqueues', () => {
     }
     const status = await api(svc, 'GET', '/api/status');
     expect(status.body.counts.pending).toBe(stored.size);
-  });
-});
-
-describe('one service per QUEUECTL_HOME', () => {
-  it('refuses a second service while the first runs, and leaves the first alone', async () => {
-    const home = newHome();
-    const first = await start(home);
-    const second = spawnService(home);
-    const { code, output } = await second.exit;
-    expect(code).toBe(1);
-    expect(output).toMatch(new RegExp(`already runs.*\\(pid ${first.pid}\\)|pid ${first.pid}.*already runs`));
-    expect(output.trim().split('\n')).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(first.pid);
-    expect((await api(first, 'GET', '/api/health')).status).toBe(200);
-  });
-
-  it('takes over the lock left by a SIGKILLed service', async () => {
-    const home = newHome();
-    const first = await start(home);
-    await api(first, 'POST', '/api/jobs', { id: 'survivor', command: 'true' });
-    await first.kill('SIGKILL');
-    // The dead service's lock file is still there; the kernel dropped its lock with the process.
-    expect(existsSync(join(home, 'service-lock.db'))).toBe(true);
-    expect(alive(first.pid)).toBe(false);
-
-    const second = await start(home);
-    expect(second.pid).not.toBe(first.pid);
-    expect((await api(second, 'GET', '/api/jobs/survivor')).status).toBe(200);
-  });
-
-  it('lets exactly one of several services started together run, even over a stale lock', async () => {
-    for (const stale of [false, true]) {
-      const home = newHome();
-      if (stale) {
-        const crashed = await start(home);
-        await crashed.kill('SIGKILL');
-      }
-      const contenders = Array.from({ length: 4 }, () => spawnService(home));
-      // Wait until each contender has either exited or answered as the recorded service.
-      const winner = (await waitFor(
-        () => {
-          const exited = contenders.filter((c) => c.child.exitCode !== null);
-          let record: { pid: number } | undefined;
-          try {
-            record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
-          } catch {
-            return undefined;
-          }
-          const live = contenders.find((c) => c.child.pid === record!.pid && c.child.exitCode === null);
-          return live && exited.length === contenders.length - 1 ? live : undefined;
-        },
-        30_000,
-        'one service to win and the others to give up',
-      ))!;
-      const losers = contenders.filter((c) => c !== winner);
-      for (const loser of losers) {
-        const { code, output } = await loser.exit;
-        expect({ code, refused: /already runs/.test(output) }).toEqual({ code: 1, refused: true });
-      }
-      expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(winner.child.pid);
-      winner.child.kill('SIGKILL');
-      await winner.exit;
-    }
   });
 });

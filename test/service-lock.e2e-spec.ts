@@ -1,10 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, removeHome, tempHome, waitFor } from './support/harness';
+import { ROOT, RunningService, SERVICE_MAIN, alive, api, cleanEnv, removeHome, startService, tempHome, waitFor } from './support/harness';
 
 /**
- * The one-service-per-home lock under contention: several processes (as parallel CLIs starting
+ * One service per QUEUECTL_HOME (SQLite's file has one writer): a second service is refused while
+ * the first runs, and takes over the lock a SIGKILLed one left. Then the lock under contention: several processes (as parallel CLIs starting
  * the service would) try to take it at the same instant, on a fresh home and over a lock left by
  * a SIGKILLed holder. Exactly one may win each time. Uses the built dist/src/service-lock.js.
  */
@@ -73,10 +74,40 @@ async function holdThenKill(home: string): Promise<void> {
   await gone;
 }
 
-describe('service lock under contention', () => {
-  const homes: string[] = [];
-  afterAll(() => homes.forEach(removeHome));
+const homes: string[] = [];
+const running: RunningService[] = [];
+const strays: ChildProcess[] = [];
 
+function newHome(): string {
+  const home = tempHome('queuectl-lock-');
+  homes.push(home);
+  return home;
+}
+
+async function start(home: string): Promise<RunningService> {
+  const svc = await startService(home);
+  running.push(svc);
+  return svc;
+}
+
+/** Runs the built service for `home` without waiting for it to come up; resolves with its exit. */
+function spawnService(home: string): { child: ChildProcess; exit: Promise<{ code: number | null; output: string }> } {
+  const child = spawn(process.execPath, [SERVICE_MAIN], { env: cleanEnv({ QUEUECTL_HOME: home, QUEUECTL_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  strays.push(child);
+  let output = '';
+  child.stdout!.on('data', (c) => (output += c));
+  child.stderr!.on('data', (c) => (output += c));
+  const exit = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  return { child, exit };
+}
+
+afterAll(async () => {
+  for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
+  for (const child of strays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const home of homes) removeHome(home);
+});
+
+describe('service lock under contention', () => {
   beforeAll(() => {
     if (!existsSync(LOCK_MODULE)) throw new Error(`${LOCK_MODULE} is missing: build first with npx tsc -p tsconfig.build.json`);
   });
@@ -86,14 +117,76 @@ describe('service lock under contention', () => {
     ['a lock left by a dead service', true],
   ])('lets exactly one of four simultaneous contenders take %s', async (_name, stale) => {
     for (let i = 0; i < 8; i++) {
-      const home = tempHome('queuectl-lock-');
-      homes.push(home);
+      const home = newHome();
       if (stale) await holdThenKill(home);
       const results = await round(home, 4);
       const winners = results.filter((r) => r.outcome === 'got');
       expect(winners).toHaveLength(1);
       expect(results.filter((r) => r.outcome.startsWith('refused: ') && r.outcome.includes('already runs'))).toHaveLength(3);
       expect(existsSync(join(home, 'service-lock.db'))).toBe(true);
+    }
+  });
+});
+
+describe('one service per QUEUECTL_HOME', () => {
+  it('refuses a second service while the first runs, and leaves the first alone', async () => {
+    const home = newHome();
+    const first = await start(home);
+    const second = spawnService(home);
+    const { code, output } = await second.exit;
+    expect(code).toBe(1);
+    expect(output).toMatch(new RegExp(`already runs.*\\(pid ${first.pid}\\)|pid ${first.pid}.*already runs`));
+    expect(output.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(first.pid);
+    expect((await api(first, 'GET', '/api/health')).status).toBe(200);
+  });
+
+  it('takes over the lock left by a SIGKILLed service', async () => {
+    const home = newHome();
+    const first = await start(home);
+    await api(first, 'POST', '/api/jobs', { id: 'survivor', command: 'true' });
+    await first.kill('SIGKILL');
+    // The dead service's lock file is still there; the kernel dropped its lock with the process.
+    expect(existsSync(join(home, 'service-lock.db'))).toBe(true);
+    expect(alive(first.pid)).toBe(false);
+
+    const second = await start(home);
+    expect(second.pid).not.toBe(first.pid);
+    expect((await api(second, 'GET', '/api/jobs/survivor')).status).toBe(200);
+  });
+
+  it('lets exactly one of several services started together run, even over a stale lock', async () => {
+    for (const stale of [false, true]) {
+      const home = newHome();
+      if (stale) {
+        const crashed = await start(home);
+        await crashed.kill('SIGKILL');
+      }
+      const contenders = Array.from({ length: 4 }, () => spawnService(home));
+      // Wait until each contender has either exited or answered as the recorded service.
+      const winner = (await waitFor(
+        () => {
+          const exited = contenders.filter((c) => c.child.exitCode !== null);
+          let record: { pid: number } | undefined;
+          try {
+            record = JSON.parse(readFileSync(join(home, 'service.json'), 'utf8'));
+          } catch {
+            return undefined;
+          }
+          const live = contenders.find((c) => c.child.pid === record!.pid && c.child.exitCode === null);
+          return live && exited.length === contenders.length - 1 ? live : undefined;
+        },
+        30_000,
+        'one service to win and the others to give up',
+      ))!;
+      const losers = contenders.filter((c) => c !== winner);
+      for (const loser of losers) {
+        const { code, output } = await loser.exit;
+        expect({ code, refused: /already runs/.test(output) }).toEqual({ code: 1, refused: true });
+      }
+      expect(JSON.parse(readFileSync(join(home, 'service.json'), 'utf8')).pid).toBe(winner.child.pid);
+      winner.child.kill('SIGKILL');
+      await winner.exit;
     }
   });
 });
