@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { RunningService, SERVICE_MAIN, api, removeHome, startService, tempHome } from './support/harness';
+import { RunningService, SERVICE_MAIN, api, servicesOfSpec } from './support/harness';
 
 /**
  * SPEC §6 "nothing acknowledged is lost", against the BUILT service as a real process (build
@@ -9,20 +9,7 @@ import { RunningService, SERVICE_MAIN, api, removeHome, startService, tempHome }
  * The one service per home rule is in service-lock.e2e-spec.ts.
  */
 
-const homes: string[] = [];
-const running: RunningService[] = [];
-
-function newHome(): string {
-  const home = tempHome('queuectl-durability-');
-  homes.push(home);
-  return home;
-}
-
-async function start(home: string): Promise<RunningService> {
-  const svc = await startService(home);
-  running.push(svc);
-  return svc;
-}
+const { newHome, start, cleanUp } = servicesOfSpec('queuectl-durability-');
 
 /** Every job id the service holds, through the API, page by page. */
 async function storedIds(svc: RunningService): Promise<Set<string>> {
@@ -46,10 +33,7 @@ beforeAll(() => {
   if (!existsSync(SERVICE_MAIN)) throw new Error(`${SERVICE_MAIN} is missing: build first with npx tsc -p tsconfig.build.json`);
 });
 
-afterAll(async () => {
-  for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
-  for (const home of homes) removeHome(home);
-});
+afterAll(cleanUp);
 
 describe('durability of acknowledged enqueues', () => {
   it('keeps a single enqueue and a batch killed with SIGKILL right after their answer', async () => {

@@ -1,12 +1,11 @@
 import { DuplicateJob } from '../src/common/domain-errors';
 import { SqlDatabase } from '../src/database/sql';
 import { JobRow, NewJob } from '../src/jobs/job-row';
-import { Client } from 'pg';
 import { EnqueueJobDto } from '../src/jobs/dto/enqueue-job.dto';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { JobsService } from '../src/jobs/jobs.service';
 import { QueuesRepository } from '../src/queues/queues.repository';
-import { TEST_DIALECT, sqlHexOf } from './support/database';
+import { TEST_DIALECT, sentToPostgres, sqlHexOf } from './support/database';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 import { newJob } from './support/new-job';
@@ -173,20 +172,10 @@ describe('JobsRepository.insertGroups', () => {
   });
 
   describe('JobsService.enqueue of a lone job', () => {
-    /** The texts of the INSERTs into jobs sent to PostgreSQL while `work` runs (pg's Client.query calls). */
+    /** The INSERTs into jobs sent to PostgreSQL while `work` runs. */
     const jobInsertsDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; inserts: string[] }> => {
-      const inserts: string[] = [];
-      const query = Client.prototype.query as (...args: unknown[]) => unknown;
-      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-        const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text);
-        if (/INSERT INTO jobs\b/.test(text)) inserts.push(text);
-        return query.apply(this, args);
-      } as never);
-      try {
-        return { value: await work(), inserts };
-      } finally {
-        spy.mockRestore();
-      }
+      const { value, sent } = await sentToPostgres(work);
+      return { value, inserts: sent.filter((text) => /INSERT INTO jobs\b/.test(text)) };
     };
 
     it('stores it with its own max retries, else its queue’s as stored, else the global setting; on PostgreSQL by one statement in autocommit', async () => {

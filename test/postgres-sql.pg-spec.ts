@@ -4,7 +4,7 @@ import { DuplicateJob } from '../src/common/domain-errors';
 import { dataSourceOptions, openDataSource } from '../src/database/data-source';
 import { NAMED_STATEMENTS, PostgresDatabase, placeholders, statementName } from '../src/database/postgres-sql';
 import { Sql } from '../src/database/sql';
-import { TEST_DATABASE_URL, dropDatabaseOf, schemaOf } from './support/database';
+import { TEST_DATABASE_URL, dropDatabaseOf, schemaOf, sentToPostgres } from './support/database';
 import { removeHome, tempHome } from './support/harness';
 
 /**
@@ -35,21 +35,6 @@ describe('PostgresDatabase', () => {
   });
 
   const ids = async () => (await db.rows<{ id: string }>('SELECT id FROM items ORDER BY id')).map((r) => r.id);
-
-  /** What the service sends while `work` runs, one string a round trip (pg's Client.query calls). */
-  const sentDuring = async <T>(work: () => Promise<T>): Promise<{ value: T; sent: string[] }> => {
-    const sent: string[] = [];
-    const query = Client.prototype.query as (...args: unknown[]) => unknown;
-    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-      sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
-      return query.apply(this, args);
-    } as never);
-    try {
-      return { value: await work(), sent };
-    } finally {
-      spy.mockRestore();
-    }
-  };
 
   it('answers each unit of a shared transaction alone: a failing unit is undone, the others commit', async () => {
     const results = await Promise.allSettled([
@@ -166,7 +151,7 @@ describe('PostgresDatabase', () => {
       try {
         const id = `${schemaOf(home)}/alone`;
         const local: string[] = [];
-        const { value, sent } = await sentDuring(() => db.autocommit<{ id: string }>(insert, [id], [{ topic: 'job', payload: id, local: () => local.push(id) }]));
+        const { value, sent } = await sentToPostgres(() => db.autocommit<{ id: string }>(insert, [id], [{ topic: 'job', payload: id, local: () => local.push(id) }]));
         expect(value.map((r) => r.id)).toEqual([id]);
         expect(sent).toHaveLength(1);
         expect(sent[0]).toMatch(/^WITH unit AS \(INSERT INTO items .* RETURNING id\) SELECT unit\.\*, pg_notify\('queuectl', \$2::text\) AS told_0 FROM unit$/);
@@ -203,7 +188,7 @@ describe('PostgresDatabase', () => {
 
   describe('the BEGIN, sent with the first statement that has no parameters', () => {
     it('goes with a unit’s first statement when it has no parameters: one round trip fewer, the same transaction', async () => {
-      const { value, sent } = await sentDuring(() =>
+      const { value, sent } = await sentToPostgres(() =>
         db.write(async (sql) => {
           const [{ n }] = await sql.rows<{ n: number }>('SELECT count(*)::int AS n FROM items');
           await sql.run('INSERT INTO items (id) VALUES (?)', ['c']);
@@ -224,9 +209,9 @@ describe('PostgresDatabase', () => {
     });
 
     it('goes alone before a first statement with parameters, and with the COMMIT of a unit that sent none', async () => {
-      const first = await sentDuring(() => db.write((sql) => sql.run('UPDATE items SET n = n + 1 WHERE id = ?', ['a'])));
+      const first = await sentToPostgres(() => db.write((sql) => sql.run('UPDATE items SET n = n + 1 WHERE id = ?', ['a'])));
       expect(first).toEqual({ value: 1, sent: ['BEGIN', 'UPDATE items SET n = n + 1 WHERE id = $1', 'COMMIT'] });
-      const none = await sentDuring(() => db.write(async () => 'nothing sent'));
+      const none = await sentToPostgres(() => db.write(async () => 'nothing sent'));
       expect(none).toEqual({ value: 'nothing sent', sent: ['BEGIN; COMMIT'] });
     });
 
@@ -237,7 +222,7 @@ describe('PostgresDatabase', () => {
         if (fail) throw new Error(`${id} fails`);
         return n;
       };
-      const { value: results, sent } = await sentDuring(() =>
+      const { value: results, sent } = await sentToPostgres(() =>
         Promise.allSettled([db.write(unit('c', false)), db.write(unit('half', true)), db.write(unit('d', false)), db.write(unit('e', false))]),
       );
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, RunningService, SERVICE_MAIN, alive, api, cleanEnv, removeHome, startService, tempHome, waitFor } from './support/harness';
+import { ROOT, SERVICE_MAIN, alive, api, cleanEnv, servicesOfSpec, waitFor } from './support/harness';
 
 /**
  * One service per QUEUECTL_HOME (SQLite's file has one writer): a second service is refused while
@@ -74,21 +74,8 @@ async function holdThenKill(home: string): Promise<void> {
   await gone;
 }
 
-const homes: string[] = [];
-const running: RunningService[] = [];
+const { newHome, start, cleanUp } = servicesOfSpec('queuectl-lock-');
 const strays: ChildProcess[] = [];
-
-function newHome(): string {
-  const home = tempHome('queuectl-lock-');
-  homes.push(home);
-  return home;
-}
-
-async function start(home: string): Promise<RunningService> {
-  const svc = await startService(home);
-  running.push(svc);
-  return svc;
-}
 
 /** Runs the built service for `home` without waiting for it to come up; resolves with its exit. */
 function spawnService(home: string): { child: ChildProcess; exit: Promise<{ code: number | null; output: string }> } {
@@ -102,9 +89,8 @@ function spawnService(home: string): { child: ChildProcess; exit: Promise<{ code
 }
 
 afterAll(async () => {
-  for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
   for (const child of strays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  for (const home of homes) removeHome(home);
+  await cleanUp();
 });
 
 describe('service lock under contention', () => {

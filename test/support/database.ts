@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { Client } from 'pg';
 import { basename, join } from 'node:path';
 import { Dialect } from '../../src/database/sql';
 
@@ -49,4 +50,19 @@ export function sqlHexOf(column: string): string {
 /** QUEUECTL_DATABASE_URL for a home's database in the test dialect. */
 export function databaseUrlOf(home: string): string {
   return TEST_DIALECT === 'postgres' ? postgresUrlOf(home) : `sqlite:${join(home, 'queue.db')}`;
+}
+
+/** What this process sends to PostgreSQL while `work` runs: one statement text a round trip (pg's Client.query calls). */
+export async function sentToPostgres<T>(work: () => Promise<T>): Promise<{ value: T; sent: string[] }> {
+  const sent: string[] = [];
+  const query = Client.prototype.query as (...args: unknown[]) => unknown;
+  const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+    sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+    return query.apply(this, args);
+  } as never);
+  try {
+    return { value: await work(), sent };
+  } finally {
+    spy.mockRestore();
+  }
 }

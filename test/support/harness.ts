@@ -108,6 +108,31 @@ export interface RunningService {
   output(): string;
 }
 
+/**
+ * The homes and services a spec makes, each killed (SIGKILL) and removed by `cleanUp`, to be
+ * called in its afterAll: for specs that kill and restart services on one home.
+ */
+export function servicesOfSpec(prefix: string): { newHome(): string; start(home: string): Promise<RunningService>; cleanUp(): Promise<void> } {
+  const homes: string[] = [];
+  const running: RunningService[] = [];
+  return {
+    newHome: () => {
+      const home = tempHome(prefix);
+      homes.push(home);
+      return home;
+    },
+    start: async (home) => {
+      const svc = await startService(home);
+      running.push(svc);
+      return svc;
+    },
+    cleanUp: async () => {
+      for (const svc of running) await svc.kill('SIGKILL').catch(() => undefined);
+      for (const home of homes) removeHome(home);
+    },
+  };
+}
+
 /** Starts the built service on a free port for `home` and waits until it answers. */
 export async function startService(
   home: string,
