@@ -5,7 +5,8 @@ import { EnqueueJobDto } from '../src/jobs/dto/enqueue-job.dto';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { JobsService } from '../src/jobs/jobs.service';
 import { QueuesRepository } from '../src/queues/queues.repository';
-import { TEST_DIALECT, sentToPostgres, sqlHexOf } from './support/database';
+import { Client } from 'pg';
+import { TEST_DATABASE_URL, TEST_DIALECT, sentToPostgres, sqlHexOf } from './support/database';
 import { ManualClock } from './support/manual-clock';
 import { TestApp, createTestApp } from './support/test-app';
 import { newJob } from './support/new-job';
@@ -202,6 +203,34 @@ describe('JobsRepository.insertGroups', () => {
       const rows = await stored();
       expect(rows.map((r) => [r.id, r.command, Number(r.max_retries)])).toEqual(cases.map(([id, , n]) => [id, `echo ${id}`, n]));
       expect(await pending()).toBe(cases.length);
+    });
+
+    it('holds the jobs that arrive while a lone job’s statement runs, and puts them in one unit after it', async () => {
+      const service = t.app.get(JobsService);
+      // On PostgreSQL another connection holds the table, so the lone job's INSERT waits.
+      const [{ schema }] = TEST_DIALECT === 'postgres' ? await db.rows<{ schema: string }>('SELECT current_schema() AS schema') : [{ schema: '' }];
+      const locker = TEST_DIALECT === 'postgres' ? new Client({ connectionString: TEST_DATABASE_URL }) : undefined;
+      await locker?.connect();
+      try {
+        await locker?.query(`BEGIN; LOCK TABLE ${schema}.jobs IN EXCLUSIVE MODE`);
+        const { value, inserts } = await jobInsertsDuring(async () => {
+          const first = service.enqueue({ id: 'lone', command: 'true' } as EnqueueJobDto);
+          await new Promise((r) => setTimeout(r, 100));
+          const later = ['later-1', 'later-2'].map((id) => service.enqueue({ id, command: 'true' } as EnqueueJobDto));
+          await new Promise((r) => setTimeout(r, 200));
+          // Still held: the two later jobs wait for the lone statement, no unit of theirs has begun.
+          const unitBegunWhileHeld = !db.writesIdle;
+          await locker?.query('COMMIT');
+          return { ids: (await Promise.all([first, ...later])).map((j) => j.id), unitBegunWhileHeld };
+        });
+        if (TEST_DIALECT === 'postgres') expect(value.unitBegunWhileHeld).toBe(false);
+        expect(value.ids).toEqual(['lone', 'later-1', 'later-2']);
+        expect((await stored()).map((r) => r.id)).toEqual(['lone', 'later-1', 'later-2']);
+        // The lone statement first; the two that came meanwhile together, after it.
+        if (TEST_DIALECT === 'postgres') expect(inserts.map((text) => text.startsWith('WITH unit AS'))).toEqual([true, false]);
+      } finally {
+        await locker?.end();
+      }
     });
 
     it('answers a taken id as such and changes nothing, whichever way the job went', async () => {

@@ -38,8 +38,8 @@ interface WaitingInsert {
 @Injectable()
 export class JobsService {
   private readonly waitingInserts: WaitingInsert[] = [];
-  /** Lone jobs being inserted by a statement of their own (insertAlone). */
-  private insertingAlone = 0;
+  /** A lone job's statement in flight (insertAlone): what is queued meanwhile waits for it, as for a transaction being written. */
+  private insertingAlone?: Promise<void>;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -141,33 +141,37 @@ export class JobsService {
       // Claims waiting here get the new jobs in the same unit of work; a unit run again (after a
       // deadlock) offers them again.
       let handover: Handover | undefined;
-      this.db
-        .write(async (sql) => {
-          handover?.undo();
-          handover = undefined;
-          // Read first, for the jobs' max retries and the claims' pauses and limits alike: on
-          // PostgreSQL the BEGIN goes with it (see Opening), on SQLite it is kept between units.
-          const queues = await this.queues.settings(sql);
-          const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now(), queues);
-          const inserted = outcomes.flatMap((o) => (o instanceof DomainError ? [] : o.map((r) => r.id)));
-          if (inserted.length > 0) {
-            handover = await this.handoff.offer(sql, queues);
-            // The other claims (here and on the other replicas) are woken unless the waiting
-            // claims here took every new job: then there is nothing new for them to find.
-            if (!handover.tookAll(inserted)) this.signals.workAvailable(sql);
-          }
-          return outcomes;
-        })
-        .then(
-          (outcomes) => {
-            handover?.deliver();
-            take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[])));
-          },
-          (err) => {
+      const write = () =>
+        this.db
+          .write(async (sql) => {
             handover?.undo();
-            take().forEach((g) => g.reject(err));
-          },
-        );
+            handover = undefined;
+            // Read first, for the jobs' max retries and the claims' pauses and limits alike: on
+            // PostgreSQL the BEGIN goes with it (see Opening), on SQLite it is kept between units.
+            const queues = await this.queues.settings(sql);
+            const outcomes = await this.insertGroups(sql, take().map((g) => g.jobs), this.clock.now(), queues);
+            const inserted = outcomes.flatMap((o) => (o instanceof DomainError ? [] : o.map((r) => r.id)));
+            if (inserted.length > 0) {
+              handover = await this.handoff.offer(sql, queues);
+              // The other claims (here and on the other replicas) are woken unless the waiting
+              // claims here took every new job: then there is nothing new for them to find.
+              if (!handover.tookAll(inserted)) this.signals.workAvailable(sql);
+            }
+            return outcomes;
+          })
+          .then(
+            (outcomes) => {
+              handover?.deliver();
+              take().forEach((g, i) => (outcomes[i] instanceof DomainError ? g.reject(outcomes[i]) : g.resolve(outcomes[i] as JobRow[])));
+            },
+            (err) => {
+              handover?.undo();
+              take().forEach((g) => g.reject(err));
+            },
+          );
+      // Behind a lone job's statement, the requests that arrive meanwhile gather for one unit.
+      if (this.insertingAlone) void this.insertingAlone.then(write);
+      else void write();
     });
   }
 
@@ -176,12 +180,13 @@ export class JobsService {
    * with nothing to write and no claim waiting here (a waiting claim is handed the job in the
    * enqueue's transaction instead): one INSERT that commits alone and tells the other replicas,
    * one round trip where a unit makes three. One such insert at a time: what arrives meanwhile
-   * coalesces as before, so a busy replica still shares transactions.
+   * waits for it and goes in one unit, as behind a transaction being written, so a busy replica
+   * still shares transactions.
    */
   private mayInsertAlone(jobs: DraftJob[]): boolean {
     return (
       this.db.autocommit !== undefined &&
-      this.insertingAlone === 0 &&
+      this.insertingAlone === undefined &&
       jobs.length === 1 &&
       jobs[0].after!.length === 0 &&
       this.waitingInserts.length === 0 &&
@@ -198,7 +203,8 @@ export class JobsService {
    * COMMIT got no answer.
    */
   private async insertAlone(job: DraftJob): Promise<JobRow[]> {
-    this.insertingAlone++;
+    let done!: () => void;
+    this.insertingAlone = new Promise<void>((resolve) => (done = resolve));
     try {
       const said: Announcement[] = [];
       this.signals.workAvailable(unitSql(NO_STATEMENTS, said));
@@ -207,7 +213,8 @@ export class JobsService {
     } catch (e) {
       if (e instanceof StorageUnavailable) throw e;
     } finally {
-      this.insertingAlone--;
+      this.insertingAlone = undefined;
+      done();
     }
     return this.insertQueued([job]);
   }
