@@ -7,7 +7,8 @@
  *
  *   service: the enqueue arrives; its statements go to the database and come back (on SQLite the
  *            INSERT, the handoff's claim and COMMIT, each a trip to SQLite's thread; on
- *            PostgreSQL also BEGIN with the read of the queue settings, each a round trip);
+ *            PostgreSQL also BEGIN with the read of the queue settings, each a round trip; or,
+ *            there, one statement in autocommit: the job inserted claimed for the waiting worker);
  *            the long-poll's answer and the enqueue's are written
  *   worker:  a claim answer with a job arrives; spawn() is called and returns
  */
@@ -25,6 +26,8 @@ const stamp = (key: string) => {
 
 /** Which step of the enqueue a statement is, by its text. */
 function step(sql: string): string | undefined {
+  // PostgreSQL: the job inserted already claimed for the waiting worker, by one statement in autocommit.
+  if (/^WITH unit AS \(INSERT INTO jobs\b[^]*'processing'/.test(sql)) return 'alone';
   if (/^\s*INSERT INTO jobs\b/.test(sql)) return 'insert';
   if (/SET state = 'processing'/.test(sql)) return 'claim';
   // On PostgreSQL the BEGIN goes with the unit's first statement when it has no parameters.
@@ -37,7 +40,8 @@ function step(sql: string): string | undefined {
 if (process.env.QUEUECTL_PARTS_ROLE === 'service') {
   const traced = (sql: string) => {
     const kind = step(sql);
-    if (kind === undefined) return;
+    // Once the long-poll is answered, the statements are the next unit's (the job's report, say).
+    if (kind === undefined || current?.polled !== undefined) return;
     stamp(`${kind}Sent`);
     return () => stamp(`${kind}Back`);
   };
@@ -50,6 +54,12 @@ if (process.env.QUEUECTL_PARTS_ROLE === 'service') {
   pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
     const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
     const back = traced(text);
+    // A pool's query passes a callback (a statement in autocommit goes through the pool); a client's returns a promise.
+    const last = args.length - 1;
+    if (back && typeof args[last] === 'function') {
+      const callback = args[last] as (...a: unknown[]) => unknown;
+      args[last] = (...a: unknown[]) => (back(), callback(...a));
+    }
     const answer = query.apply(this, args);
     if (back && answer instanceof Promise) answer.then(back, () => undefined);
     return answer;
@@ -63,7 +73,7 @@ if (process.env.QUEUECTL_PARTS_ROLE === 'service') {
   const end = http.ServerResponse.prototype.end;
   http.ServerResponse.prototype.end = function (this: http.ServerResponse, ...args: unknown[]) {
     const url = this.req?.url ?? '';
-    if (current?.commitBack !== undefined && /^\/api\/workers\/[^/]+\/claim$/.test(url)) stamp('polled');
+    if ((current?.commitBack ?? current?.aloneBack) !== undefined && /^\/api\/workers\/[^/]+\/claim$/.test(url)) stamp('polled');
     if (url === '/api/jobs') stamp('answered');
     return end.apply(this, args as Parameters<typeof end>);
   } as typeof end;

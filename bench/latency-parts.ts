@@ -22,16 +22,18 @@ const now = () => performance.timeOrigin + performance.now();
 /**
  * The stamps in the order they happen; a step runs from one stamp present in a sample to the next.
  * `sent` and `started` are this process's, the others the preload's (SQLite has no BEGIN on the
- * path: its transaction was opened ahead).
+ * path: its transaction was opened ahead; PostgreSQL hands a lone job to a waiting worker by one
+ * statement, `alone`, where the unit's four round trips were).
  */
-const STAMPS = ['sent', 'arrived', 'beginSent', 'beginBack', 'insertSent', 'insertBack', 'claimSent', 'claimBack', 'commitSent', 'commitBack', 'polled', 'received', 'spawnCalled', 'spawnReturned', 'started'];
-const STATEMENTS: Record<string, string> = { begin: 'BEGIN with the queue settings read', insert: 'INSERT', claim: 'the handoff’s claim', commit: 'COMMIT' };
+const STAMPS = ['sent', 'arrived', 'aloneSent', 'aloneBack', 'beginSent', 'beginBack', 'insertSent', 'insertBack', 'claimSent', 'claimBack', 'commitSent', 'commitBack', 'polled', 'received', 'spawnCalled', 'spawnReturned', 'started'];
+const STATEMENTS: Record<string, string> = { alone: 'the statement', begin: 'BEGIN with the queue settings read', insert: 'INSERT', claim: 'the handoff’s claim', commit: 'COMMIT' };
 
 function stepName(from: string, to: string, dialect: string): string {
   const trip = dialect === 'sqlite' ? 'a trip to SQLite’s thread' : 'a round trip';
   if (to === 'arrived') return 'request to the service (client, loopback, HTTP parsing)';
   if (from === 'arrived') return `Express and Nest to the first statement (guard, body, validation, controller)`;
   if (to.endsWith('Sent')) return `to ${STATEMENTS[to.slice(0, -4)]}`;
+  if (to === 'aloneBack') return 'the job inserted claimed, its run opened, the notification: one statement in autocommit (WAL flush; a round trip)';
   if (to === 'commitBack') return dialect === 'sqlite' ? 'COMMIT (WAL frames written, fsync; a trip)' : 'COMMIT with the notifications (WAL flush; a round trip)';
   if (to.endsWith('Back')) return `${STATEMENTS[to.slice(0, -4)]} (${trip})`;
   return {

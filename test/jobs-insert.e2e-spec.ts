@@ -5,6 +5,11 @@ import { EnqueueJobDto } from '../src/jobs/dto/enqueue-job.dto';
 import { JobsRepository } from '../src/jobs/jobs.repository';
 import { JobsService } from '../src/jobs/jobs.service';
 import { QueuesRepository } from '../src/queues/queues.repository';
+import { ClaimHandoff } from '../src/jobs/claim-handoff';
+import { WorkersService } from '../src/workers/workers.service';
+import { LeaseReaper } from '../src/workers/lease-reaper';
+import { ConfigService } from '../src/config/config.service';
+import { leaseBudget } from '../src/common/lease-budget';
 import { Client } from 'pg';
 import { TEST_DATABASE_URL, TEST_DIALECT, sentToPostgres, sqlHexOf } from './support/database';
 import { ManualClock } from './support/manual-clock';
@@ -231,6 +236,99 @@ describe('JobsRepository.insertGroups', () => {
       } finally {
         await locker?.end();
       }
+    });
+
+    /** A write's promise settles a turn before its transaction's end is noted: the replica is idle from the next turn. */
+    const idle = () => new Promise((r) => setImmediate(r));
+    /** A worker's claim long-polling in the service, and how to end it. */
+    const waitingClaim = async (queues?: string[]) => {
+      const workers = t.app.get(WorkersService);
+      const { id } = await workers.register({ hostname: 'test', pid: process.pid, concurrency: 1 });
+      const hangUp = new AbortController();
+      const handoff = t.app.get(ClaimHandoff);
+      const before = handoff.waitingClaims();
+      const answer = workers.claim(id, 1, 30_000, hangUp.signal, queues);
+      for (let i = 0; i < 200 && handoff.waitingClaims() === before; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(handoff.waitingClaims()).toBe(before + 1);
+      await idle();
+      const end = () => (hangUp.abort(), answer);
+      claims.push(end);
+      return { id, answer, end };
+    };
+    /** Claims a failed test left waiting end before the service closes. */
+    const claims: Array<() => Promise<unknown>> = [];
+    afterEach(async () => {
+      for (const end of claims.splice(0)) await end().catch(() => undefined);
+    });
+    const attemptsOf = (id: string) => db.rows<{ run: number; attempt: number; worker_id: string }>('SELECT run, attempt, worker_id FROM job_attempts WHERE job_id = ? ORDER BY run', [id]);
+    const counts = async () =>
+      // On PostgreSQL the counts are rows per writing backend, summed.
+      Object.fromEntries((await db.rows<{ state: string; n: number }>('SELECT state, SUM(n) AS n FROM job_counts GROUP BY state')).filter((r) => Number(r.n) !== 0).map((r) => [r.state, Number(r.n)]));
+
+    it('goes to the claim waiting longest as that claim would have taken it; on PostgreSQL by one statement that also opens its run', async () => {
+      const service = t.app.get(JobsService);
+      await db.write((sql) => t.app.get(QueuesRepository).upsert(sql, 'slow', { max_retries: 2, job_timeout: 77 }, clock.now()));
+      const first = await waitingClaim();
+      const second = await waitingClaim(['slow']);
+      const { value, inserts } = await jobInsertsDuring(() => service.enqueue({ id: 'handed', command: 'true', queue: 'slow' } as EnqueueJobDto));
+      // Answered as enqueued, as when the usual unit hands a job over.
+      expect(value).toMatchObject({ id: 'handed', state: 'pending', max_retries: 2 });
+      const answer = await first.answer;
+      expect(answer.jobs).toEqual([expect.objectContaining({ id: 'handed', attempt: 1, max_retries: 2, timeout_seconds: 77, queue: 'slow' })]);
+      const lease = answer.jobs[0].lease;
+      const [row] = await stored();
+      expect(row).toMatchObject({ id: 'handed', state: 'processing', worker_id: first.id, lease_expires_at: expect.anything() });
+      expect([Number(row.attempts), Number(row.lease), Number(row.started_at)]).toEqual([1, lease, clock.now()]);
+      expect((await attemptsOf('handed')).map((a) => [Number(a.run), Number(a.attempt), a.worker_id])).toEqual([[lease, 1, first.id]]);
+      expect(await counts()).toEqual({ processing: 1 });
+      if (TEST_DIALECT === 'postgres') {
+        expect(inserts).toHaveLength(1);
+        expect(inserts[0]).toMatch(/^WITH unit AS \(INSERT INTO jobs .*'processing'.*\), opened AS \(INSERT INTO job_attempts/s);
+      }
+      // The other claim was offered nothing and waits on.
+      expect(t.app.get(ClaimHandoff).anyWaiting()).toBe(true);
+      expect((await second.end()).jobs).toEqual([]);
+
+      // Its worker vanishes: the run is recovered as any claimed one, by its lease and its attempt's row.
+      const leaseMs = t.app.get(ConfigService).get('lease-timeout') * 1000;
+      clock.advance(leaseMs + leaseBudget(leaseMs).reapGraceMs + 1);
+      expect(await t.app.get(LeaseReaper).sweep()).toBe(1);
+      expect((await stored())[0]).toMatchObject({ state: 'failed', last_error: 'worker lost' });
+      const [run] = await db.rows<{ finished_at: number | null; error: string | null }>('SELECT finished_at, error FROM job_attempts WHERE job_id = ?', ['handed']);
+      expect([Number(run.finished_at), run.error]).toEqual([clock.now(), 'worker lost']);
+    });
+
+    it('goes the usual way, claimed by the usual rules, when it is not due, another job is, or its queue is paused or limited', async () => {
+      const service = t.app.get(JobsService);
+      const queues = t.app.get(QueuesRepository);
+      await db.write((sql) => queues.upsert(sql, 'limited', { concurrency: 1 }, clock.now()));
+      await db.write((sql) => queues.upsert(sql, 'held', { paused: 1 }, clock.now()));
+      const handoff = t.app.get(ClaimHandoff);
+      const statementsFor = async (job: Partial<EnqueueJobDto>) => {
+        // A job that was not taken wakes the claim, which claims again: it waits again before the next job.
+        for (let i = 0; i < 200 && !(handoff.waitingClaims() === 1 && db.writesIdle); i++) await new Promise((r) => setTimeout(r, 10));
+        await idle();
+        const { inserts } = await jobInsertsDuring(() => service.enqueue({ command: 'true', ...job } as EnqueueJobDto));
+        return inserts.map((text) => (text.startsWith('WITH unit AS') ? 'alone' : 'unit'));
+      };
+      const viaUnit = TEST_DIALECT === 'postgres' ? ['alone', 'unit'] : [];
+
+      // A limited queue with room: the statement stores nothing, the unit's claim takes the job.
+      let claim = await waitingClaim();
+      expect(await statementsFor({ id: 'limited-1', queue: 'limited' })).toEqual(viaUnit);
+      expect((await claim.answer).jobs.map((j) => j.id)).toEqual(['limited-1']);
+
+      // Not due yet, or in a paused queue: nobody takes it.
+      claim = await waitingClaim();
+      expect(await statementsFor({ id: 'later', run_at: new Date(clock.now() + 60_000).toISOString() })).toEqual(viaUnit);
+      expect(await statementsFor({ id: 'held-1', queue: 'held' })).toEqual(viaUnit);
+
+      // Another job is due (held-1, in its paused queue): the claim's own rules decide, in the unit.
+      expect(await statementsFor({ id: 'free-1' })).toEqual(viaUnit);
+      expect((await claim.answer).jobs.map((j) => j.id)).toEqual(['free-1']);
+      const states = Object.fromEntries((await stored()).map((r) => [r.id, r.state]));
+      expect(states).toEqual({ 'limited-1': 'processing', later: 'pending', 'held-1': 'pending', 'free-1': 'processing' });
+      expect(await counts()).toEqual({ processing: 2, pending: 2 });
     });
 
     it('answers a taken id as such and changes nothing, whichever way the job went', async () => {

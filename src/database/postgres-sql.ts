@@ -72,12 +72,14 @@ export class PostgresDatabase extends SqlDatabase {
    * (PostgreSQL delivers identical notifications of one transaction once): the other replicas
    * hear it when it commits, and only if it answered a row; so does this service, once it has.
    * For a lone write on a replica with nothing else to write (JobsService.insertAlone): under load
-   * the units share transactions instead, one WAL flush for many.
+   * the units share transactions instead, one WAL flush for many. `also` adds writes that go
+   * with the statement's rows (PostgreSQL takes data-modifying common table expressions only at
+   * the top of a statement).
    */
-  override async autocommit<T>(sql: string, params: unknown[], said: Announcement[]): Promise<T[]> {
+  override async autocommit<T>(sql: string, params: unknown[], said: Announcement[], also?: string): Promise<T[]> {
     const messages = notifyMessages(this.sender, said.map((a) => [a.topic, a.payload]));
     const told = messages.map((_, i) => `, pg_notify('${CHANNEL}', ?${params.length + i + 1}::text) AS told_${i}`).join('');
-    const rows = await this.rows<T>(`WITH unit AS (${sql}) SELECT unit.*${told} FROM unit`, [...params, ...messages]);
+    const rows = await this.rows<T>(`WITH unit AS (${sql})${also === undefined ? '' : `, ${also}`} SELECT unit.*${told} FROM unit`, [...params, ...messages]);
     if (rows.length > 0) deliverLocally(said);
     return rows;
   }

@@ -37,6 +37,19 @@ export function unitSql(base: Pick<Sql, 'rows' | 'run'>, said: Announcement[]): 
   };
 }
 
+/**
+ * An `Sql` that only announces, into `said`: what a statement sent some other way (autocommit)
+ * will announce is collected through it, by the services' usual calls.
+ */
+export function announcing(said: Announcement[]): Sql {
+  return unitSql(NO_STATEMENTS, said);
+}
+
+const NO_STATEMENTS: Pick<Sql, 'rows' | 'run'> = {
+  rows: () => Promise.reject(new Error('an announcing unit runs no statement')),
+  run: () => Promise.reject(new Error('an announcing unit runs no statement')),
+};
+
 /** Runs the local side of committed announcements; one listener's failure does not stop the rest. */
 export function deliverLocally(said: Announcement[]): void {
   for (const a of said) {
@@ -112,9 +125,10 @@ export abstract class SqlDatabase implements Sql {
   /**
    * One statement as a unit of work of its own, outside any transaction, or undefined where the
    * dialect has no such path (SQLite: its transaction is opened ahead, a unit is already the
-   * statement and its COMMIT). See PostgresDatabase.autocommit.
+   * statement and its COMMIT). `also`: more writes of the same statement, as common table
+   * expressions that may read the statement's rows as `unit`. See PostgresDatabase.autocommit.
    */
-  autocommit?<T>(sql: string, params: unknown[], said: Announcement[]): Promise<T[]>;
+  autocommit?<T>(sql: string, params: unknown[], said: Announcement[], also?: string): Promise<T[]>;
 
   /** No write is queued or being written. */
   get writesIdle(): boolean {

@@ -1,10 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { Sql } from '../database/sql';
+import { Announcement, Sql } from '../database/sql';
 import type { QueueSettings } from '../queues/queues.repository';
+import type { DraftJob, JobRow } from './job-row';
 import type { ClaimedJob } from './job-runs.service';
 
 /** Claims for one waiting worker inside a unit of work, with the queue settings it read (JobRunsService.claimIn's rules). */
 export type ClaimIn = (sql: Sql, queues: QueueSettings) => Promise<ClaimedJob[]>;
+
+/**
+ * Where the database commits a statement alone (PostgreSQL): stores one new job already claimed
+ * for one waiting worker, with what `said` announces, and answers the row as enqueued and the job
+ * as claimed; undefined, with nothing stored, where that job might not be the one its claim
+ * would take (JobRunsService.insertClaimed).
+ */
+export type ClaimNew = (job: DraftJob, said: Announcement[]) => Promise<{ row: JobRow; claimed: ClaimedJob } | undefined>;
 
 /**
  * One claim long-polling in this service, as the handoff sees it: `waiting` may be offered work;
@@ -19,11 +28,21 @@ export class WaitingClaim {
 
   constructor(
     readonly claimIn: ClaimIn,
-    /** Serves every queue (no --queues): when it finds nothing, nobody here would. */
-    readonly servesAll: boolean,
+    /** The queues it takes jobs from (--queues); undefined for every queue. */
+    private readonly served: readonly string[] | undefined,
     /** Called when jobs are handed over, so the long-poll answers at once. */
     private readonly onHanded: () => void,
+    readonly claimNew?: ClaimNew,
   ) {}
+
+  /** Serves every queue (no --queues): when it finds nothing, nobody here would. */
+  get servesAll(): boolean {
+    return this.served === undefined;
+  }
+
+  serves(queue: string): boolean {
+    return this.served === undefined || this.served.includes(queue);
+  }
 
   /** Resolves once an offer in progress is committed (handed) or undone (waiting again). */
   async offerSettled(): Promise<void> {
@@ -86,15 +105,32 @@ export class ClaimHandoff {
   /** Oldest first: the worker that has waited longest is offered work first. */
   private readonly waiting = new Set<WaitingClaim>();
 
+  /** How many claims here wait to be offered work. */
+  waitingClaims(): number {
+    let n = 0;
+    for (const w of this.waiting) if (w.state === 'waiting') n++;
+    return n;
+  }
+
   /** Some claim here waits to be offered work. */
   anyWaiting(): boolean {
     for (const w of this.waiting) if (w.state === 'waiting') return true;
     return false;
   }
 
+  /**
+   * The claim a lone new job of `queue` goes to by itself (JobsService.insertAlone): the one that
+   * has waited longest, if it serves that queue and can take a job that way. Undefined otherwise,
+   * and the job goes in a unit of work that offers it to every waiting claim (`offer`).
+   */
+  firstFor(queue: string): WaitingClaim | undefined {
+    for (const w of this.waiting) if (w.state === 'waiting') return w.claimNew !== undefined && w.serves(queue) ? w : undefined;
+    return undefined;
+  }
+
   /** Registers a long-polling claim until `leave`. */
-  wait(claimIn: ClaimIn, servesAll: boolean, onHanded: () => void): WaitingClaim {
-    const w = new WaitingClaim(claimIn, servesAll, onHanded);
+  wait(claimIn: ClaimIn, served: readonly string[] | undefined, onHanded: () => void, claimNew?: ClaimNew): WaitingClaim {
+    const w = new WaitingClaim(claimIn, served, onHanded, claimNew);
     this.waiting.add(w);
     return w;
   }

@@ -1,5 +1,6 @@
 import type { Dialect } from '../database/sql';
 import type { JobRow } from './job-row';
+import { sqlStates } from './job-state';
 
 /**
  * The columns an enqueue sets from the row, with their PostgreSQL types (its parameters arrive as
@@ -36,8 +37,22 @@ type Column = (typeof COLUMNS)[number];
  * taken unless `skipTaken` is false (then a taken id fails it). With `maxRetries` (PostgreSQL), a
  * row whose max_retries is null takes its queue's as the statement reads it, else that number,
  * and the statement answers `max_retries` too.
+ *
+ * With `claimedBy` (PostgreSQL), the rows go in claimed by that worker, as its claim would have
+ * left them (first attempt, a fencing value from `run_numbers`, the lease), and only while
+ * nothing else could be claimed before them: they are due, no other job is (`jobs_due`), and
+ * their queue has no row that pauses or limits it; otherwise nothing is stored. The statement
+ * also answers each row's `lease`, `worker_id` and `started_at` (its attempt's row is written
+ * from them) and its queue's `job_timeout`.
  */
-export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTaken = true, maxRetries?: number): [string, unknown[]] {
+export function jobInsert(
+  dialect: Dialect,
+  rows: JobRow[],
+  now: number,
+  skipTaken = true,
+  maxRetries?: number,
+  claimedBy?: { workerId: string; leaseUntil: number },
+): [string, unknown[]] {
   const first = rows[0];
   // The id always travels: rows share none, and the row source needs one value a row.
   const varying: Column[] = [COLUMNS[0]];
@@ -73,11 +88,22 @@ export function jobInsert(dialect: Dialect, rows: JobRow[], now: number, skipTak
   const values = expressions.join(', ');
   if (dialect === 'postgres') {
     const source = flat ? 'json_array_elements_text(?1::json)' : 'jsonb_array_elements(?1::jsonb)';
+    // As its claim would leave a job (claimedBy), else pending.
+    const claim = { columns: '', values: '', onlyIf: '', answers: '' };
+    if (claimedBy !== undefined) {
+      const of = (name: Column[0]) => expressions[COLUMNS.findIndex(([c]) => c === name)];
+      claim.columns = ', attempts, lease, worker_id, lease_expires_at, started_at';
+      claim.values = `, 1, nextval('run_numbers'), ${param(claimedBy.workerId, 'varchar')}, ${param(claimedBy.leaseUntil, 'bigint')}, ${created}`;
+      claim.onlyIf = `WHERE ${of('due_at')} <= ${created}
+         AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = ${of('queue')} AND (q.paused <> 0 OR q.concurrency > 0))
+         AND NOT EXISTS (SELECT 1 FROM jobs d WHERE d.state IN (${sqlStates('claim')}) AND d.due_at <= ${created})`;
+      claim.answers = ', lease, worker_id, started_at, (SELECT q.job_timeout FROM queues q WHERE q.name = jobs.queue) AS queue_timeout';
+    }
     return [
-      `INSERT INTO jobs (${names}, state, created_at, updated_at)
-       SELECT ${values}, 'pending', ${created}, ${created}
-       FROM ${source} WITH ORDINALITY AS e (v, n) ORDER BY n
-       ${skipTaken ? 'ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq${maxRetries === undefined ? '' : ', max_retries'}`,
+      `INSERT INTO jobs (${names}, state, created_at, updated_at${claim.columns})
+       SELECT ${values}, ${claimedBy === undefined ? "'pending'" : "'processing'"}, ${created}, ${created}${claim.values}
+       FROM ${source} WITH ORDINALITY AS e (v, n) ${claim.onlyIf} ORDER BY n
+       ${skipTaken ? 'ON CONFLICT (id) DO NOTHING' : ''} RETURNING id, seq${maxRetries === undefined ? '' : ', max_retries'}${claim.answers}`,
       params,
     ];
   }

@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { leaseBudget } from '../common/lease-budget';
 import { ConfigService } from '../config/config.service';
-import { Sql, SqlDatabase } from '../database/sql';
+import { Announcement, Sql, SqlDatabase, announcing } from '../database/sql';
 import { AttemptEnd, judgeAttempt } from './attempt-policy';
 import { BackoffPolicy } from './backoff';
 import { JobDependenciesRepository } from './job-dependencies.repository';
 import { JobOutputRepository } from './job-output.repository';
-import { JobRow } from './job-row';
+import { DraftJob, JobRow } from './job-row';
 import { JobSignals } from './job-signals';
 import { JobsRepository } from './jobs.repository';
 import { LeaseWatch } from './lease-watch';
@@ -116,7 +116,21 @@ export class JobRunsService {
     queues ??= await this.queues.settings(sql);
     const rows = this.heard(await this.claimIn(sql, queues, workerId, served, now, limit));
     for (const r of rows) this.signals.jobChanged(sql, r.id);
-    return rows.map((r) => this.toClaimed(r, queues));
+    return rows.map((r) => this.toClaimed(r, queues.get(r.queue)?.job_timeout));
+  }
+
+  /**
+   * A new job stored already claimed by `workerId`, for that worker's claim waiting here, by one
+   * statement (PostgreSQL: JobsRepository.insertClaimed); undefined, with nothing stored, when
+   * it may not go that way. Answers the row as enqueued and the job as claimed.
+   */
+  async insertClaimed(job: DraftJob, workerId: string, said: Announcement[]): Promise<{ row: JobRow; claimed: ClaimedJob } | undefined> {
+    const now = this.clock.now();
+    this.signals.jobChanged(announcing(said), job.id);
+    const stored = await this.jobs.insertClaimed(job, now, this.config.get('max-retries'), { workerId, leaseUntil: this.leaseUntil(now) }, said);
+    if (stored === undefined) return undefined;
+    const [run] = this.heard([{ ...stored.row, state: 'processing', attempts: 1, lease: stored.lease, worker_id: workerId }]);
+    return { row: stored.row, claimed: this.toClaimed(run, stored.queueTimeout) };
   }
 
   /** Claims in a unit of work, within the queues' pauses and limits (see QueuesRepository.claimScope). */
@@ -203,7 +217,7 @@ export class JobRunsService {
         } else refused.push(r.id);
       }
       const claimed = claimLimit > 0 ? this.heard(await this.claimIn(sql, queues, workerId, served, now, claimLimit)) : [];
-      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r, queues)) };
+      const answer = { refused, jobs: claimed.map((r) => this.toClaimed(r, queues.get(r.queue)?.job_timeout)) };
       if (report !== undefined) {
         if (!(await this.answers.save(sql, report.id, workerId, answer, now))) throw new AnsweredAlready();
         if (pruning) await this.answers.prune(sql, now - REPORT_ANSWER_KEEP_MS, REPORT_ANSWER_PRUNE);
@@ -336,9 +350,9 @@ export class JobRunsService {
     return now + this.leaseMs();
   }
 
-  /** The job's own timeout, else its queue's job-timeout, else the global one. */
-  private toClaimed(row: JobRow, queues: QueueSettings): ClaimedJob {
-    const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : Number(queues.get(row.queue)?.job_timeout ?? this.config.get('job-timeout'));
+  /** The job's own timeout, else its queue's job-timeout (`queueTimeout`), else the global one. */
+  private toClaimed(row: JobRow, queueTimeout: number | null | undefined): ClaimedJob {
+    const timeout = row.timeout_seconds ? Number(row.timeout_seconds) : Number(queueTimeout ?? this.config.get('job-timeout'));
     return {
       id: row.id,
       command: row.command,

@@ -3,7 +3,7 @@ import { ClaimHandoff, Handover } from './claim-handoff';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../common/clock';
 import { DependencyCycle, DependencyDead, DependencyNotFound, DomainError, DuplicateJob, InvalidInput, InvalidTransition, JobNotFound, StorageUnavailable } from '../common/domain-errors';
-import { Announcement, Sql, SqlDatabase, unitSql } from '../database/sql';
+import { Announcement, Sql, SqlDatabase, announcing } from '../database/sql';
 import { ConfigService } from '../config/config.service';
 import { DraftJob, JobRow, NewJob } from './job-row';
 import { JobState } from './job-state';
@@ -177,11 +177,10 @@ export class JobsService {
 
   /**
    * Where the database has autocommit (PostgreSQL), a lone job waiting on nothing, on a replica
-   * with nothing to write and no claim waiting here (a waiting claim is handed the job in the
-   * enqueue's transaction instead): one INSERT that commits alone and tells the other replicas,
-   * one round trip where a unit makes three. One such insert at a time: what arrives meanwhile
-   * waits for it and goes in one unit, as behind a transaction being written, so a busy replica
-   * still shares transactions.
+   * with nothing to write: one statement that commits alone and tells the other replicas, one
+   * round trip where a unit makes three (four with a claim waiting). One such insert at a time:
+   * what arrives meanwhile waits for it and goes in one unit, as behind a transaction being
+   * written, so a busy replica still shares transactions.
    */
   private mayInsertAlone(jobs: DraftJob[]): boolean {
     return (
@@ -190,26 +189,46 @@ export class JobsService {
       jobs.length === 1 &&
       jobs[0].after!.length === 0 &&
       this.waitingInserts.length === 0 &&
-      this.db.writesIdle &&
-      !this.handoff.anyWaiting()
+      this.db.writesIdle
     );
   }
 
   /**
-   * A lone job by one statement in autocommit (mayInsertAlone). When its id is taken, or the
-   * statement failed without a doubt that nothing was stored (PostgreSQL chose it as a deadlock's
-   * victim, say), the job goes the usual way, which answers a taken id as such. Only a lost
-   * database is answered at once: the job may or may not be stored, as with any unit whose
-   * COMMIT got no answer.
+   * A lone job by one statement in autocommit (mayInsertAlone). With no claim waiting here it
+   * goes in pending. With claims waiting, it goes in claimed for the one that has waited longest
+   * (ClaimHandoff.firstFor), which is answered with it, as the usual unit would have done; when
+   * that claim does not serve its queue, the usual unit offers it to them all.
+   *
+   * When the statement stored nothing (the id is taken; or, for a claim, the job is not due,
+   * another is, or its queue is paused or limited), or failed without a doubt that nothing was
+   * stored (PostgreSQL chose it as a deadlock's victim, say), the job goes the usual way, which
+   * answers a taken id as such and claims by the usual rules. Only a lost database is answered at
+   * once: the job may or may not be stored, as with any unit whose COMMIT got no answer.
    */
   private async insertAlone(job: DraftJob): Promise<JobRow[]> {
+    const waiting = this.handoff.anyWaiting();
+    const taker = waiting ? this.handoff.firstFor(job.queue ?? DEFAULT_QUEUE) : undefined;
+    if (waiting && taker === undefined) return this.insertQueued([job]);
     let done!: () => void;
     this.insertingAlone = new Promise<void>((resolve) => (done = resolve));
     try {
       const said: Announcement[] = [];
-      this.signals.workAvailable(unitSql(NO_STATEMENTS, said));
-      const row = await this.jobs.insertAlone(job, this.clock.now(), this.config.get('max-retries'), said);
-      if (row !== undefined) return [row];
+      if (taker !== undefined) {
+        taker.offer();
+        const taken = await taker.claimNew!(job, said).catch((e: unknown) => {
+          taker.undo();
+          throw e;
+        });
+        if (taken !== undefined) {
+          taker.hand([taken.claimed]);
+          return [taken.row];
+        }
+        taker.undo();
+      } else {
+        this.signals.workAvailable(announcing(said));
+        const row = await this.jobs.insertAlone(job, this.clock.now(), this.config.get('max-retries'), said);
+        if (row !== undefined) return [row];
+      }
     } catch (e) {
       if (e instanceof StorageUnavailable) throw e;
     } finally {
@@ -384,12 +403,6 @@ export class JobsService {
     };
   }
 }
-
-/** The statements of a unit that only announces (insertAlone collects what an enqueue announces). */
-const NO_STATEMENTS: Pick<Sql, 'rows' | 'run'> = {
-  rows: () => Promise.reject(new Error('an announcing unit runs no statement')),
-  run: () => Promise.reject(new Error('an announcing unit runs no statement')),
-};
 
 /** Where a field is in a batch's body, for its errors: made only when one is thrown. */
 function batchPlace(index: number | undefined): string {

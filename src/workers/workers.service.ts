@@ -151,7 +151,12 @@ export class WorkersService implements OnModuleInit, OnModuleDestroy {
         if (nextDue !== undefined && nextDue <= claimedAt) nextDue = undefined;
         const sleepMs = Math.max(1, Math.min(deadline - now, CLAIM_RECHECK_MS, nextDue === undefined ? Infinity : nextDue - now));
         // While it sleeps, an enqueue here may claim for it in its own transaction (ClaimHandoff).
-        const waiting = this.handoff.wait((sql, settings) => this.runs.claimWithin(sql, workerId, limit, queues, settings), queues === undefined, onWake);
+        const waiting = this.handoff.wait(
+          (sql, settings) => this.runs.claimWithin(sql, workerId, limit, queues, settings),
+          queues,
+          onWake,
+          (job, said) => this.runs.insertClaimed(job, workerId, said),
+        );
         try {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, sleepMs);
