@@ -15,13 +15,15 @@ import { FaultInjector, planFaults } from './faults';
 import { report } from './report';
 import { Rng } from './rng';
 import { ServiceJob, judge, parseRunLog } from './verdict';
-import { LOG_NAME, enqueueJobs, planJobs, writeJobScript } from './workload';
+import { LOG_NAME, enqueueJobs, enqueueLoneJobs, planJobs, writeJobScript } from './workload';
 
 export interface ChaosOptions {
   jobs: number;
   workers: number;
   slots: number;
   long: number;
+  /** Percent of jobs enqueued one request each while the faults run (enqueueLoneJobs). */
+  lone: number;
   duration: number;
   lease: number;
   seed: number;
@@ -147,12 +149,17 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     const durationMs = options.duration * 1000;
     const jobs = planJobs(options.jobs, rng, Date.now() + 1000, durationMs * 0.8, options.long / 100);
     const faults = planFaults(rng, durationMs, options.workers, leaseMs, 1000);
-    await enqueueJobs(cluster.endpoint, jobs, script);
-    say(`enqueued ${jobs.length} jobs; starting ${options.workers} workers`);
+    // Drawn after the faults, so a seed's jobs and faults stay what they were before lone jobs.
+    const lone = new Set(jobs.filter(() => rng.int(0, 99) < options.lone).map((j) => j.id));
+    await enqueueJobs(cluster.endpoint, jobs.filter((j) => !lone.has(j.id)), script);
+    say(`enqueued ${jobs.length - lone.size} jobs; starting ${options.workers} workers; ${lone.size} more one at a time as they fall due`);
     await cluster.startWorkers();
     const injector = new FaultInjector(cluster, say);
     say(`injecting ${faults.length} faults over ${options.duration} s`);
+    const loneDone = enqueueLoneJobs(cluster.proxyEndpoint, jobs.filter((j) => lone.has(j.id)), script);
     await injector.run(faults);
+    const again = await loneDone;
+    say(`the ${lone.size} lone jobs acknowledged; ${again} of their enqueues sent again`);
     // Recovery takes at most: a restart's grace (one lease) + a lease + sweeps + backoff; twice
     // that, and half a minute for load, without any job finishing means something is stuck.
     const stallMs = 4 * leaseMs + 30_000;
@@ -205,6 +212,7 @@ export function chaosProgram(): Command {
     .option('--jobs <n>', 'jobs to enqueue', whole(1, 1_000_000), 10_000)
     .option('--workers <n>', '`worker start` processes (the first behind the TCP proxy)', whole(1, 32), 4)
     .option('--slots <n>', 'jobs each worker runs at once', whole(1, 64), 16)
+    .option('--lone <percent>', 'share of jobs enqueued one request each when they fall due, during the faults, instead of in a batch before them', amount(0, 100, 'a percentage'), 10)
     .option('--long <percent>', 'share of long jobs (1–10 s, ticking), in percent; up to 86', amount(0, 86, 'a percentage'), 10)
     .option('--duration <seconds>', 'how long faults are injected; jobs are due over the first 80% of it', amount(1, 86_400, 'seconds'), 180)
     .option('--lease <seconds>', 'lease-timeout of the queue (heartbeat-interval is a quarter of it)', amount(2, 3600, 'seconds'), 4)

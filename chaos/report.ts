@@ -26,7 +26,7 @@ export function report(v: Verdict, run: RunFacts): string {
   const faults = FAULT_KINDS.map((k) => `${k} ${v.faults[k]}`).join(', ');
   const total = Object.values(v.faults).reduce((a, b) => a + b, 0);
   const lines = [
-    `chaos run: ${run.jobs} jobs (${run.long}% long), ${run.workers} workers × ${run.slots} slots (the first behind the TCP proxy), ${service(run)}, faults for ${run.duration} s, lease ${run.lease} s, seed ${run.seed}`,
+    `chaos run: ${run.jobs} jobs (${run.long}% long, ${run.lone}% enqueued one at a time during the faults), ${run.workers} workers × ${run.slots} slots (the first behind the TCP proxy), ${service(run)}, faults for ${run.duration} s, lease ${run.lease} s, seed ${run.seed}`,
     `faults injected: ${total} (${faults}); skipped: ${counts(run.skipped)}`,
     `jobs: ${counts(v.states)}; dead by reason: ${counts(v.deadReasons)}`,
     `runs: ${v.serviceRuns} recorded by the service, ${v.loggedRuns} logged by commands; settled ${s(run.settleMs)} after the faults`,

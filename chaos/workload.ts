@@ -1,6 +1,6 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Endpoint, request } from '../cli/http';
+import { ApiError, Endpoint, request } from '../cli/http';
 import { Rng } from './rng';
 
 /**
@@ -111,4 +111,38 @@ export async function enqueueJobs(endpoint: Endpoint, jobs: PlannedJob[], script
     }));
     await request(endpoint, 'POST', '/api/jobs/batch', { body: { jobs: batch }, timeoutMs: 60_000 });
   }
+}
+
+/** How long a lone enqueue is tried again before the run gives up on the service. */
+const LONE_TRIES_MS = 300_000;
+
+/**
+ * Enqueues `jobs` one request each, each when it falls due (no run_at), while the faults run: the
+ * path of a lone job, handed to a waiting worker or not, under the same faults as the rest. An
+ * enqueue answered by neither a job nor a refusal (no answer, a 5xx) may or may not have stored
+ * it: it is sent again with the same id until the service answers 201 (stored now) or 409 (stored
+ * by an earlier try), so every job ends acknowledged, as the batches' are. Answers how many tries
+ * were sent again.
+ */
+export async function enqueueLoneJobs(endpoint: Endpoint, jobs: PlannedJob[], script: string): Promise<number> {
+  let again = 0;
+  for (const j of [...jobs].sort((a, b) => a.runAt - b.runAt)) {
+    const wait = j.runAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const body = { id: j.id, command: jobCommand(script, j), max_retries: j.maxRetries, backoff_base: 1 };
+    const giveUpAt = Date.now() + LONE_TRIES_MS;
+    for (;;) {
+      try {
+        await request(endpoint, 'POST', '/api/jobs', { body, timeoutMs: 10_000 });
+        break;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 409) break;
+        if (e instanceof ApiError && e.status < 500) throw e;
+        if (Date.now() > giveUpAt) throw new Error(`job ${j.id}: not acknowledged within ${LONE_TRIES_MS / 1000} s: ${(e as Error).message}`);
+        again++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  return again;
 }

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { RunningService, SERVICE_MAIN, api, servicesOfSpec } from './support/harness';
+import { RunningService, SERVICE_MAIN, api, servicesOfSpec, waitFor } from './support/harness';
 
 /**
  * SPEC §6 "nothing acknowledged is lost", against the BUILT service as a real process (build
  * with `npx tsc -p tsconfig.build.json` first; `npm test` does): SIGKILL right after enqueues
  * are answered, start again on the same home, and every acknowledged job is there. On both
- * dialects: on PostgreSQL a lone enqueue commits by a statement of its own (JobsService.insertAlone).
+ * dialects: on PostgreSQL a lone enqueue commits by a statement of its own (JobsService.insertAlone),
+ * also when it goes in claimed for a waiting worker.
  * The one service per home rule is in service-lock.e2e-spec.ts.
  */
 
@@ -58,6 +59,31 @@ describe('durability of acknowledged enqueues', () => {
     }
     const shown = await api(svc, 'GET', '/api/jobs/single-0');
     expect(shown.body).toMatchObject({ id: 'single-0', command: 'echo 0', state: 'pending', attempts: 0 });
+  });
+
+  it('keeps a job handed to a waiting worker, killed with SIGKILL right after the enqueue’s answer, and recovers its run by its lease', async () => {
+    const home = newHome();
+    let svc = await start(home);
+    // Short leases: the run of a worker that never comes back is recovered within the test.
+    expect((await api(svc, 'PUT', '/api/config/heartbeat-interval', { value: 1 })).status).toBe(200);
+    expect((await api(svc, 'PUT', '/api/config/lease-timeout', { value: 2 })).status).toBe(200);
+    const worker = (await api(svc, 'POST', '/api/workers/register', { hostname: 'test', pid: process.pid, concurrency: 1 })).body;
+    const claim = api(svc, 'POST', `/api/workers/${worker.id}/claim`, { limit: 1, wait_ms: 10_000 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await api(svc, 'POST', '/api/jobs', { id: 'handed', command: 'true' })).status).toBe(201);
+    await svc.kill('SIGKILL');
+    await claim;
+
+    svc = await start(home);
+    // There, as the waiting claim took it: claimed by that worker, its run open.
+    const shown = (await api(svc, 'GET', '/api/jobs/handed')).body;
+    expect(shown).toMatchObject({ state: 'processing', worker_id: worker.id, attempts: 1 });
+    expect(shown.runs).toEqual([expect.objectContaining({ worker_id: worker.id, attempt: 1, finished_at: null })]);
+    // No heartbeat comes from that worker: once its lease is over the job is due again, the run closed.
+    await waitFor(async () => (await api(svc, 'GET', '/api/jobs/handed')).body.state === 'failed', 30_000, 'the run recovered');
+    const recovered = (await api(svc, 'GET', '/api/jobs/handed')).body;
+    expect(recovered).toMatchObject({ state: 'failed', last_error: 'worker lost' });
+    expect(recovered.runs).toEqual([expect.objectContaining({ worker_id: worker.id, error: 'worker lost' })]);
   });
 
   it('keeps every acknowledged enqueue of a concurrent burst cut short by SIGKILL', async () => {
