@@ -32,6 +32,7 @@ export class WaitingClaim {
     private readonly served: readonly string[] | undefined,
     /** Called when jobs are handed over, so the long-poll answers at once. */
     private readonly onHanded: () => void,
+    /** Stores a lone new job already claimed for it (PostgreSQL; ClaimHandoff.firstFor). */
     readonly claimNew?: ClaimNew,
   ) {}
 
@@ -114,8 +115,7 @@ export class ClaimHandoff {
 
   /** Some claim here waits to be offered work. */
   anyWaiting(): boolean {
-    for (const w of this.waiting) if (w.state === 'waiting') return true;
-    return false;
+    return this.waitingClaims() > 0;
   }
 
   /**

@@ -80,10 +80,10 @@ export function jobInsert(
     const [, type, read] = column;
     return varying.includes(column) ? at(varying.indexOf(column), type) : param(read(first), type);
   });
+  const of = (name: Column[0]) => expressions[COLUMNS.findIndex(([c]) => c === name)];
   if (maxRetries !== undefined) {
-    const queue = expressions[COLUMNS.findIndex(([c]) => c === 'queue')];
     const i = COLUMNS.findIndex(([c]) => c === 'max_retries');
-    expressions[i] = `COALESCE(${expressions[i]}, (SELECT q.max_retries FROM queues q WHERE q.name = ${queue}), ${param(maxRetries, 'integer')})`;
+    expressions[i] = `COALESCE(${expressions[i]}, (SELECT q.max_retries FROM queues q WHERE q.name = ${of('queue')}), ${param(maxRetries, 'integer')})`;
   }
   const values = expressions.join(', ');
   if (dialect === 'postgres') {
@@ -91,7 +91,6 @@ export function jobInsert(
     // As its claim would leave a job (claimedBy), else pending.
     const claim = { columns: '', values: '', onlyIf: '', answers: '' };
     if (claimedBy !== undefined) {
-      const of = (name: Column[0]) => expressions[COLUMNS.findIndex(([c]) => c === name)];
       claim.columns = ', attempts, lease, worker_id, lease_expires_at, started_at';
       claim.values = `, 1, nextval('run_numbers'), ${param(claimedBy.workerId, 'varchar')}, ${param(claimedBy.leaseUntil, 'bigint')}, ${created}`;
       claim.onlyIf = `WHERE ${of('due_at')} <= ${created}

@@ -179,12 +179,7 @@ export class JobsRepository implements OnModuleInit {
    * stored then, and nothing announced).
    */
   async insertAlone(job: DraftJob, now: number, maxRetries: number, said: Announcement[]): Promise<JobRow | undefined> {
-    const row = this.newRow(job as NewJob, now);
-    const [stored] = await this.db.autocommit!<{ seq: string; max_retries: number }>(...jobInsert('postgres', [row], now, true, maxRetries), said);
-    if (stored === undefined) return undefined;
-    row.seq = Number(stored.seq);
-    row.max_retries = stored.max_retries;
-    return row;
+    return (await this.insertOne(job, now, maxRetries, said))?.row;
   }
 
   /**
@@ -203,16 +198,28 @@ export class JobsRepository implements OnModuleInit {
     claimedBy: { workerId: string; leaseUntil: number },
     said: Announcement[],
   ): Promise<{ row: JobRow; lease: number; queueTimeout: number | null } | undefined> {
+    const stored = await this.insertOne(job, now, maxRetries, said, claimedBy);
+    return stored && { row: stored.row, lease: Number(stored.answer.lease), queueTimeout: stored.answer.queue_timeout ?? null };
+  }
+
+  /** One job by one statement in autocommit, pending or claimed (insertAlone, insertClaimed): the row as enqueued and what the statement answered. */
+  private async insertOne(
+    job: DraftJob,
+    now: number,
+    maxRetries: number,
+    said: Announcement[],
+    claimedBy?: { workerId: string; leaseUntil: number },
+  ): Promise<{ row: JobRow; answer: { seq: string; max_retries: number; lease?: string; queue_timeout?: number | null } } | undefined> {
     const row = this.newRow(job as NewJob, now);
-    const [stored] = await this.db.autocommit!<{ seq: string; max_retries: number; lease: string; queue_timeout: number | null }>(
+    const [answer] = await this.db.autocommit!<{ seq: string; max_retries: number; lease?: string; queue_timeout?: number | null }>(
       ...jobInsert('postgres', [row], now, true, maxRetries, claimedBy),
       said,
-      'opened AS (INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) SELECT id, lease, 1, worker_id, started_at FROM unit)',
+      claimedBy && 'opened AS (INSERT INTO job_attempts (job_id, run, attempt, worker_id, started_at) SELECT id, lease, 1, worker_id, started_at FROM unit)',
     );
-    if (stored === undefined) return undefined;
-    row.seq = Number(stored.seq);
-    row.max_retries = stored.max_retries;
-    return { row, lease: Number(stored.lease), queueTimeout: stored.queue_timeout };
+    if (answer === undefined) return undefined;
+    row.seq = Number(answer.seq);
+    row.max_retries = answer.max_retries;
+    return { row, answer };
   }
 
   /** Decides each group against the ids taken before it, and builds the rows of those let in. */
