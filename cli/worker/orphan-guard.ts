@@ -1,15 +1,16 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { monotonicMs } from './monotonic-clock';
+import { ORPHAN_GUARD_SCRIPT } from './orphan-guard-script';
 
-export { monotonicMs } from './monotonic-clock';
+export { monotonicMs };
 
 /** Where the kernel shows each process's environment; without it the guard is told every group. */
 const PROC_ENVIRON = existsSync('/proc/self/environ');
 
 /**
- * The worker's side of the orphan guard (see orphan-guard-main.ts). Node cannot set the kernel's
+ * The worker's side of the orphan guard (see orphan-guard-script.ts). Node cannot set the kernel's
  * parent-death signal on a child, and that signal would reach only `/bin/sh` anyway, not what
  * the command starts. So each worker keeps one watcher process, in its own session (a signal
  * to the worker's process group does not reach it), that kills what the worker's commands left
@@ -25,22 +26,22 @@ export class OrphanGuard {
   private child?: ChildProcess;
   private broken = false;
   /** The last deadline told before start(), told again at start. */
-  private early?: string;
+  private early?: { deadline: number; graceMs: number };
 
   constructor(private readonly log: (line: string) => void) {}
 
   /** Starts the guard process; once only, and not after close() (a worker that ran nothing). */
   start(): void {
     if (this.child || this.broken) return;
-    const program = join(__dirname, 'orphan-guard-main.js');
-    this.child = spawn(process.execPath, [program, this.mark], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] });
+    // A shell, not a Node process: it starts in a millisecond, beside the worker's first commands.
+    this.child = spawn('/bin/sh', ['-c', ORPHAN_GUARD_SCRIPT, 'queuectl-orphan-guard', this.mark], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] });
     this.child.on('error', (e) => this.fail(e));
     this.child.stdin!.on('error', (e) => this.fail(e));
     this.child.on('exit', () => this.fail(new Error('it exited')));
     // Neither the guard nor its pipe may keep the worker alive.
     this.child.unref();
     (this.child.stdin as unknown as { unref?: () => void }).unref?.();
-    if (this.early) this.send(this.early);
+    if (this.early) this.deadline(this.early.deadline, this.early.graceMs);
   }
 
   watch(pgid: number): void {
@@ -56,10 +57,10 @@ export class OrphanGuard {
    * again, the guard ends them all: SIGTERM, then SIGKILL `graceMs` later.
    */
   deadline(deadline: number, graceMs: number): void {
-    const line = `D ${Math.floor(deadline)} ${Math.round(graceMs)}`;
     // A worker may hear from the service (a heartbeat) before its guard starts; no command runs before.
-    if (!this.child) this.early = line;
-    this.send(line);
+    if (!this.child) this.early = { deadline, graceMs };
+    // The shell has no monotonic clock: it is told the time left, which it counts from reading it.
+    this.send(`D ${Math.max(0, Math.floor(deadline - monotonicMs()))} ${Math.max(0, Math.round(graceMs))}`);
   }
 
   /** The worker is exiting normally: the guard leaves without killing anything. */

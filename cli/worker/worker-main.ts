@@ -36,18 +36,15 @@ function log(line: string): void {
 
 /**
  * One worker loop in this process. With `claimsAfter`, it registers at once but claims nothing
- * until that promise resolves, and starts its orphan guard only then: the guard need only run
- * before the first command, and its Node start-up would otherwise take a CPU from the worker
- * processes being waited for.
+ * until that promise resolves. Its orphan guard, a shell, starts at once.
  */
 async function runLoop(options: WorkerProgramOptions, controls: Controls, claimsAfter?: Promise<void>): Promise<number> {
   const guard = new OrphanGuard(log);
   const home = options.home;
   const discover = home === undefined ? () => undefined : () => localEndpoint({ home, token: options.endpoint.token });
   const http = new HttpWorkerApi(options.endpoint, discover, log, options.queues);
-  let api: WorkerApi = http;
-  if (claimsAfter) api = new ClaimsAfter(http, claimsAfter.then(() => guard.start()));
-  else guard.start();
+  const api: WorkerApi = claimsAfter ? new ClaimsAfter(http, claimsAfter) : http;
+  guard.start();
   // Every command carries the guard's mark, so the guard can find what they left if this process dies.
   const base = commandEnvironment({ QUEUECTL_RUN_MARK: guard.mark });
   const loop = new WorkerLoop(api, new CommandRunner(guard), {
@@ -128,8 +125,8 @@ export function share(count: number, processes: number): number[] {
  * counts once.
  *
  * Start-up is the time a Node process takes to start, once: the others are forked before the
- * service is even found, and this process registers while they start; only its claims (and its
- * orphan guard, see runLoop) wait for them.
+ * service is even found, and this process registers while they start; only its claims wait for
+ * them.
  */
 export async function startWorkers(options: WorkerStartOptions): Promise<number> {
   const cpus = availableParallelism();
