@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandRunner } from './command-runner';
@@ -115,8 +115,9 @@ describe('WorkerLoop', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const loopFor = (service: MemoryService, concurrency: number) =>
+  const loopFor = (service: MemoryService, concurrency: number, now?: () => number) =>
     new WorkerLoop(service, new CommandRunner(undefined, 200), {
+      now,
       concurrency,
       idleTimeoutMs: null,
       hostname: 'test',
@@ -171,6 +172,31 @@ describe('WorkerLoop', () => {
     expect(service.results.map((r) => r.id)).toEqual(['slow']);
     expect(service.pending.map((j) => j.id)).toEqual(['next']);
     expect(service.held.size).toBe(0);
+  });
+
+  it('hands back unstarted a spare whose lease may have ended before a slot was free (its worker was stopped meanwhile)', async () => {
+    const service = new MemoryService();
+    service.add('first', 'sleep 0.15');
+    service.add('late', `touch '${dir}/late-ran'`);
+    // The first claim answers one job more than the free slot: a spare, as prefetching gets.
+    let clock = 0;
+    const claim = service.claim.bind(service);
+    let claims = 0;
+    service.claim = async (limit, waitMs) => {
+      const answer = await claim(++claims === 1 ? limit + 1 : limit, waitMs);
+      // Then the monotonic clock moves a minute on while `first` runs, as across a SIGSTOP.
+      if (claims === 1) setTimeout(() => (clock = 60_000), 30);
+      return answer;
+    };
+    const loop = loopFor(service, 1, () => clock);
+    const done = loop.run();
+    await until(() => service.results.some((r) => r.id === 'late'));
+    loop.stop('test');
+    expect(await done).toBe(0);
+    expect(service.released).toEqual(['late']);
+    expect(existsSync(join(dir, 'late-ran'))).toBe(false);
+    // Claimed again afresh, it ran as the service gave it then.
+    expect(service.results.find((r) => r.id === 'late')).toMatchObject({ lease: 2, exit_code: 0 });
   });
 
   it('stops the command of a run whose lease the service says is lost, and does not report it', async () => {

@@ -249,6 +249,12 @@ export class WorkerLoop {
   private startSpares(): void {
     // Claimed while the stop was on its way: give them back untouched, for another worker.
     if (this.stopping) return this.releaseSpares(() => true);
+    // Claimed so long ago that the lease may have ended (the answer came late, or this process was
+    // stopped or starved meanwhile): the job may be another worker's by now. Handed back unstarted.
+    const now = this.now();
+    const stale = (s: Spare) => now >= this.leaseDeadline(s.claimSentAt);
+    for (const s of this.spares.filter(stale)) this.log(`job ${s.job.id}: its lease may have ended before it could start; handing it back unstarted`);
+    this.releaseSpares(stale);
     while (this.running.size < this.options.concurrency && this.spares.length > 0) this.start(this.spares.shift()!);
     if (this.spares.length > 0 && !this.spareTimer) {
       this.spareTimer = setTimeout(() => {
@@ -280,10 +286,15 @@ export class WorkerLoop {
     return this.options.concurrency * perSlot;
   }
 
+  /** Until when a run claimed at `claimSentAt` surely holds its lease, with no heartbeat since. */
+  private leaseDeadline(claimSentAt: number): number {
+    const budget = this.budget();
+    return claimSentAt + budget.leaseMs - budget.marginMs;
+  }
+
   private start({ job, claimSentAt }: Spare): void {
     clearTimeout(this.idleTimer);
-    const budget = this.budget();
-    const deadline = claimSentAt + budget.leaseMs - budget.marginMs;
+    const deadline = this.leaseDeadline(claimSentAt);
     const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: Date.now(), deadline, fenced: false, command: undefined as unknown as RunningCommand };
     this.running.set(job.id, slot);
     // Usually a later deadline than the watchdog's (the claim went out after the last heartbeat).
