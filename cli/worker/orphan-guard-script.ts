@@ -18,7 +18,7 @@
  * is frozen or stopped), the guard ends every command of the worker then, SIGTERM, and SIGKILL
  * `grace` later. Being a process of its own, it acts whatever the worker's state.
  *
- * Only builtins run per line; a scan forks one `grep` (`-z`: GNU's or BusyBox's).
+ * Only builtins run per line; a scan runs `find` and `grep -z` (GNU's or BusyBox's).
  */
 export const ORPHAN_GUARD_SCRIPT = `
 mark=$1
@@ -31,9 +31,11 @@ trap '' HUP INT PIPE
 # "pid pgid" of each process whose environment holds the mark (none without /proc).
 marked() {
   [ -n "$mark" ] && [ -r /proc/self/environ ] || return 0
-  grep -lzxF "QUEUECTL_RUN_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | while IFS= read -r file; do
+  # find passes the files in batches, so no number of processes overflows an argument list.
+  find /proc -mindepth 2 -maxdepth 2 -name environ -exec grep -lzxF "QUEUECTL_RUN_MARK=$mark" {} + 2>/dev/null | while IFS= read -r file; do
     pid=\${file#/proc/}
     pid=\${pid%/environ}
+    number "$pid" || continue
     # Field 5 of stat is the process group; the command name before it may hold spaces.
     { IFS= read -r stat < "/proc/$pid/stat"; } 2>/dev/null || continue
     set -- \${stat##*) }
