@@ -10,6 +10,8 @@ describe('stopping workers', () => {
     const worker = startWorker(q.home);
     await enqueue(q.svc, { id: 'running', command: `echo $$ > '${q.home}/pid'; sleep 2; echo running >> '${q.marker}'` });
     const pid = await pidFrom(join(q.home, 'pid'));
+    // Counted live while it runs the job, and no longer once it has stopped (below).
+    expect((await api(q.svc, 'GET', '/api/status')).body.workers.active).toBe(1);
     await enqueue(q.svc, { id: 'next', command: `echo next >> '${q.marker}'` });
     // Ctrl+C at a terminal: SIGINT to the whole foreground process group.
     worker.signalGroup('SIGINT');

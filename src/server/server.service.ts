@@ -54,12 +54,12 @@ export class ServerService {
   }
 
   async status() {
-    const counts = await this.jobs.counts();
     const freshAfter = this.clock.now() - this.config.get('lease-timeout') * 1000;
+    const [counts, active] = await Promise.all([this.jobs.counts(), this.workers.countLive(freshAfter)]);
     return {
       counts,
       total: Object.values(counts).reduce((a, b) => a + b, 0),
-      workers: { active: await this.workers.countLive(freshAfter) },
+      workers: { active },
     };
   }
 
