@@ -13,6 +13,8 @@ import { ORPHAN_GUARD_SCRIPT } from './orphan-guard-script';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const started: ChildProcess[] = [];
+/** Processes of a test that left their group, killed after it whatever its outcome. */
+const escapedPids: number[] = [];
 
 function alive(pid: number): boolean {
   try {
@@ -47,6 +49,13 @@ async function pidIn(file: string): Promise<number> {
 }
 
 afterEach(() => {
+  for (const pid of escapedPids.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (const c of started.splice(0)) {
     try {
       process.kill(-c.pid!, 'SIGKILL');
@@ -63,6 +72,7 @@ describe('the orphan guard script', () => {
     const file = join(tmpdir(), `queuectl-guard-spec-${mark}`);
     const leader = command(`setsid sh -c 'echo $$ > ${file}; exec sleep 60' & sleep 60`, mark);
     const escaped = await pidIn(file);
+    escapedPids.push(escaped);
     rmSync(file);
     const unmarked = command('sleep 60');
     const exited = new Promise((r) => g.once('exit', r));

@@ -4,8 +4,6 @@ import { existsSync } from 'node:fs';
 import { monotonicMs } from './monotonic-clock';
 import { ORPHAN_GUARD_SCRIPT } from './orphan-guard-script';
 
-export { monotonicMs };
-
 /** Where the kernel shows each process's environment; without it the guard is told every group. */
 const PROC_ENVIRON = existsSync('/proc/self/environ');
 

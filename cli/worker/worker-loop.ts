@@ -1,7 +1,7 @@
 import { leaseBudget } from '../../src/common/lease-budget';
 import { CommandOutcome, CommandRunner, RunningCommand } from './command-runner';
 import { CallAborted } from './http-worker-api';
-import { monotonicMs } from './orphan-guard';
+import { monotonicMs } from './monotonic-clock';
 import { OutputBuffer, OutputPiece } from './output-buffer';
 import { ClaimAnswer, ClaimedJob, OutputChunk, Registration, RunRef, RunResult, WorkerApi, WorkerSettings } from './worker-api';
 
