@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError } from './domain-errors';
 import { LoginThrottle } from './login-throttle';
-import { tokensMatch } from './token';
+import { tokenMatcher } from './token';
 
 export const API_TOKEN = Symbol('API_TOKEN');
 const PUBLIC = 'queuectl:public';
@@ -19,11 +19,15 @@ export class Unauthorized extends DomainError {
 /** Every route needs `Authorization: Bearer <token>` unless marked @Public. */
 @Injectable()
 export class TokenGuard implements CanActivate {
+  private readonly tokenMatches: (given: string) => boolean;
+
   constructor(
     private readonly reflector: Reflector,
-    @Inject(API_TOKEN) private readonly token: string,
+    @Inject(API_TOKEN) token: string,
     private readonly throttle: LoginThrottle,
-  ) {}
+  ) {
+    this.tokenMatches = tokenMatcher(token);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, [context.getHandler(), context.getClass()])) return true;
@@ -33,7 +37,7 @@ export class TokenGuard implements CanActivate {
     if (!header) throw new Unauthorized('missing token: send Authorization: Bearer <token>');
     await this.throttle.check(req);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match || !tokensMatch(match[1], this.token)) {
+    if (!match || !this.tokenMatches(match[1])) {
       await this.throttle.failed(req, 'wrong API token');
       throw new Unauthorized('invalid token');
     }
