@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { monotonicMs } from './monotonic-clock';
 import { OrphanGuard } from './orphan-guard';
 
 /** Why the worker ended a command itself; kept as the attempt's reason. */
@@ -157,10 +158,10 @@ export class RunningCommand {
     };
     if (!groupAlive(pgid)) return forget();
     if (this.stopReason === null) signalGroup(pgid, 'SIGTERM');
-    const deadline = Date.now() + this.killGraceMs;
+    const deadline = monotonicMs() + this.killGraceMs;
     const check = () => {
       if (!groupAlive(pgid)) return forget();
-      if (Date.now() >= deadline) {
+      if (monotonicMs() >= deadline) {
         signalGroup(pgid, 'SIGKILL');
         return forget();
       }

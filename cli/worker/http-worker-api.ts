@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, Endpoint, ServiceUnreachable, request } from '../http';
+import { monotonicMs } from './monotonic-clock';
 import {
   CallOptions,
   ClaimAnswer,
@@ -109,7 +110,7 @@ export class HttpWorkerApi implements WorkerApi {
 
   /** `body` may depend on how many tries went before this one. */
   private async call<T>(path: string | (() => string), body: object | ((tries: number) => object), options: CallOptions, timeoutMs?: number): Promise<T> {
-    const giveUpAt = Date.now() + (options.patienceMs ?? Infinity);
+    const giveUpAt = monotonicMs() + (options.patienceMs ?? Infinity);
     let delay = FIRST_RETRY_MS;
     let failures = 0;
     for (;;) {
@@ -126,7 +127,7 @@ export class HttpWorkerApi implements WorkerApi {
         const transient = e instanceof ServiceUnreachable || (e instanceof ApiError && [429, 502, 503, 504].includes(e.status));
         if (!transient) throw e;
         if (failures++ === 0) this.log(`${(e as Error).message}; retrying`);
-        if (Date.now() + delay > giveUpAt) throw e;
+        if (monotonicMs() + delay > giveUpAt) throw e;
         await pause(delay, options.signal);
         // Aborting ends the retries, never a request already answered or the first try.
         if (options.signal?.aborted) throw new CallAborted();

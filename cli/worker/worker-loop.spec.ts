@@ -199,6 +199,45 @@ describe('WorkerLoop', () => {
     expect(service.results.find((r) => r.id === 'late')).toMatchObject({ lease: 2, exit_code: 0 });
   });
 
+  it('hands a held spare back after the hold even when the wall clock steps back an hour meanwhile', async () => {
+    const service = new MemoryService();
+    // `first` holds the only slot past the lease (1 s): the spare can only go back, by the hold
+    // (250 ms) or, later, by the lease check, which says so in the log.
+    service.add('first', 'sleep 2');
+    service.add('spare', `touch '${dir}/spare-ran'`);
+    const claim = service.claim.bind(service);
+    let claims = 0;
+    const realNow = Date.now.bind(Date);
+    const wall = jest.spyOn(Date, 'now');
+    service.claim = async (limit, waitMs) => {
+      const answer = await claim(++claims === 1 ? limit + 1 : limit, waitMs);
+      // The claim is answered, then NTP (or an admin) sets the clock back an hour.
+      if (claims === 1) setTimeout(() => wall.mockImplementation(() => realNow() - 3_600_000), 30);
+      return answer;
+    };
+    const lines: string[] = [];
+    const loop = new WorkerLoop(service, new CommandRunner(undefined, 200), {
+      concurrency: 1,
+      idleTimeoutMs: null,
+      hostname: 'test',
+      pid: process.pid,
+      verbose: false,
+      log: (line) => lines.push(line),
+      environment: (job) => ({ PATH: '/usr/bin:/bin', JOB: job.id }),
+    });
+    try {
+      const done = loop.run();
+      await until(() => service.released.includes('spare') || service.results.length > 0);
+      loop.stop('test');
+      expect(await done).toBe(0);
+    } finally {
+      wall.mockRestore();
+    }
+    expect(service.released).toEqual(['spare']);
+    expect(lines.filter((l) => l.includes('lease may have ended'))).toEqual([]);
+    expect(existsSync(join(dir, 'spare-ran'))).toBe(false);
+  });
+
   it('stops the command of a run whose lease the service says is lost, and does not report it', async () => {
     const service = new MemoryService();
     service.add('taken', `echo $$ > '${dir}/pid'; sleep 30`);

@@ -16,7 +16,7 @@ export interface WorkerLoopOptions {
   log: (line: string) => void;
   /** The environment a job's command runs in. */
   environment: (job: ClaimedJob) => NodeJS.ProcessEnv;
-  /** The system's monotonic clock in ms (default monotonicMs); deadlines are counted on it. */
+  /** The system's monotonic clock in ms (default monotonicMs); deadlines, holds and durations are counted on it. */
   now?: () => number;
   /**
    * Tells the watchdog outside this process (the orphan guard) until when the commands may run:
@@ -64,6 +64,7 @@ const REPORT_GATHER_PER_SLOT = 4;
 
 interface Spare {
   job: ClaimedJob;
+  /** When its claim was answered (monotonic): a spare is held PREFETCH_HOLD_MS from then. */
   claimedAt: number;
   /** When the claim that got it was sent (monotonic): its lease cannot have started before. */
   claimSentAt: number;
@@ -78,6 +79,7 @@ interface Slot {
   finishing: boolean;
   /** The service gave this run's lease to someone else: its result is not reported. */
   lost: boolean;
+  /** Monotonic, as every time the loop measures: a step of the wall clock moves none of them. */
   startedAt: number;
   /**
    * Monotonic time at which the command must be ending: the lease cannot end before (the send
@@ -234,7 +236,7 @@ export class WorkerLoop {
   }
 
   private accept(answer: ClaimAnswer, claimSentAt: number): void {
-    const now = Date.now();
+    const now = this.now();
     for (const job of answer.jobs) this.spares.push({ job, claimedAt: now, claimSentAt });
     this.startSpares();
     if (answer.stop) this.stop('asked to by the service');
@@ -259,7 +261,7 @@ export class WorkerLoop {
     if (this.spares.length > 0 && !this.spareTimer) {
       this.spareTimer = setTimeout(() => {
         this.spareTimer = undefined;
-        const before = Date.now() - PREFETCH_HOLD_MS;
+        const before = this.now() - PREFETCH_HOLD_MS;
         this.releaseSpares((s) => s.claimedAt <= before);
         if (this.spares.length > 0) this.startSpares();
       }, PREFETCH_HOLD_MS);
@@ -295,7 +297,7 @@ export class WorkerLoop {
   private start({ job, claimSentAt }: Spare): void {
     clearTimeout(this.idleTimer);
     const deadline = this.leaseDeadline(claimSentAt);
-    const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: Date.now(), deadline, fenced: false, command: undefined as unknown as RunningCommand };
+    const slot: Slot = { job, pending: new OutputBuffer(), finishing: false, lost: false, startedAt: this.now(), deadline, fenced: false, command: undefined as unknown as RunningCommand };
     this.running.set(job.id, slot);
     // Usually a later deadline than the watchdog's (the claim went out after the last heartbeat).
     if (deadline < this.guardDeadline) this.tellWatchdog(deadline);
@@ -347,7 +349,7 @@ export class WorkerLoop {
       output_offset: tail.offset,
       truncated: outcome.truncated || undelivered,
     };
-    const took = Date.now() - slot.startedAt;
+    const took = this.now() - slot.startedAt;
     this.describe(job, result, took);
     this.recent.push(took);
     if (this.recent.length > RECENT_JOBS) this.recent.shift();
@@ -400,10 +402,10 @@ export class WorkerLoop {
     this.reportsInFlight++;
     try {
       const patienceMs = this.stopping ? this.settings.lease_timeout_ms : undefined;
-      const sent = Date.now();
       const sentAt = this.now();
       const answer = await this.api.report(results, released, claim, { signal: this.abandon.signal, patienceMs });
-      this.reportMs = this.reportMs === 0 ? Date.now() - sent : 0.8 * this.reportMs + 0.2 * (Date.now() - sent);
+      const took = this.now() - sentAt;
+      this.reportMs = this.reportMs === 0 ? took : 0.8 * this.reportMs + 0.2 * took;
       this.reserved -= claim;
       for (const id of answer.refused) {
         this.log(`job ${id}: report refused, the run had lost its lease (the job was recovered and runs again)`);
