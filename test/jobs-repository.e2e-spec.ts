@@ -61,6 +61,38 @@ describe('JobsRepository', () => {
       expect((await claim()).map((r) => r.id)).toEqual(['future-top']);
     });
 
+    it('takes the due jobs in claim order across priorities, past jobs not yet due at higher ones, in claims of any size', async () => {
+      const start = clock.now();
+      const jobs: NewJob[] = [];
+      const due: Array<{ id: string; priority: number; dueAt: number; seq: number }> = [];
+      // Priority 9 holds none but jobs not yet due; below it, each priority mixes jobs due at
+      // different times with jobs not yet due, and queue `other` holds the same mix.
+      for (const priority of [9, 5, 4, 2, 0, -3]) {
+        for (let k = 0; k < 7; k++) {
+          const later = priority === 9 || (priority + k) % 3 === 0;
+          const runAt = later ? start + (k + 1) * 3600 * SECOND : start - (k % 4) * SECOND;
+          const queue = k % 2 === 0 ? 'default' : 'other';
+          const id = `p${priority}-${k}`;
+          jobs.push(newJob(id, { priority, runAt, queue }));
+          if (!later) due.push({ id, priority, dueAt: runAt, seq: jobs.length });
+        }
+      }
+      await insert(...jobs);
+      const order = (of: typeof due) => of.sort((a, b) => b.priority - a.priority || a.dueAt - b.dueAt || a.seq - b.seq).map((d) => d.id);
+      const inQueue = (queue: string) => due.filter((d) => jobs.find((j) => j.id === d.id)!.queue === queue);
+
+      // Queue `other` through the claim that names queues: 3, then the rest.
+      const scoped = (slots: number) => db.write((sql) => repo.claimNext(sql, 'w1', clock.now(), clock.now() + LEASE, slots, { takes: [{ queue: 'other', slots }] }));
+      const fromOther = [...(await scoped(3)), ...(await scoped(50))].map((r) => r.id);
+      expect(fromOther).toEqual(order(inQueue('other')));
+
+      // The rest through the plain claim, in claims that end within a priority and across them.
+      const taken: string[] = [];
+      for (const size of [1, 2, 4, 50]) taken.push(...(await claim(size)).map((r) => r.id));
+      expect(taken).toEqual(order(inQueue('default')));
+      expect(await claim(50)).toEqual([]);
+    });
+
     it('returns a batch claim in claim order, and marks each job as a worker holds it', async () => {
       await insert(newJob('a', { priority: 1 }), newJob('b', { priority: 3 }), newJob('c', { priority: 2 }));
       const rows = await claim(10, 'worker-x');

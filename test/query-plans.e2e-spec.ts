@@ -34,10 +34,15 @@ describe('query plans of the hot statements', () => {
   const plansOf = <R = JobsRepository>(call: (r: R, sql: Sql) => Promise<unknown>, repository?: new (db: SqlDatabase) => R) =>
     recordedPlans<R>(db, call, repository);
 
-  it('claims by walking the claim index in order and updating by primary key', async () => {
+  it('claims by searching the claim index a priority at a time from its first due job, and updating by primary key', async () => {
     const [claim] = await plansOf((r, sql) => r.claimNext(sql, 'w', now, now + 30_000, 1));
-    expect(claim).toContain('USING INDEX jobs_claimable');
+    // Each priority read from its first due job on (jobs not yet due above them are never read),
+    // the priorities found by searching for the next lower one.
+    expect(claim).toContain('SEARCH jobs USING INDEX jobs_claimable (priority=? AND due_at<?)');
+    expect(claim).toContain('SEARCH jobs USING INDEX jobs_claimable (priority<?)');
     expect(claim).toMatch(/SEARCH jobs USING (INDEX sqlite_autoindex_jobs_1|PRIMARY KEY) \(id=\?\)/);
+    // The one scan is the highest priority's, which stops at the first row.
+    expect(claim.match(/SCAN jobs\b[^|]*/g)).toEqual(['SCAN jobs USING INDEX jobs_claimable ']);
     expect(claim).not.toContain('TEMP B-TREE');
     expect(claim).not.toContain('jobs_state_seq');
   });
