@@ -739,11 +739,6 @@ function wellFormed(text: string): string {
 }
 
 /**
- * A claim on PostgreSQL: `picking` defines `picked` (the ids to claim, locked), the update takes
- * them, and the same statement opens their attempts (SQLite's trigger jobs_claimed_attempt does
- * it there), so a claim is one round trip.
- */
-/**
  * SQLite: the priorities a claim reads (a recursive CTE, `name (p)`), highest first, down to the
  * one where `limit` due jobs have been found (`due`: the claim's time). Each step finds the next
  * lower priority among the claimable jobs (`scope` narrows them, a queue) and counts that
@@ -751,8 +746,8 @@ function wellFormed(text: string): string {
  * must be priority DESC, due_at. Walking the index in claim order instead read every job not yet
  * due at a higher priority before the first due one: 34 ms a claim behind 400,000 scheduled
  * jobs. Listing every priority of the claimable jobs instead costs a search for each, however
- * few jobs the claim needs. This costs at most one search more than the walk's (a priority
- * holding none but jobs not yet due) for each priority it passes.
+ * few jobs the claim needs. The worst case left: many priorities above the due jobs that each
+ * hold only jobs not yet due, two searches for each of them where the walk read each of their jobs.
  */
 function claimLevels(name: string, index: string, scope: string, due: string, limit: string): string {
   const claimable = `${scope}state IN (${sqlStates('claim')})`;
@@ -767,6 +762,11 @@ function claimLevels(name: string, index: string, scope: string, due: string, li
     ${name} (p) AS (SELECT p FROM ${name}_walk WHERE p IS NOT NULL)`;
 }
 
+/**
+ * A claim on PostgreSQL: `picking` defines `picked` (the ids to claim, locked), the update takes
+ * them, and the same statement opens their attempts (SQLite's trigger jobs_claimed_attempt does
+ * it there), so a claim is one round trip.
+ */
 function postgresClaim(picking: string, set: string): string {
   return `WITH ${picking},
     claimed AS (
