@@ -117,3 +117,29 @@ export async function call<T = any>(svc: Service, method: string, path: string, 
   if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
+
+/** `count` copies of `job` through POST /api/jobs/batch, `size` a request. */
+export async function enqueueBatches(svc: Service, count: number, job: Record<string, unknown> = { command: 'true' }, size = 1000): Promise<void> {
+  for (let i = 0; i < count; i += size) {
+    await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: Math.min(size, count - i) }, () => job) });
+  }
+}
+
+/** `worker start --count <count>` on `svc`; stop() sends SIGTERM (SIGKILL 10 s later) and waits for its exit. */
+export function startWorkers(svc: Service, count: number, database?: BenchDatabase): { stop: () => Promise<void> } {
+  // On PostgreSQL a worker is pointed at its replica by URL, as a deployed worker is.
+  const env = database ? { ...benchEnv(svc.home), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: database.token } : benchEnv(svc.home);
+  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

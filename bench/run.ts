@@ -12,13 +12,13 @@
  * them), and the latency both on one replica and across replicas (enqueued on the first, the
  * worker long-polling on the last).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpuSeconds } from './cpu-seconds';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { BenchDatabase, CLI, ROOT, Service, benchEnv, call, median, percentile, startService, waitUntil } from './bench-support';
+import { BenchDatabase, ROOT, Service, call, enqueueBatches, median, percentile, startService, startWorkers, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
@@ -103,24 +103,6 @@ async function withServices<T>(target: Target, replicas: number, use: (services:
   }
 }
 
-function startWorkers(svc: Service, count: number, database?: BenchDatabase) {
-  // On PostgreSQL a worker is pointed at its replica by URL, as a deployed worker is.
-  const env = database ? { ...benchEnv(svc.home), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: database.token } : benchEnv(svc.home);
-  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count)], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return {
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
 interface ThroughputResult {
   /** First start → last finish. */
   rate: number;
@@ -144,10 +126,7 @@ function spread(concurrency: number, replicas: number): number[] {
 async function throughput(target: Target, replicas: number, jobs: number, concurrency: number): Promise<ThroughputResult> {
   return withServices(target, replicas, async (services, database) => {
     const svc = services[0];
-    for (let i = 0; i < jobs; i += 1000) {
-      const n = Math.min(1000, jobs - i);
-      await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: n }, () => ({ command: 'true' })) });
-    }
+    await enqueueBatches(svc, jobs);
     const backends0 = database ? await backendCpu(target.url) : new Map<number, number>();
     const t0 = Date.now();
     const service0 = services.reduce((sum, s) => sum + cpuSeconds(s.process.pid!).own, 0);

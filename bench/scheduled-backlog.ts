@@ -7,35 +7,23 @@
  * whether a claim reads them. With `--scheduled 0` the same run without the backlog, for the
  * ratio. Prints one line a run on stderr and the median rate as JSON on stdout.
  */
-import { spawn } from 'node:child_process';
-import { BenchDatabase, CLI, Service, benchEnv, benchOption, call, median, startService, waitUntil } from './bench-support';
+import { BenchDatabase, benchOption, call, enqueueBatches, median, startService, startWorkers, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, freshSchema } from './bench-postgres';
 
 const BATCH = 10_000;
 
-async function enqueue(svc: Service, count: number, job: Record<string, unknown>): Promise<void> {
-  for (let i = 0; i < count; i += BATCH) {
-    await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: Math.min(BATCH, count - i) }, () => job) });
-  }
-}
-
 async function oneRun(scheduled: number, jobs: number, database: BenchDatabase | undefined): Promise<number> {
   const svc = await startService(database);
   try {
-    await enqueue(svc, scheduled, { command: 'true', priority: 10, run_at: '2030-01-01T00:00:00Z' });
-    await enqueue(svc, jobs, { command: 'true' });
+    await enqueueBatches(svc, scheduled, { command: 'true', priority: 10, run_at: '2030-01-01T00:00:00Z' }, BATCH);
+    await enqueueBatches(svc, jobs, { command: 'true' }, BATCH);
     const started = performance.now();
-    const worker = spawn(process.execPath, [CLI, 'worker', 'start', '--count', '4'], {
-      env: { ...benchEnv(svc.home, database), QUEUECTL_URL: svc.url, QUEUECTL_TOKEN: svc.token },
-      stdio: 'ignore',
-    });
+    const workers = startWorkers(svc, 4, database);
     try {
       await waitUntil(async () => (await call<{ counts: { completed: number } }>(svc, 'GET', '/api/status')).counts.completed >= jobs, 600_000, 50);
       return (jobs * 1000) / (performance.now() - started);
     } finally {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.kill('SIGTERM');
-      await exited;
+      await workers.stop();
     }
   } finally {
     await svc.stop();

@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { CLI, Service, benchEnv, call, median, startService } from './bench-support';
+import { CLI, Service, benchEnv, call, enqueueBatches, median, startService } from './bench-support';
 
 interface Sample {
   floor: number;
@@ -54,10 +54,7 @@ async function allJobs(svc: Service): Promise<JobTimes[]> {
 async function oneRun(jobs: number, count: number): Promise<Sample> {
   const svc = await startService();
   try {
-    for (let i = 0; i < jobs; i += 1000) {
-      const n = Math.min(1000, jobs - i);
-      await call(svc, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: n }, () => ({ command: 'true' })) });
-    }
+    await enqueueBatches(svc, jobs);
     const floor = await nodeFloor(5);
     // Job timestamps are the service's wall clock, on this machine: the launch is taken on the same clock.
     const launched = Date.now();

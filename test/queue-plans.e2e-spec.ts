@@ -49,6 +49,9 @@ describe('query plans of named queues', () => {
       expect(claim).toMatch(/Index Scan using jobs_pkey on jobs/);
     } else {
       expect(claim).toMatch(/USING INDEX jobs_queue_claimable \(queue=\?/);
+      // Each queue's priorities read from their first due job on, found one by one (claimLevels).
+      expect(claim).toContain('SEARCH jobs USING INDEX jobs_queue_claimable (queue=? AND priority=? AND due_at<?)');
+      expect(claim).toContain('SEARCH jobs USING INDEX jobs_queue_claimable (queue=? AND priority<?)');
       expect(claim).not.toContain('jobs_claimable ');
       expect(claim).toMatch(/SEARCH jobs USING (INDEX sqlite_autoindex_jobs_1|PRIMARY KEY) \(id=\?\)/);
     }
