@@ -114,3 +114,20 @@ export function jobInsert(
     params,
   ];
 }
+
+/**
+ * PostgreSQL: the plain INSERT of `rows` (a taken id fails it), answering one row instead of one a
+ * job: how many went in, the first `seq`, and every `seq` spelled out only when they have gaps
+ * (another replica's insert took numbers in between). Parsing 10,000 answered rows cost the
+ * event loop more than building the INSERT.
+ */
+export function jobInsertCounted(rows: JobRow[], now: number): [string, unknown[]] {
+  const [insert, params] = jobInsert('postgres', rows, now, false);
+  return [
+    `WITH stored AS (${insert})
+     SELECT count(*) AS n, min(seq) AS first,
+       CASE WHEN max(seq) - min(seq) + 1 = count(*) THEN NULL ELSE string_agg(seq::text, ',' ORDER BY seq) END AS gaps
+     FROM stored`,
+    params,
+  ];
+}

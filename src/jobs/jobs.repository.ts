@@ -4,7 +4,7 @@ import { Announcement, Sql, SqlDatabase } from '../database/sql';
 import { AttemptOutcome, AttemptRow, DraftJob, JobRow, NewJob } from './job-row';
 import { JOB_STATES, JobState, sqlStates } from './job-state';
 import { BLOCKED_DUE_AT } from './job-dependencies.repository';
-import { jobInsert } from './job-insert';
+import { jobInsert, jobInsertCounted } from './job-insert';
 
 export interface ListFilter {
   state?: JobState;
@@ -144,22 +144,13 @@ export class JobsRepository implements OnModuleInit {
    * inserting it, a seventh of a 10,000-row INSERT; two round trips more are nothing beside that.
    *
    * Answers the rows' sequence numbers in the chunk's order. Every row went in, so the statement
-   * answers one row instead of one a job: the identity numbers the rows in their order, so
-   * when the numbers it took have no gap they are the first and the ones after it, and only
-   * when another replica's insert took numbers in between are they spelled out. Parsing 10,000
-   * answered rows cost the event loop more than building the INSERT.
+   * (jobInsertCounted) answers one row: the identity numbers the rows in their order, so when the
+   * numbers it took have no gap they are the first and the ones after it.
    */
   private async insertOrNothing(sql: Sql, rows: JobRow[], now: number): Promise<number[] | undefined> {
-    const [insert, params] = jobInsert('postgres', rows, now, false);
     await sql.run('SAVEPOINT job_insert');
     try {
-      const [taken] = await sql.rows<{ n: string; first: string; gaps: string | null }>(
-        `WITH stored AS (${insert})
-         SELECT count(*) AS n, min(seq) AS first,
-           CASE WHEN max(seq) - min(seq) + 1 = count(*) THEN NULL ELSE string_agg(seq::text, ',' ORDER BY seq) END AS gaps
-         FROM stored`,
-        params,
-      );
+      const [taken] = await sql.rows<{ n: string; first: string; gaps: string | null }>(...jobInsertCounted(rows, now));
       await sql.run('RELEASE SAVEPOINT job_insert');
       if (Number(taken.n) !== rows.length) throw new Error(`job insert: ${taken.n} of ${rows.length} rows stored`);
       if (taken.gaps !== null) return taken.gaps.split(',').map(Number);
