@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -142,4 +142,20 @@ export function startWorkers(svc: Service, count: number, database?: BenchDataba
       clearTimeout(timer);
     },
   };
+}
+
+export interface SpawnResult {
+  rate: number;
+  /** CPU a spawn costs: the spawning Node process plus the shell, microseconds. */
+  cpuUs: number;
+}
+
+/**
+ * The raw spawn rate (spawn-rate.js), measured in a fresh Node process like a worker: the cost of
+ * fork grows with the parent's memory, and the calling benchmark may hold large request bodies.
+ * `holdMb`: that much more memory held by the spawning process first.
+ */
+export function rawSpawnRate(total: number, concurrency: number, capture = false, holdMb = 0): SpawnResult {
+  const args = [join(__dirname, 'spawn-rate.js'), String(total), String(concurrency), ...(capture ? ['capture'] : []), ...(holdMb > 0 ? [`hold=${holdMb}`] : [])];
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as SpawnResult;
 }

@@ -50,11 +50,11 @@ async function main(): Promise<void> {
   const reps = Number(benchOption('reps', '7'));
   const database = freshSchema(benchOption('db-url', DEFAULT_POSTGRES_URL));
   const schema = new URL(database.url).searchParams.get('schema')!;
-  // The service's migrations make the schema as deployed.
-  await (await startService(database)).stop();
   const client = new Client({ connectionString: benchOption('db-url', DEFAULT_POSTGRES_URL), application_name: 'queuectl-bench-insert' });
-  await client.connect();
   try {
+    // The service's migrations make the schema as deployed; it is dropped however this ends.
+    await (await startService(database)).stop();
+    await client.connect();
     await client.query(`SET search_path = ${schema}`);
     const indexes = (await client.query<{ name: string; def: string }>(
       `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' AND indexname <> 'jobs_pkey' ORDER BY indexname`,
@@ -69,7 +69,8 @@ async function main(): Promise<void> {
     const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let rep = 0; rep < reps; rep++) {
       for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
-        const [text, params] = jobInsertCounted(batch(rows, Date.now()), Date.now());
+        const now = Date.now();
+        const [text, params] = jobInsertCounted(batch(rows, now), now);
         await client.query('BEGIN');
         try {
           for (const statement of variant.setup) await client.query(statement);

@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { BenchDatabase, ROOT, Service, call, enqueueBatches, median, percentile, startService, startWorkers, waitUntil } from './bench-support';
+import { BenchDatabase, ROOT, Service, call, enqueueBatches, median, percentile, rawSpawnRate, startService, startWorkers, waitUntil } from './bench-support';
 import { DEFAULT_POSTGRES_URL, backendCpu, backendCpuDelta, freshSchema, startReplicas } from './bench-postgres';
 import { KeepAliveClient } from './keep-alive-client';
 
@@ -51,22 +51,6 @@ function parseArgs(argv: string[]): Args {
     dbUrl: get('db-url', process.env.QUEUECTL_BENCH_DATABASE_URL ?? DEFAULT_POSTGRES_URL),
     replicas: get('replicas', '1,2,3').split(',').map(Number),
   };
-}
-
-interface SpawnResult {
-  rate: number;
-  /** CPU a spawn costs: the spawning Node process plus the shell, microseconds. */
-  cpuUs: number;
-}
-
-/**
- * The raw spawn rate, measured in a fresh Node process like a worker: the cost of fork grows with
- * the parent's memory, and this process holds the benchmark's large request bodies.
- */
-function rawSpawnRate(total: number, concurrency: number, capture = false): SpawnResult {
-  const args = [join(__dirname, 'spawn-rate.js'), String(total), String(concurrency), ...(capture ? ['capture'] : [])];
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8' });
-  return JSON.parse(out) as SpawnResult;
 }
 
 /** Where one measurement's services keep their queue. */

@@ -13,10 +13,9 @@
  * The parents take turns within each rep. Prints each one's median rate and CPU a spawn (the
  * parent and its shells, from /proc), and its rate ÷ the Node parent's in the same rep.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { cpuSeconds } from './cpu-seconds';
-import { benchOption, median } from './bench-support';
+import { SpawnResult, benchOption, median, rawSpawnRate } from './bench-support';
 
 const PERL_PARENT = `
 use POSIX qw(setsid);
@@ -47,24 +46,14 @@ while ($started < $total || %out) {
 }
 `;
 
-interface Sample {
-  rate: number;
-  cpuUs: number;
-}
-
 /** Runs `file args`, timing it and counting its CPU and its children's. */
-function timed(file: string, args: string[], total: number, input?: string): Sample {
+function timed(file: string, args: string[], total: number, input?: string): SpawnResult {
   const before = cpuSeconds('self').children;
   const t0 = performance.now();
   const done = spawnSync(file, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'inherit'] });
   const seconds = (performance.now() - t0) / 1000;
   if (done.status !== 0) throw new Error(`${file} exited with ${done.status ?? done.signal}`);
   return { rate: total / seconds, cpuUs: ((cpuSeconds('self').children - before) / total) * 1e6 };
-}
-
-function nodeParent(total: number, holdMb: number): Sample {
-  const args = [join(__dirname, 'spawn-rate.js'), String(total), '4', 'capture', `hold=${holdMb}`];
-  return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Sample;
 }
 
 function hasPerl(): boolean {
@@ -75,13 +64,13 @@ function main(): void {
   const total = Number(benchOption('spawns', '2000'));
   const reps = Number(benchOption('reps', '5'));
   const holdMb = Number(benchOption('hold', '120'));
-  const parents: Array<[string, () => Sample]> = [
-    ['Node (the capturing floor)', () => nodeParent(total, 0)],
-    [`Node holding ${holdMb} MB more`, () => nodeParent(total, holdMb)],
-    ...(hasPerl() ? [['perl: fork, setsid, two pipes, exec', () => timed('perl', ['-e', PERL_PARENT, String(total), '4'], total)] as [string, () => Sample]] : []),
+  const parents: Array<[string, () => SpawnResult]> = [
+    ['Node (the capturing floor)', () => rawSpawnRate(total, 4, true)],
+    [`Node holding ${holdMb} MB more`, () => rawSpawnRate(total, 4, true, holdMb)],
+    ...(hasPerl() ? [['perl: fork, setsid, two pipes, exec', () => timed('perl', ['-e', PERL_PARENT, String(total), '4'], total)] as [string, () => SpawnResult]] : []),
     ['xargs -P4 (no session, no pipes)', () => timed('xargs', ['-P4', '-I{}', '/bin/sh', '-c', 'true'], total, Array.from({ length: total }, (_, i) => i).join('\n'))],
   ];
-  const samples = new Map<string, Sample[]>(parents.map(([name]) => [name, []]));
+  const samples = new Map<string, SpawnResult[]>(parents.map(([name]) => [name, []]));
   const ratios = new Map<string, number[]>(parents.map(([name]) => [name, []]));
   for (let rep = 0; rep < reps; rep++) {
     const rates = new Map<string, number>();
